@@ -1,1 +1,38 @@
-pub fn x(){}
+//! nearcache: a fast Redis client-side cache.
+//!
+//! A hot key is answered from process memory (the L1 tier) in tens of
+//! nanoseconds; a miss goes to Redis over auto-pipelined RESP3 connections;
+//! large values are compressed transparently; writes get TTL jitter. One
+//! implementation serves Rust, Python, Node and C (the bindings only
+//! translate types and errors).
+//!
+//! Start with [`Cache`] (async) or [`blocking::Cache`], configured by a
+//! [`Config`] (the same TOML/JSON file in every language) or a
+//! [`CacheBuilder`].
+
+#![warn(missing_docs)]
+
+pub mod blocking;
+mod cache;
+pub mod clock;
+pub mod codec;
+mod command;
+pub mod config;
+mod conn;
+mod error;
+mod expiry;
+mod fills;
+mod l1;
+mod runtime;
+mod stats;
+#[cfg(any(test, feature = "test-util"))]
+// pub mod testing;
+pub use cache::{Cache, CacheBuilder, Scan, SetOptions, MAX_KEY_LEN};
+pub use clock::Clock;
+pub use command::Reply;
+pub use config::{Config, Invalidation};
+pub use error::{Error, ErrorKind, Result};
+pub use expiry::Ttl;
+pub use l1::{Lookup, ENTRY_OVERHEAD};
+pub use runtime::block_on;
+pub use stats::{Flushes, HotKey, LatencySummary, SlowEntry, Stats};

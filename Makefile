@@ -1,0 +1,28 @@
+# The two commands of the README. Everything builds in one cargo workspace
+# with one target directory.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: demo test deps lint unit bench
+
+## Build everything and run a short demo against a throwaway local Redis.
+demo: deps
+	$(CARGO) run --release -p nearcache --features test-util --example demo -- --seconds 3
+
+## Run every test (what CI runs).
+test: deps lint unit
+
+deps:
+	@scripts/install-deps.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --locked
+	bash tests/launcher-test.sh
+
+## Criterion benchmarks (not part of `make test`; numbers go to the README).
+bench: deps
+	$(CARGO) bench -p nearcache --bench l1_hit --bench redis_path --bench codec

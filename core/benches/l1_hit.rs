@@ -1,0 +1,136 @@
+//! The L1 hit path beside the stores a user could pick instead, in one run:
+//! a `RwLock<HashMap>` with foldhash (the floor: no expiry, no bound, no
+//! eviction) and moka (a full-featured cache). 1k and 100k keys; one thread,
+//! and two threads hitting the same store (nanoseconds per lookup per thread).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use nearcache::testing::TestRedis;
+use nearcache::{Invalidation, Lookup};
+use parking_lot::RwLock;
+
+const VALUE_LEN: usize = 1024;
+
+fn keys(n: usize) -> Vec<Bytes> {
+    (0..n).map(|i| Bytes::from(format!("user:{i:08}"))).collect()
+}
+
+/// A fixed pseudo-random visiting order, so every store sees the same reads.
+fn order(n: usize) -> Vec<usize> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..(1 << 16))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        })
+        .collect()
+}
+
+trait Hit: Send + Sync {
+    fn hit(&self, key: &[u8]) -> Option<Bytes>;
+}
+
+struct Baseline(RwLock<HashMap<Bytes, Bytes, foldhash::fast::RandomState>>);
+impl Hit for Baseline {
+    fn hit(&self, key: &[u8]) -> Option<Bytes> {
+        self.0.read().get(key).cloned()
+    }
+}
+
+struct Moka(moka::sync::Cache<Bytes, Bytes>);
+impl Hit for Moka {
+    fn hit(&self, key: &[u8]) -> Option<Bytes> {
+        self.0.get(key)
+    }
+}
+
+struct Nearcache(nearcache::blocking::Cache);
+impl Hit for Nearcache {
+    fn hit(&self, key: &[u8]) -> Option<Bytes> {
+        match self.0.get_local(key) {
+            Ok(Lookup::Hit(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `iters` lookups on each of `threads` threads; returns the mean time
+/// per lookup per thread.
+fn run(store: &Arc<dyn Hit>, keys: &Arc<Vec<Bytes>>, order: &Arc<Vec<usize>>, threads: usize, iters: u64) -> Duration {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (store, keys, order) = (Arc::clone(store), Arc::clone(keys), Arc::clone(order));
+            std::thread::spawn(move || {
+                let mut i = t * 7919;
+                for _ in 0..iters {
+                    let key = &keys[order[i & (order.len() - 1)]];
+                    black_box(store.hit(black_box(key)));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    started.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let redis = TestRedis::start().expect("redis-server for the fill");
+    let value = Bytes::from(vec![b'v'; VALUE_LEN]);
+    for n in [1_000usize, 100_000] {
+        let keys = Arc::new(keys(n));
+        let order = Arc::new(order(n));
+
+        let mut map = HashMap::with_capacity_and_hasher(n, foldhash::fast::RandomState::default());
+        let moka = moka::sync::Cache::builder().max_capacity(u64::MAX).time_to_live(Duration::from_secs(600)).build();
+        let cache = nearcache::blocking::Cache::builder()
+            .url(redis.url())
+            .invalidation(Invalidation::Ttl)
+            .l1_ttl(Duration::from_secs(600))
+            .l1_max_bytes(1 << 30)
+            .build_blocking()
+            .unwrap();
+        let items: Vec<(Bytes, Bytes)> = keys.iter().map(|k| (k.clone(), value.clone())).collect();
+        for chunk in items.chunks(1000) {
+            cache.set_many(chunk, None).unwrap();
+            let chunk_keys: Vec<&Bytes> = chunk.iter().map(|(k, _)| k).collect();
+            cache.get_many(&chunk_keys).unwrap(); // fills L1
+        }
+        for key in keys.iter() {
+            map.insert(key.clone(), value.clone());
+            moka.insert(key.clone(), value.clone());
+        }
+        let stores: [(&str, Arc<dyn Hit>); 3] = [
+            ("hashmap_rwlock", Arc::new(Baseline(RwLock::new(map)))),
+            ("moka", Arc::new(Moka(moka))),
+            ("nearcache", Arc::new(Nearcache(cache))),
+        ];
+        for (name, store) in &stores {
+            assert!(store.hit(&keys[0]).is_some(), "{name} does not hold the keys");
+        }
+        for threads in [1usize, 2] {
+            let mut group = c.benchmark_group(format!("l1_hit/{n}_keys/{threads}_threads"));
+            group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+            for (name, store) in &stores {
+                group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                    b.iter_custom(|iters| run(store, &keys, &order, threads, iters))
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

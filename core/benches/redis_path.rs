@@ -1,0 +1,101 @@
+//! The Redis path beside raw redis-rs, in one run on one launched server:
+//! a single GET miss (latency), and 100 concurrent GETs (throughput). For
+//! nearcache, L1 is off so every read goes to Redis: this measures our
+//! connection layer (auto-pipelining, stats, codec check), not the cache.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nearcache::testing::TestRedis;
+use nearcache::{Cache, Invalidation};
+
+const CONCURRENCY: u64 = 100;
+const KEYS: usize = 1000;
+
+fn bench(c: &mut Criterion) {
+    let redis = TestRedis::start().expect("redis-server");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let cache = Cache::builder().url(redis.url()).invalidation(Invalidation::Off).build().unwrap();
+    let raw = rt.block_on(async {
+        let client = redis::Client::open(format!("{}?protocol=resp3", redis.url())).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    });
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("k:{i}")).collect();
+    rt.block_on(async {
+        let items: Vec<(&String, &[u8])> = keys.iter().map(|k| (k, &[b'v'; 100][..])).collect();
+        cache.set_many(&items, None).await.unwrap();
+        cache.connect().await.unwrap();
+    });
+
+    let mut group = c.benchmark_group("miss");
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("nearcache", |b| {
+        let mut i = 0;
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let key = &keys[i % KEYS];
+            let cache = &cache;
+            async move { black_box(cache.get(key).await.unwrap()) }
+        })
+    });
+    group.bench_function("redis-rs", |b| {
+        let mut i = 0;
+        b.to_async(&rt).iter(|| {
+            i += 1;
+            let key = &keys[i % KEYS];
+            let mut conn = raw.clone();
+            async move { black_box(redis::cmd("GET").arg(key).query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap()) }
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("concurrent_get_100");
+    group.measurement_time(Duration::from_secs(5)).throughput(Throughput::Elements(1));
+    group.bench_function("nearcache", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let per_task = iters.div_ceil(CONCURRENCY);
+                let started = Instant::now();
+                let mut tasks = tokio::task::JoinSet::new();
+                for t in 0..CONCURRENCY {
+                    let (cache, keys) = (cache.clone(), keys.clone());
+                    tasks.spawn(async move {
+                        for i in 0..per_task {
+                            black_box(cache.get(&keys[((t * per_task + i) as usize) % KEYS]).await.unwrap());
+                        }
+                    });
+                }
+                while tasks.join_next().await.is_some() {}
+                started.elapsed()
+            })
+        })
+    });
+    group.bench_function("redis-rs", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let per_task = iters.div_ceil(CONCURRENCY);
+                let started = Instant::now();
+                let mut tasks = tokio::task::JoinSet::new();
+                for t in 0..CONCURRENCY {
+                    let (mut conn, keys) = (raw.clone(), keys.clone());
+                    tasks.spawn(async move {
+                        for i in 0..per_task {
+                            let key = &keys[((t * per_task + i) as usize) % KEYS];
+                            black_box(
+                                redis::cmd("GET").arg(key).query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap(),
+                            );
+                        }
+                    });
+                }
+                while tasks.join_next().await.is_some() {}
+                started.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

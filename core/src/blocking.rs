@@ -1,0 +1,224 @@
+//! A blocking facade over [`crate::Cache`], for callers without an async
+//! runtime (the C and Python sync bindings use it).
+//!
+//! An L1 hit is answered on the calling thread with no runtime involvement;
+//! anything else runs the async method on the core runtime and waits.
+//! Calling these from inside an async runtime returns
+//! [`crate::ErrorKind::InvalidArgument`] instead of deadlocking it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::cache::{self, SetOptions};
+use crate::command::Reply;
+use crate::config::Config;
+use crate::error::Result;
+use crate::expiry::Ttl;
+use crate::l1::Lookup;
+use crate::runtime::block_on;
+use crate::stats::Stats;
+
+/// The blocking twin of [`crate::Cache`]; same state, same semantics.
+///
+/// ```
+/// # nearcache::testing::with_redis(|url| {
+/// use nearcache::blocking::Cache;
+/// use nearcache::SetOptions;
+///
+/// let cache = Cache::builder().url(url).invalidation(nearcache::Invalidation::Ttl).build_blocking()?;
+/// cache.set("greeting", "hello", SetOptions::default())?;
+/// assert_eq!(cache.get("greeting")?.as_deref(), Some(&b"hello"[..]));
+/// # Ok(()) });
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cache {
+    inner: cache::Cache,
+}
+
+impl From<cache::Cache> for Cache {
+    fn from(inner: cache::Cache) -> Self {
+        Cache { inner }
+    }
+}
+
+impl cache::CacheBuilder {
+    /// Builds a [`Cache`] for blocking use.
+    pub fn build_blocking(self) -> Result<Cache> {
+        self.build().map(Cache::from)
+    }
+}
+
+impl Cache {
+    /// A builder with the default configuration (see [`crate::CacheBuilder`]).
+    pub fn builder() -> cache::CacheBuilder {
+        cache::Cache::builder()
+    }
+
+    /// Creates a cache; no I/O happens until the first command.
+    pub fn new(config: Config) -> Result<Cache> {
+        cache::Cache::new(config).map(Cache::from)
+    }
+
+    /// The async cache underneath (same L1, same connections).
+    pub fn as_async(&self) -> &cache::Cache {
+        &self.inner
+    }
+
+    /// See [`crate::Cache::connect`].
+    pub fn connect(&self) -> Result<()> {
+        block_on(self.inner.connect())?
+    }
+
+    /// See [`crate::Cache::get_local`].
+    #[inline]
+    pub fn get_local(&self, key: &[u8]) -> Result<Lookup> {
+        self.inner.get_local(key)
+    }
+
+    /// See [`crate::Cache::get`]. An L1 hit never enters the runtime.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        match self.inner.get_local(key)? {
+            Lookup::Hit(value) => Ok(Some(value)),
+            Lookup::Absent => Ok(None),
+            Lookup::Miss => block_on(self.inner.get(key))?,
+        }
+    }
+
+    /// See [`crate::Cache::get_many`].
+    pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>> {
+        block_on(self.inner.get_many(keys))?
+    }
+
+    /// See [`crate::Cache::set`].
+    pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, options: SetOptions) -> Result<bool> {
+        block_on(self.inner.set(key, value, options))?
+    }
+
+    /// See [`crate::Cache::set_many`].
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, items: &[(K, V)], ttl: Option<Duration>) -> Result<()> {
+        block_on(self.inner.set_many(items, ttl))?
+    }
+
+    /// See [`crate::Cache::delete`].
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        block_on(self.inner.delete(key))?
+    }
+
+    /// See [`crate::Cache::delete_many`].
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64> {
+        block_on(self.inner.delete_many(keys))?
+    }
+
+    /// See [`crate::Cache::expire`].
+    pub fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool> {
+        block_on(self.inner.expire(key, ttl))?
+    }
+
+    /// See [`crate::Cache::ttl`].
+    pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Ttl> {
+        block_on(self.inner.ttl(key))?
+    }
+
+    /// See [`crate::Cache::hget`].
+    pub fn hget(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        block_on(self.inner.hget(key, field))?
+    }
+
+    /// See [`crate::Cache::hmget`].
+    pub fn hmget<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<Vec<Option<Bytes>>> {
+        block_on(self.inner.hmget(key, fields))?
+    }
+
+    /// See [`crate::Cache::hgetall`].
+    pub fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        block_on(self.inner.hgetall(key))?
+    }
+
+    /// See [`crate::Cache::hset`].
+    pub fn hset<F: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[(F, V)]) -> Result<u64> {
+        block_on(self.inner.hset(key, fields))?
+    }
+
+    /// See [`crate::Cache::hdel`].
+    pub fn hdel<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<u64> {
+        block_on(self.inner.hdel(key, fields))?
+    }
+
+    /// See [`crate::Cache::get_or_load`]; the loader runs on the calling
+    /// thread, at most once per key across concurrent callers.
+    pub fn get_or_load<F, E>(&self, key: impl AsRef<[u8]>, ttl: Option<Duration>, loader: F) -> Result<Bytes>
+    where
+        F: FnOnce() -> std::result::Result<Bytes, E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let key = key.as_ref();
+        if let Lookup::Hit(value) = self.inner.get_local(key)? {
+            return Ok(value);
+        }
+        block_on(self.inner.get_or_load(key, ttl, || std::future::ready(loader())))?
+    }
+
+    /// See [`crate::Cache::invalidate_local`].
+    pub fn invalidate_local<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
+        self.inner.invalidate_local(keys)
+    }
+
+    /// See [`crate::Cache::invalidate_local_all`].
+    pub fn invalidate_local_all(&self) -> Result<()> {
+        self.inner.invalidate_local_all()
+    }
+
+    /// Iterates over keys matching `pattern` with SCAN (never KEYS).
+    pub fn scan(&self, pattern: Option<&[u8]>) -> Scan {
+        Scan { inner: self.inner.scan(pattern) }
+    }
+
+    /// See [`crate::Cache::delete_prefix`].
+    pub fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<u64> {
+        block_on(self.inner.delete_prefix(prefix))?
+    }
+
+    /// See [`crate::Cache::command`].
+    pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        block_on(self.inner.command(args))?
+    }
+
+    /// See [`crate::Cache::stats`].
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// See [`crate::Cache::stats_prometheus`].
+    pub fn stats_prometheus(&self) -> String {
+        self.inner.stats_prometheus()
+    }
+
+    /// See [`crate::Cache::close`].
+    pub fn close(&self) {
+        self.inner.close()
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        self.inner.config()
+    }
+}
+
+/// A blocking iterator over SCAN; yields `Result<Bytes>` per key.
+pub struct Scan {
+    inner: cache::Scan,
+}
+
+impl Iterator for Scan {
+    type Item = Result<Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match block_on(self.inner.next()) {
+            Ok(Ok(Some(key))) => Some(Ok(key)),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) | Err(e) => Some(Err(e)),
+        }
+    }
+}

@@ -1,0 +1,1061 @@
+//! The async [`Cache`]: L1 in front of Redis.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::{Cmd, Value};
+
+use crate::clock::{duration_nanos, Clock};
+use crate::codec::Codec;
+use crate::command::{self, Effect, Reply};
+use crate::config::{Config, Invalidation};
+use crate::conn::Pool;
+use crate::error::{Error, ErrorKind, Result};
+use crate::expiry::{jitter, Ttl};
+use crate::fills::{share, Fills, Join};
+use crate::l1::{Lookup, NewEntry, ShardedStore, Store};
+use crate::stats::{L1Snapshot, Op, Recorder, Stats, L1_SAMPLE_MASK};
+
+/// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
+/// this long is a bug in the caller, and L1 would hold it twice.
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+
+/// How many keys one SCAN step asks for.
+const SCAN_COUNT: usize = 1000;
+
+/// Options for [`Cache::set`].
+///
+/// ```
+/// use std::time::Duration;
+/// let opts = nearcache::SetOptions::ttl(Duration::from_secs(60)).nx();
+/// assert!(opts.only_if_absent);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct SetOptions {
+    /// Expire the key after this long (with `write.ttl_jitter` applied).
+    pub ttl: Option<Duration>,
+    /// Write only if the key does not exist (`NX`).
+    pub only_if_absent: bool,
+    /// Write only if the key exists (`XX`).
+    pub only_if_present: bool,
+    /// Use `ttl` exactly, without jitter.
+    pub exact_ttl: bool,
+}
+
+impl SetOptions {
+    /// Options with a TTL.
+    pub fn ttl(ttl: Duration) -> Self {
+        SetOptions { ttl: Some(ttl), ..SetOptions::default() }
+    }
+
+    /// Only write if the key does not exist.
+    pub fn nx(mut self) -> Self {
+        self.only_if_absent = true;
+        self
+    }
+
+    /// Only write if the key exists.
+    pub fn xx(mut self) -> Self {
+        self.only_if_present = true;
+        self
+    }
+
+    /// Do not jitter the TTL.
+    pub fn exact(mut self) -> Self {
+        self.exact_ttl = true;
+        self
+    }
+}
+
+/// A Redis client-side cache: an in-process L1 tier in front of Redis.
+///
+/// Cheap to clone (an `Arc`); every clone shares the same L1, connections
+/// and stats. All methods are `async` and may be awaited on any tokio
+/// runtime; network I/O runs on nearcache's own runtime. A key in L1 is
+/// answered without touching the runtime; see [`Cache::get_local`].
+///
+/// ```
+/// # nearcache::testing::run_with_redis(|url| async move {
+/// use nearcache::{Cache, Config, SetOptions};
+/// use std::time::Duration;
+///
+/// let mut config = Config::default();
+/// config.redis.url = url.parse()?;
+/// let cache = Cache::new(config)?;
+/// cache.set("user:1", "ada", SetOptions::ttl(Duration::from_secs(60))).await?;
+/// assert_eq!(cache.get("user:1").await?.as_deref(), Some(&b"ada"[..]));
+/// # Ok(()) });
+/// ```
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: ShardedStore,
+    fills: Fills,
+    /// Single flight for `get_or_load` loaders (separate from read fills).
+    loads: Fills,
+    codec: Codec,
+    pool: Pool,
+    recorder: Arc<Recorder>,
+    clock: Clock,
+    /// Entries filled under an older epoch are not served (see `l1`).
+    epoch: AtomicU64,
+    closed: AtomicBool,
+    fork_generation: u64,
+    l1_enabled: bool,
+    /// Lookups counted for sampling the L1 latency histogram.
+    l1_lookups: AtomicU64,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("endpoint", &self.inner.pool.endpoint())
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Typed construction of a [`Cache`]: sugar over [`Config`].
+///
+/// ```
+/// let cache = nearcache::Cache::builder()
+///     .url("redis://127.0.0.1:6399/0")
+///     .l1_max_bytes(16 << 20)
+///     .build()?; // no I/O yet: connections open on first use
+/// # Ok::<(), nearcache::Error>(())
+/// ```
+#[must_use]
+#[derive(Debug, Default)]
+pub struct CacheBuilder {
+    config: Config,
+    url: Option<String>,
+    clock: Option<Clock>,
+}
+
+impl CacheBuilder {
+    /// The Redis URL (`redis://`, `rediss://`, `user:password@` for ACL).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Starts from a full configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The byte bound of L1.
+    pub fn l1_max_bytes(mut self, bytes: u64) -> Self {
+        self.config.l1.max_bytes = bytes;
+        self
+    }
+
+    /// The L1 TTL.
+    pub fn l1_ttl(mut self, ttl: Duration) -> Self {
+        self.config.l1.ttl = ttl;
+        self
+    }
+
+    /// The invalidation mode.
+    pub fn invalidation(mut self, mode: Invalidation) -> Self {
+        self.config.l1.invalidation = mode;
+        self
+    }
+
+    /// Replaces the L1 clock (tests move a [`Clock::manual`] by hand).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Validates the configuration and creates the cache; does no I/O.
+    pub fn build(self) -> Result<Cache> {
+        let mut config = self.config;
+        if let Some(url) = self.url {
+            config.redis.url = url.parse()?;
+        }
+        Cache::with_clock(config, self.clock.unwrap_or_default())
+    }
+}
+
+impl Cache {
+    /// A builder with the default configuration.
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::default()
+    }
+
+    /// Creates a cache from a configuration. No I/O happens here: each
+    /// connection opens on first use (call [`Cache::connect`] to open them
+    /// now and surface errors early).
+    pub fn new(config: Config) -> Result<Cache> {
+        Cache::with_clock(config, Clock::default())
+    }
+
+    /// Creates a cache from `NEARCACHE_CONFIG` / `NEARCACHE_URL` / `REDIS_URL`.
+    pub fn from_env() -> Result<Cache> {
+        Cache::new(Config::from_env()?)
+    }
+
+    fn with_clock(config: Config, clock: Clock) -> Result<Cache> {
+        config.validate()?;
+        if config.l1.invalidation == Invalidation::Tracking || config.l1.invalidation == Invalidation::Bcast {
+            // Server-assisted invalidation is its own piece of work (issue 4);
+            // refusing is honest, serving stale data silently is not.
+            return Err(Error::config(format!(
+                "l1.invalidation: \"{}\" is not implemented yet in this build; use \"ttl\" (L1 bounded by l1.ttl) or \"off\"",
+                config.l1.invalidation.as_str()
+            )));
+        }
+        crate::runtime::watch_forks();
+        let recorder = Arc::new(Recorder::new(config.observability.slow_threshold, config.observability.hot_keys));
+        let l1_enabled = config.l1.invalidation != Invalidation::Off;
+        let max_bytes = if l1_enabled { config.l1.max_bytes } else { 0 };
+        let store = ShardedStore::new(max_bytes, Some(Arc::clone(&recorder.hot_keys)));
+        let codec = Codec::new(
+            config.compression.algorithm,
+            usize::try_from(config.compression.min_size).unwrap_or(usize::MAX),
+            config.compression.level,
+            usize::try_from(config.compression.max_value_size).unwrap_or(usize::MAX),
+        );
+        let pool = Pool::new(&config.redis, Arc::clone(&recorder))?;
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                fills: Fills::new(),
+                loads: Fills::new(),
+                codec,
+                pool,
+                recorder,
+                clock,
+                epoch: AtomicU64::new(1),
+                closed: AtomicBool::new(false),
+                fork_generation: crate::runtime::fork_generation(),
+                l1_enabled,
+                l1_lookups: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Opens every connection now; returns the first error.
+    pub async fn connect(&self) -> Result<()> {
+        self.inner.check_usable()?;
+        self.inner.pool.connect_all().await.map_err(|e| self.inner.count(e))
+    }
+
+    /// Answers from L1 only, synchronously, never touching the network or
+    /// the runtime: [`Lookup::Hit`], [`Lookup::Absent`] (a cached miss), or
+    /// [`Lookup::Miss`] (ask Redis). This is the hit path every binding uses
+    /// before it pays for a thread hop or a GIL release.
+    #[inline]
+    pub fn get_local(&self, key: &[u8]) -> Result<Lookup> {
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        if !inner.l1_enabled {
+            return Ok(Lookup::Miss);
+        }
+        let sampled = inner.l1_lookups.fetch_add(1, Ordering::Relaxed) & L1_SAMPLE_MASK == 0;
+        if !sampled {
+            return Ok(inner.store.get(key, inner.clock.now(), inner.epoch.load(Ordering::Acquire)));
+        }
+        let started = Instant::now();
+        let found = inner.store.get(key, inner.clock.now(), inner.epoch.load(Ordering::Acquire));
+        inner.recorder.latency(Op::L1, started.elapsed(), key);
+        Ok(found)
+    }
+
+    /// The value of `key`: from L1 if it is there, else from Redis (one
+    /// round trip shared by every concurrent reader of the key), filling L1.
+    pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        match self.get_local(key)? {
+            Lookup::Hit(value) => Ok(Some(value)),
+            Lookup::Absent => Ok(None),
+            Lookup::Miss => self.inner.fetch(key).await.map_err(|e| self.inner.count(e)),
+        }
+    }
+
+    /// The values of `keys`, in order: L1 answers what it can, one `MGET`
+    /// fetches the rest.
+    pub async fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            match self.get_local(key.as_ref())? {
+                Lookup::Hit(value) => out.push(Some(value)),
+                Lookup::Absent => out.push(None),
+                Lookup::Miss => {
+                    out.push(None);
+                    missing.push(i);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let wanted: Vec<&[u8]> = missing.iter().map(|&i| keys[i].as_ref()).collect();
+            let fetched = self.inner.fetch_many(&wanted).await.map_err(|e| self.inner.count(e))?;
+            for (slot, value) in missing.into_iter().zip(fetched) {
+                out[slot] = value;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `value` to `key`. Returns false when `nx`/`xx` prevented the
+    /// write. Values at least `compression.min_size` long are compressed.
+    pub async fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, options: SetOptions) -> Result<bool> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        if options.only_if_absent && options.only_if_present {
+            return Err(Error::invalid("SET: nx and xx exclude each other"));
+        }
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(inner.encode(key, value)?.as_bytes());
+        if let Some(ttl) = options.ttl {
+            let ttl = if options.exact_ttl { ttl } else { jitter(ttl, inner.config.write.ttl_jitter) };
+            cmd.arg("PX").arg(ttl_millis(ttl, key)?);
+        }
+        if options.only_if_absent {
+            cmd.arg("NX");
+        }
+        if options.only_if_present {
+            cmd.arg("XX");
+        }
+        inner.own_write(key);
+        let reply = inner.timed(Op::Set, key, inner.pool.query(&cmd)).await?;
+        Ok(!matches!(reply, Value::Nil))
+    }
+
+    /// Writes several keys: one `MSET`, or, with a TTL, one `MULTI`/`EXEC`
+    /// of `SET PX` (all-or-nothing either way).
+    pub async fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: &[(K, V)],
+        ttl: Option<Duration>,
+    ) -> Result<()> {
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut encoded = Vec::with_capacity(items.len());
+        for (key, value) in items {
+            check_key(key.as_ref())?;
+            encoded.push((key.as_ref(), inner.encode(key.as_ref(), value.as_ref())?));
+        }
+        for (key, _) in &encoded {
+            inner.own_write(key);
+        }
+        let first = encoded[0].0;
+        match ttl {
+            None => {
+                let mut cmd = redis::cmd("MSET");
+                for (key, value) in &encoded {
+                    cmd.arg(*key).arg(value.as_ref());
+                }
+                inner.timed(Op::SetMany, first, inner.pool.query(&cmd)).await?;
+            }
+            Some(ttl) => {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for (key, value) in &encoded {
+                    let ms = ttl_millis(jitter(ttl, inner.config.write.ttl_jitter), key)?;
+                    pipe.cmd("SET").arg(*key).arg(value.as_ref()).arg("PX").arg(ms).ignore();
+                }
+                let send = async {
+                    let mut handle = inner.pool.get().await?;
+                    inner.pool.send_pipeline(&mut handle, &pipe).await
+                };
+                inner.timed(Op::SetMany, first, send).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`; true if it existed.
+    pub async fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        Ok(self.delete_many(&[key]).await? > 0)
+    }
+
+    /// Deletes `keys` with one `DEL`; returns how many existed.
+    pub async fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64> {
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        let Some(first) = keys.first() else { return Ok(0) };
+        let mut cmd = redis::cmd("DEL");
+        for key in keys {
+            check_key(key.as_ref())?;
+            cmd.arg(key.as_ref());
+        }
+        for key in keys {
+            inner.own_write(key.as_ref());
+        }
+        let reply = inner.timed(Op::Delete, first.as_ref(), inner.pool.query(&cmd)).await?;
+        int_reply(reply, "DEL").map(|n| n.max(0) as u64)
+    }
+
+    /// Sets `key` to expire after `ttl` (no jitter: the caller asked for
+    /// this deadline); true if the key exists.
+    pub async fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<bool> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        let mut cmd = redis::cmd("PEXPIRE");
+        cmd.arg(key).arg(ttl_millis(ttl, key)?);
+        inner.own_write(key);
+        let reply = inner.timed(Op::Expire, key, inner.pool.query(&cmd)).await?;
+        Ok(int_reply(reply, "PEXPIRE")? == 1)
+    }
+
+    /// The remaining time to live of `key`, from Redis.
+    pub async fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Ttl> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        let reply = inner.timed(Op::Ttl, key, inner.pool.query(redis::cmd("PTTL").arg(key))).await?;
+        Ok(Ttl::from_pttl(int_reply(reply, "PTTL")?))
+    }
+
+    /// One field of a hash (decompressed like `get`). Not cached in L1 yet.
+    pub async fn hget(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        let reply =
+            inner.timed(Op::HGet, key, inner.pool.query(redis::cmd("HGET").arg(key).arg(field.as_ref()))).await?;
+        inner.decode_value(key, reply)
+    }
+
+    /// Several fields of a hash, in order.
+    pub async fn hmget<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<Vec<Option<Bytes>>> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(key);
+        for field in fields {
+            cmd.arg(field.as_ref());
+        }
+        match inner.timed(Op::HMGet, key, inner.pool.query(&cmd)).await? {
+            Value::Array(items) => items.into_iter().map(|v| inner.decode_value(key, v)).collect(),
+            other => Err(unexpected("HMGET", &other)),
+        }
+    }
+
+    /// Every field of a hash, in the server's order.
+    pub async fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        let reply = inner.timed(Op::HGetAll, key, inner.pool.query(redis::cmd("HGETALL").arg(key))).await?;
+        let pairs: Vec<(Value, Value)> = match reply {
+            Value::Map(pairs) => pairs,
+            Value::Array(flat) => {
+                let mut it = flat.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                    pairs.push((f, v));
+                }
+                pairs
+            }
+            other => return Err(unexpected("HGETALL", &other)),
+        };
+        pairs
+            .into_iter()
+            .map(|(f, v)| {
+                let field = bulk(f, "HGETALL")?;
+                let value = inner.decode_value(key, v)?.unwrap_or_default();
+                Ok((field, value))
+            })
+            .collect()
+    }
+
+    /// Sets hash fields; returns how many were new.
+    pub async fn hset<F: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[(F, V)]) -> Result<u64> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        if fields.is_empty() {
+            return Err(Error::invalid("HSET: no fields given"));
+        }
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(key);
+        for (field, value) in fields {
+            cmd.arg(field.as_ref()).arg(inner.encode(key, value.as_ref())?.as_bytes());
+        }
+        inner.own_write(key);
+        let reply = inner.timed(Op::HSet, key, inner.pool.query(&cmd)).await?;
+        int_reply(reply, "HSET").map(|n| n.max(0) as u64)
+    }
+
+    /// Deletes hash fields; returns how many existed.
+    pub async fn hdel<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<u64> {
+        let key = key.as_ref();
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        if fields.is_empty() {
+            return Ok(0);
+        }
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(key);
+        for field in fields {
+            cmd.arg(field.as_ref());
+        }
+        inner.own_write(key);
+        let reply = inner.timed(Op::HDel, key, inner.pool.query(&cmd)).await?;
+        int_reply(reply, "HDEL").map(|n| n.max(0) as u64)
+    }
+
+    /// The value of `key`, or, when Redis has none, the value `loader`
+    /// produces, which is written to Redis (with `ttl`) and returned.
+    /// Concurrent callers for one key in this process run the loader once
+    /// and share its result. A loader error is returned as
+    /// [`ErrorKind::Loader`] with the loader's error as its cause.
+    pub async fn get_or_load<F, Fut, E>(&self, key: impl AsRef<[u8]>, ttl: Option<Duration>, loader: F) -> Result<Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Bytes, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let key = key.as_ref();
+        let mut loader = Some(loader);
+        loop {
+            if let Some(value) = self.get(key).await? {
+                return Ok(value);
+            }
+            let owned = Bytes::copy_from_slice(key);
+            match self.inner.loads.join(&owned) {
+                Join::Follower(follower) => {
+                    self.inner.recorder.counters.single_flight_joins.fetch_add(1, Ordering::Relaxed);
+                    if let Some(result) = follower.wait().await {
+                        if let Some(value) = result? {
+                            return Ok(value);
+                        }
+                    }
+                }
+                Join::Leader(guard) => {
+                    let Some(load) = loader.take() else {
+                        return Err(Error::internal("get_or_load: loader already used"));
+                    };
+                    self.inner.recorder.counters.loader_calls.fetch_add(1, Ordering::Relaxed);
+                    let result = match load().await {
+                        Ok(value) => {
+                            let options = ttl.map(SetOptions::ttl).unwrap_or_default();
+                            self.set(key, &value, options).await.map(|_| Some(value))
+                        }
+                        Err(e) => {
+                            let cause = e.into();
+                            Err(Error::new(ErrorKind::Loader, format!("loader for {} failed: {cause}", show_key(key)))
+                                .with_source(cause))
+                        }
+                    };
+                    guard.complete(share(&result), || {});
+                    return match result {
+                        Ok(Some(value)) => Ok(value),
+                        Ok(None) => Err(Error::internal("get_or_load: loader produced no value")),
+                        Err(e) => Err(self.inner.count(e)),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Drops `keys` from this process's L1 (Redis is untouched).
+    pub fn invalidate_local<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
+        self.inner.check_usable()?;
+        for key in keys {
+            self.inner.invalidate(key.as_ref());
+        }
+        Ok(())
+    }
+
+    /// Drops every entry of this process's L1.
+    pub fn invalidate_local_all(&self) -> Result<()> {
+        self.inner.check_usable()?;
+        self.inner.flush_local();
+        self.inner.recorder.counters.flush_manual.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Iterates over keys matching `pattern` (a Redis glob; all keys if
+    /// `None`) with `SCAN`, never `KEYS`. Keys may repeat, as SCAN guarantees
+    /// only that every key present throughout the scan is returned.
+    pub fn scan(&self, pattern: Option<&[u8]>) -> Scan {
+        Scan {
+            cache: self.clone(),
+            pattern: pattern.map(Bytes::copy_from_slice),
+            cursor: 0,
+            finished: false,
+            pending: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Deletes every key starting with `prefix` (SCAN + UNLINK in batches)
+    /// and drops them from L1; returns how many were deleted. Keys created
+    /// during the sweep may survive, as with any SCAN.
+    pub async fn delete_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<u64> {
+        let prefix = prefix.as_ref();
+        self.inner.check_usable()?;
+        if prefix.is_empty() {
+            return Err(Error::invalid("delete_prefix: the prefix is empty (use FLUSHDB to clear a database)"));
+        }
+        let mut pattern = command::glob_escape(prefix);
+        pattern.push(b'*');
+        let mut scan = self.scan(Some(&pattern));
+        let mut deleted = 0;
+        while let Some(batch) = scan.next_batch().await? {
+            if batch.is_empty() {
+                continue;
+            }
+            let mut cmd = redis::cmd("UNLINK");
+            for key in &batch {
+                self.inner.own_write(key);
+                cmd.arg(key.as_ref());
+            }
+            let reply = self.inner.timed(Op::Unlink, prefix, self.inner.pool.query(&cmd)).await?;
+            deleted += int_reply(reply, "UNLINK")?.max(0) as u64;
+        }
+        self.inner.flush_prefix(prefix);
+        Ok(deleted)
+    }
+
+    /// Sends a raw command on the shared connections; the reply is never
+    /// cached or decompressed. Commands that would change or hold the shared
+    /// connection are refused with [`ErrorKind::InvalidArgument`]. A write
+    /// drops the L1 entries of every key it names before it is sent.
+    pub async fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        let parts: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        match command::classify(&parts).map_err(|e| inner.count(e))? {
+            Effect::Read => {}
+            Effect::Write => {
+                for arg in &parts[1..] {
+                    if !arg.is_empty() && arg.len() <= MAX_KEY_LEN {
+                        inner.own_write(arg);
+                    }
+                }
+            }
+            Effect::Flush => inner.flush_local(),
+        }
+        let mut cmd = Cmd::new();
+        for part in &parts {
+            cmd.arg(*part);
+        }
+        let key = parts.get(1).copied().unwrap_or_default();
+        let reply = inner.timed(Op::Command, key, inner.pool.query(&cmd)).await?;
+        Ok(Reply::from_value(reply))
+    }
+
+    /// A snapshot of the counters, latencies, slow log and hot keys.
+    pub fn stats(&self) -> Stats {
+        let inner = &*self.inner;
+        let c = inner.store.counters();
+        inner.recorder.snapshot(L1Snapshot {
+            hits: c.hits,
+            misses: c.misses,
+            negative_hits: c.negative_hits,
+            entries: inner.store.entry_count(),
+            bytes: inner.store.weighted_size(),
+            max_bytes: if inner.l1_enabled { inner.config.l1.max_bytes } else { 0 },
+            evictions: c.evictions,
+            rejected_too_big: c.rejected_too_big,
+        })
+    }
+
+    /// The stats in the Prometheus text format.
+    pub fn stats_prometheus(&self) -> String {
+        self.stats().to_prometheus()
+    }
+
+    /// Closes the connections and empties L1. Every later call returns
+    /// [`ErrorKind::Closed`]; closing twice is fine. Clones share the state.
+    pub fn close(&self) {
+        let inner = &*self.inner;
+        if inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        inner.pool.close();
+        inner.flush_local();
+    }
+
+    /// Whether [`Cache::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Inner {
+    #[inline]
+    fn check_usable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::closed());
+        }
+        if self.fork_generation != crate::runtime::fork_generation() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "this cache was created before fork(); its connections belong to the parent process: create a new cache in the child",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a returned error by kind, and passes it on.
+    fn count(&self, err: Error) -> Error {
+        self.recorder.error(err.kind());
+        err
+    }
+
+    /// Times a Redis round trip, records it, and counts its error.
+    async fn timed<T>(&self, op: Op, key: &[u8], work: impl Future<Output = Result<T>>) -> Result<T> {
+        let started = Instant::now();
+        let result = work.await;
+        self.recorder.latency(op, started.elapsed(), key);
+        result.map_err(|e| self.count(e.context(format!("{} {}", op.name().to_uppercase(), show_key(key)))))
+    }
+
+    fn encode<'a>(&self, key: &[u8], value: &'a [u8]) -> Result<crate::codec::Encoded<'a>> {
+        let max = self.config.compression.max_value_size;
+        if value.len() as u64 > max {
+            return Err(self.count(Error::invalid(format!(
+                "value for {} is {} bytes; compression.max_value_size is {max}",
+                show_key(key),
+                value.len()
+            ))));
+        }
+        if value.len() as u64 >= self.config.observability.big_value_warn {
+            self.recorder.counters.big_values.fetch_add(1, Ordering::Relaxed);
+        }
+        let encoded = self.codec.encode(value);
+        if encoded.is_compressed() {
+            self.recorder.counters.compressed_writes.fetch_add(1, Ordering::Relaxed);
+            self.recorder.counters.compression_bytes_saved.fetch_add(encoded.bytes_saved() as u64, Ordering::Relaxed);
+        }
+        Ok(encoded)
+    }
+
+    fn decode_value(&self, key: &[u8], value: Value) -> Result<Option<Bytes>> {
+        match value {
+            Value::Nil => Ok(None),
+            Value::BulkString(raw) => self
+                .codec
+                .decode(Bytes::from(raw))
+                .map(Some)
+                .map_err(|e| self.count(e.context(format!("value of {}", show_key(key))))),
+            other => Err(self.count(unexpected("GET", &other))),
+        }
+    }
+
+    /// Rule 3: a process reads its own writes. The entry and any pending
+    /// fill are dropped before the write is sent.
+    fn own_write(&self, key: &[u8]) {
+        if self.l1_enabled {
+            self.fills.invalidate(key, || {
+                self.store.remove(key);
+            });
+        }
+    }
+
+    fn invalidate(&self, key: &[u8]) {
+        self.own_write(key);
+        self.recorder.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn flush_local(&self) {
+        self.fills.invalidate_all(|| {
+            self.store.clear();
+        });
+    }
+
+    fn flush_prefix(&self, prefix: &[u8]) {
+        self.fills.invalidate_all(|| {
+            self.store.remove_prefix(prefix);
+        });
+    }
+
+    /// How long a fill may live in L1: the prefix rule's TTL, or `l1.ttl`
+    /// (`negative_ttl` for a cached absence), jittered down.
+    fn l1_ttl(&self, key: &[u8], absent: bool) -> Option<Duration> {
+        let l1 = &self.config.l1;
+        let rule = l1.rule_for(key);
+        if rule.is_some_and(|r| !r.cache) {
+            return None;
+        }
+        let ttl = if absent {
+            l1.negative_ttl.min(rule.and_then(|r| r.ttl).unwrap_or(l1.negative_ttl))
+        } else {
+            rule.and_then(|r| r.ttl).unwrap_or(l1.ttl)
+        };
+        (!ttl.is_zero()).then(|| jitter(ttl, l1.ttl_jitter))
+    }
+
+    /// A miss: one round trip per key however many callers want it, and a
+    /// guarded L1 fill.
+    async fn fetch(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let cacheable = self.l1_enabled && self.config.l1.rule_for(key).is_none_or(|rule| rule.cache);
+        if !cacheable {
+            return self.read(key).await;
+        }
+        let owned = Bytes::copy_from_slice(key);
+        loop {
+            match self.fills.join(&owned) {
+                Join::Leader(guard) => {
+                    let epoch = self.epoch.load(Ordering::Acquire);
+                    let result = self.read(key).await;
+                    let shared = share(&result);
+                    let Ok(value) = &result else {
+                        guard.complete(shared, || {});
+                        return result;
+                    };
+                    let ttl = self.l1_ttl(key, value.is_none());
+                    let mut inserted = false;
+                    let live = guard.complete(shared, || {
+                        if let Some(ttl) = ttl {
+                            let now = self.clock.now();
+                            let entry = NewEntry {
+                                key: owned.clone(),
+                                value: value.clone(),
+                                expires_at: now.saturating_add(duration_nanos(ttl)),
+                                epoch,
+                            };
+                            inserted = self.store.insert(entry, now);
+                        }
+                    });
+                    let counter =
+                        if live { &self.recorder.counters.fills } else { &self.recorder.counters.fills_discarded };
+                    if inserted || !live {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return result;
+                }
+                Join::Follower(follower) => {
+                    self.recorder.counters.single_flight_joins.fetch_add(1, Ordering::Relaxed);
+                    if let Some(result) = follower.wait().await {
+                        return result;
+                    }
+                    // The leader was cancelled: start over.
+                }
+            }
+        }
+    }
+
+    /// `GET` from Redis, decompressed.
+    async fn read(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let reply = self.timed(Op::Get, key, self.pool.query(redis::cmd("GET").arg(key))).await?;
+        self.decode_value(key, reply)
+    }
+
+    /// `MGET` for keys L1 could not answer, with fill tokens for each.
+    async fn fetch_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
+        let owned: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+        let guards: Vec<_> = owned
+            .iter()
+            .map(|k| match self.l1_enabled {
+                // Followers are not awaited here: joining would serialise
+                // this MGET behind other flights; we lead or go without.
+                true => match self.fills.join(k) {
+                    Join::Leader(guard) => Some(guard),
+                    Join::Follower(_) => None,
+                },
+                false => None,
+            })
+            .collect();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let mut cmd = redis::cmd("MGET");
+        for key in keys {
+            cmd.arg(*key);
+        }
+        let result = match self.timed(Op::GetMany, keys[0], self.pool.query(&cmd)).await {
+            Ok(Value::Array(items)) if items.len() == keys.len() => {
+                items.into_iter().zip(keys).map(|(v, key)| self.decode_value(key, v)).collect::<Result<Vec<_>>>()
+            }
+            Ok(other) => Err(self.count(unexpected("MGET", &other))),
+            Err(e) => Err(e),
+        };
+        let values = match result {
+            Ok(values) => values,
+            Err(e) => {
+                for guard in guards.into_iter().flatten() {
+                    guard.complete(Err((e.kind(), e.message().to_owned())), || {});
+                }
+                return Err(e);
+            }
+        };
+        let now = self.clock.now();
+        for ((guard, key), value) in guards.into_iter().zip(owned).zip(&values) {
+            let Some(guard) = guard else { continue };
+            let ttl = self.l1_ttl(&key, value.is_none());
+            let live = guard.complete(Ok(value.clone()), || {
+                if let Some(ttl) = ttl {
+                    let entry = NewEntry {
+                        key: key.clone(),
+                        value: value.clone(),
+                        expires_at: now.saturating_add(duration_nanos(ttl)),
+                        epoch,
+                    };
+                    self.store.insert(entry, now);
+                }
+            });
+            let counter = if live { &self.recorder.counters.fills } else { &self.recorder.counters.fills_discarded };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(values)
+    }
+}
+
+/// An iterator over `SCAN`, created by [`Cache::scan`].
+pub struct Scan {
+    cache: Cache,
+    pattern: Option<Bytes>,
+    cursor: u64,
+    finished: bool,
+    pending: std::collections::VecDeque<Bytes>,
+}
+
+impl Scan {
+    /// The next key, or `None` when the scan is complete.
+    pub async fn next(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if let Some(key) = self.pending.pop_front() {
+                return Ok(Some(key));
+            }
+            match self.next_batch().await? {
+                Some(batch) => self.pending.extend(batch),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next batch of keys from one SCAN step (possibly empty), or `None`
+    /// when the scan is complete.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Bytes>>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let inner = &*self.cache.inner;
+        inner.check_usable()?;
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(self.cursor);
+        if let Some(pattern) = &self.pattern {
+            cmd.arg("MATCH").arg(pattern.as_ref());
+        }
+        cmd.arg("COUNT").arg(SCAN_COUNT);
+        let key = self.pattern.as_deref().unwrap_or_default();
+        let reply = inner.timed(Op::Scan, key, inner.pool.query(&cmd)).await?;
+        let Value::Array(mut parts) = reply else { return Err(unexpected("SCAN", &reply)) };
+        if parts.len() != 2 {
+            return Err(Error::new(ErrorKind::Redis, "SCAN: expected [cursor, keys]"));
+        }
+        let keys = parts.pop().unwrap_or_default();
+        let cursor = bulk(parts.pop().unwrap_or_default(), "SCAN")?;
+        self.cursor = std::str::from_utf8(&cursor)
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| Error::new(ErrorKind::Redis, "SCAN: the cursor is not a number"))?;
+        self.finished = self.cursor == 0;
+        let Value::Array(keys) = keys else { return Err(unexpected("SCAN", &keys)) };
+        keys.into_iter().map(|k| bulk(k, "SCAN")).collect::<Result<Vec<_>>>().map(Some)
+    }
+}
+
+#[inline]
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid("the key is empty"));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::invalid(format!("the key is {} bytes; keys are limited to {MAX_KEY_LEN} bytes", key.len())));
+    }
+    Ok(())
+}
+
+fn ttl_millis(ttl: Duration, key: &[u8]) -> Result<u64> {
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return Err(Error::invalid(format!(
+            "TTL for {} is {ttl:?}; Redis needs at least 1 ms (use delete to remove a key)",
+            show_key(key)
+        )));
+    }
+    Ok(ms)
+}
+
+/// A key for messages: UTF-8 shown as is (truncated), binary as a length.
+pub(crate) fn show_key(key: &[u8]) -> String {
+    const SHOWN: usize = 64;
+    match std::str::from_utf8(&key[..key.len().min(SHOWN)]) {
+        Ok(s) if key.len() > SHOWN => format!("{s:?}... ({} bytes)", key.len()),
+        Ok(s) => format!("{s:?}"),
+        Err(_) => format!("<{} binary bytes>", key.len()),
+    }
+}
+
+fn int_reply(value: Value, command: &str) -> Result<i64> {
+    match value {
+        Value::Int(n) => Ok(n),
+        other => Err(unexpected(command, &other)),
+    }
+}
+
+fn bulk(value: Value, command: &str) -> Result<Bytes> {
+    match value {
+        Value::BulkString(b) => Ok(Bytes::from(b)),
+        Value::SimpleString(s) => Ok(Bytes::from(s)),
+        other => Err(unexpected(command, &other)),
+    }
+}
+
+fn unexpected(command: &str, value: &Value) -> Error {
+    Error::new(ErrorKind::Redis, format!("{command}: unexpected reply {value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_messages_are_truncated_and_binary_safe() {
+        assert_eq!(show_key(b"user:1"), "\"user:1\"");
+        assert_eq!(show_key(&[0xff, 0xfe]), "<2 binary bytes>");
+        assert!(show_key(&[b'a'; 100]).ends_with("(100 bytes)"));
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert_eq!(check_key(b"").map_err(|e| e.kind()), Err(ErrorKind::InvalidArgument));
+        assert_eq!(check_key(&vec![b'k'; MAX_KEY_LEN + 1]).map_err(|e| e.kind()), Err(ErrorKind::InvalidArgument));
+        assert!(check_key(b"k").is_ok());
+    }
+
+    #[test]
+    fn zero_ttl_is_refused() {
+        assert_eq!(ttl_millis(Duration::ZERO, b"k").map_err(|e| e.kind()), Err(ErrorKind::InvalidArgument));
+        assert_eq!(ttl_millis(Duration::from_micros(1500), b"k").ok(), Some(1));
+    }
+}

@@ -1,0 +1,506 @@
+//! The L1 tier: a byte-bounded, sharded, in-process store.
+//!
+//! Why not moka: measured on this machine (DESIGN.md, README "Performance") a
+//! moka hit costs several times a plain hash lookup, and a single
+//! `RwLock<HashMap>` collapses under two threads. This store is a fixed array
+//! of `RwLock`-protected hash tables (foldhash, hashbrown's `HashTable`) so a
+//! hit is one hash, one uncontended read lock, one comparison and one
+//! reference-count increment.
+//!
+//! Eviction is CLOCK (second chance): a hit sets the entry's `visited` bit
+//! with a relaxed store (no write lock on the hit path); an insert that
+//! pushes the total over `max_bytes` sweeps shards' insertion queues, evicting
+//! expired or unvisited entries and clearing the bit of visited ones. The
+//! byte bound is global and exact: it counts key + value + [`ENTRY_OVERHEAD`].
+//!
+//! Entries carry the invalidation *epoch* they were filled under; a read
+//! passes the oldest epoch still trusted, so dropping every entry a lost
+//! connection served is one atomic increment, not a sweep.
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hashbrown::HashTable;
+use parking_lot::RwLock;
+
+use crate::stats::HotKeys;
+
+/// Bytes charged per entry on top of key and value: the entry struct, its
+/// table slot and its queue slot, rounded up. Keeps many tiny entries from
+/// blowing past `max_bytes` in real memory.
+pub const ENTRY_OVERHEAD: u64 = 128;
+
+const SHARD_BITS: u32 = 6;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// One hit in this many feeds the hot-key sketch; cheap enough to leave on.
+const HOT_KEY_SAMPLE_MASK: u64 = 63;
+
+/// What L1 knows about a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A live value.
+    Hit(Bytes),
+    /// The key is known to be absent in Redis (a negative entry).
+    Absent,
+    /// L1 cannot answer; ask Redis.
+    Miss,
+}
+
+/// An entry to insert.
+pub(crate) struct NewEntry {
+    pub key: Bytes,
+    /// `None` records that the key does not exist (negative caching).
+    pub value: Option<Bytes>,
+    /// Absolute deadline on the L1 clock.
+    pub expires_at: u64,
+    /// The invalidation epoch the fill started under.
+    pub epoch: u64,
+}
+
+/// Counters kept by the store itself, next to the data they count.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreCounters {
+    pub hits: u64,
+    pub negative_hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    pub rejected_too_big: u64,
+}
+
+/// The contract every L1 implementation keeps; see the contract tests below.
+pub(crate) trait Store: Send + Sync {
+    /// Answers from memory only. `now` is the L1 clock, `min_epoch` the oldest
+    /// epoch still trusted.
+    fn get(&self, key: &[u8], now: u64, min_epoch: u64) -> Lookup;
+    /// Inserts or replaces; evicts as needed to stay within the byte bound.
+    /// Returns false if the entry alone is larger than the bound.
+    fn insert(&self, entry: NewEntry, now: u64) -> bool;
+    /// Drops one key; true if it was present.
+    fn remove(&self, key: &[u8]) -> bool;
+    /// Drops every key that starts with `prefix`; returns how many.
+    fn remove_prefix(&self, prefix: &[u8]) -> u64;
+    /// Drops everything; returns how many entries were dropped.
+    fn clear(&self) -> u64;
+    /// Bytes currently charged (key + value + overhead per entry).
+    fn weighted_size(&self) -> u64;
+    /// Entries currently stored (expired ones included until swept).
+    fn entry_count(&self) -> u64;
+    fn counters(&self) -> StoreCounters;
+}
+
+struct Entry {
+    hash: u64,
+    key: Bytes,
+    value: Option<Bytes>,
+    expires_at: u64,
+    epoch: u64,
+    weight: u64,
+    /// Identifies this insertion in the shard's queue (older queue slots for
+    /// the same key are stale and skipped).
+    seq: u64,
+    visited: AtomicBool,
+}
+
+#[derive(Default)]
+struct ShardInner {
+    table: HashTable<Entry>,
+    /// Insertion order for CLOCK: (key, hash, seq).
+    queue: VecDeque<(Bytes, u64, u64)>,
+    next_seq: u64,
+}
+
+/// Cache-line aligned so two shards never share a line; the counters sit
+/// next to the lock word that the hit path writes anyway.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard {
+    inner: RwLock<ShardInner>,
+    hits: AtomicU64,
+    negative_hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// The default L1 store (see the module docs for the design and numbers).
+pub(crate) struct ShardedStore {
+    shards: Box<[Shard]>,
+    hasher: foldhash::fast::RandomState,
+    max_bytes: u64,
+    total_bytes: AtomicU64,
+    entries: AtomicU64,
+    evictions: AtomicU64,
+    rejected_too_big: AtomicU64,
+    hot_keys: Option<Arc<HotKeys>>,
+}
+
+impl ShardedStore {
+    pub(crate) fn new(max_bytes: u64, hot_keys: Option<Arc<HotKeys>>) -> Self {
+        ShardedStore {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+            max_bytes,
+            total_bytes: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            rejected_too_big: AtomicU64::new(0),
+            hot_keys,
+        }
+    }
+
+    /// hashbrown uses the low bits for the bucket and the top seven for its
+    /// control bytes, so the shard comes from bits it does not look at.
+    #[inline]
+    fn shard_index(hash: u64) -> usize {
+        ((hash >> 32) as usize) & (SHARDS - 1)
+    }
+
+    fn weight_of(key: &Bytes, value: &Option<Bytes>) -> u64 {
+        key.len() as u64 + value.as_ref().map_or(0, |v| v.len() as u64) + ENTRY_OVERHEAD
+    }
+
+    fn unlink(&self, entry: &Entry) {
+        self.total_bytes.fetch_sub(entry.weight, Ordering::Relaxed);
+        self.entries.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Runs CLOCK until the total is within the bound, starting with the
+    /// shard after `start` so a fresh insert is not its own first victim.
+    /// The first round gives visited entries a second chance (clearing their
+    /// bit) and evicts expired or unvisited ones, one queue slot each, shard
+    /// after shard, which approximates one global clock hand; the second
+    /// round evicts whatever it meets. Every slot is looked at a bounded
+    /// number of times, so this always terminates.
+    fn evict_to_bound(&self, start: usize, now: u64) {
+        for _round in 0..2 {
+            for step in 1..=SHARDS {
+                if self.total_bytes.load(Ordering::Relaxed) <= self.max_bytes {
+                    return;
+                }
+                let shard = &self.shards[(start + step) % SHARDS];
+                let mut inner = shard.inner.write();
+                let mut budget = inner.queue.len();
+                while budget > 0 && self.total_bytes.load(Ordering::Relaxed) > self.max_bytes {
+                    budget -= 1;
+                    let Some((key, hash, seq)) = inner.queue.pop_front() else { break };
+                    let Ok(slot) = inner.table.find_entry(hash, |e| e.seq == seq) else {
+                        continue; // stale queue slot: the entry was replaced or removed
+                    };
+                    let entry = slot.get();
+                    if entry.expires_at > now && entry.visited.swap(false, Ordering::Relaxed) {
+                        inner.queue.push_back((key, hash, seq));
+                        continue;
+                    }
+                    let (removed, _) = slot.remove();
+                    self.unlink(&removed);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Stale queue slots accumulate when keys are invalidated and refilled
+    /// without eviction pressure; rebuild the queue once they dominate.
+    fn compact_queue(inner: &mut ShardInner) {
+        if inner.queue.len() <= 2 * inner.table.len() + 64 {
+            return;
+        }
+        let ShardInner { table, queue, .. } = inner;
+        queue.retain(|(key, hash, seq)| table.find(*hash, |e| e.seq == *seq && e.key == key).is_some());
+    }
+}
+
+impl Store for ShardedStore {
+    #[inline]
+    fn get(&self, key: &[u8], now: u64, min_epoch: u64) -> Lookup {
+        let hash = self.hasher.hash_one(key);
+        let shard = &self.shards[Self::shard_index(hash)];
+        let found = {
+            let inner = shard.inner.read();
+            match inner.table.find(hash, |e| e.key.as_ref() == key) {
+                Some(e) if e.expires_at > now && e.epoch >= min_epoch => {
+                    if !e.visited.load(Ordering::Relaxed) {
+                        e.visited.store(true, Ordering::Relaxed);
+                    }
+                    Some(e.value.clone())
+                }
+                _ => None,
+            }
+        };
+        match found {
+            Some(Some(value)) => {
+                let n = shard.hits.fetch_add(1, Ordering::Relaxed);
+                if n & HOT_KEY_SAMPLE_MASK == 0 {
+                    if let Some(hot) = &self.hot_keys {
+                        hot.record(key);
+                    }
+                }
+                Lookup::Hit(value)
+            }
+            Some(None) => {
+                shard.negative_hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Absent
+            }
+            None => {
+                shard.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Miss
+            }
+        }
+    }
+
+    fn insert(&self, entry: NewEntry, now: u64) -> bool {
+        let NewEntry { key, value, expires_at, epoch } = entry;
+        let weight = Self::weight_of(&key, &value);
+        if weight > self.max_bytes {
+            // Never keep an older copy around when the new one is refused.
+            self.remove(&key);
+            self.rejected_too_big.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let hash = self.hasher.hash_one(key.as_ref());
+        let index = Self::shard_index(hash);
+        {
+            let mut inner = self.shards[index].inner.write();
+            inner.next_seq += 1;
+            let seq = inner.next_seq;
+            let queued_key = key.clone();
+            let fresh = Entry { hash, key, value, expires_at, epoch, weight, seq, visited: AtomicBool::new(false) };
+            match inner.table.find_mut(hash, |e| e.key == fresh.key) {
+                Some(existing) => {
+                    self.total_bytes.fetch_sub(existing.weight, Ordering::Relaxed);
+                    self.total_bytes.fetch_add(weight, Ordering::Relaxed);
+                    *existing = fresh;
+                }
+                None => {
+                    inner.table.insert_unique(hash, fresh, |e| e.hash);
+                    self.total_bytes.fetch_add(weight, Ordering::Relaxed);
+                    self.entries.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            inner.queue.push_back((queued_key, hash, seq));
+            Self::compact_queue(&mut inner);
+        }
+        if self.total_bytes.load(Ordering::Relaxed) > self.max_bytes {
+            self.evict_to_bound(index, now);
+        }
+        true
+    }
+
+    fn remove(&self, key: &[u8]) -> bool {
+        let hash = self.hasher.hash_one(key);
+        let mut inner = self.shards[Self::shard_index(hash)].inner.write();
+        match inner.table.find_entry(hash, |e| e.key.as_ref() == key) {
+            Ok(slot) => {
+                let (removed, _) = slot.remove();
+                self.unlink(&removed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn remove_prefix(&self, prefix: &[u8]) -> u64 {
+        let mut removed = 0;
+        for shard in self.shards.iter() {
+            let mut inner = shard.inner.write();
+            inner.table.retain(|e| {
+                let keep = !e.key.starts_with(prefix);
+                if !keep {
+                    self.unlink(e);
+                    removed += 1;
+                }
+                keep
+            });
+        }
+        removed
+    }
+
+    fn clear(&self) -> u64 {
+        let mut removed = 0;
+        for shard in self.shards.iter() {
+            let mut inner = shard.inner.write();
+            for e in inner.table.drain() {
+                self.unlink(&e);
+                removed += 1;
+            }
+            inner.queue.clear();
+        }
+        removed
+    }
+
+    fn weighted_size(&self) -> u64 {
+        self.total_bytes.load(Ordering::Relaxed)
+    }
+
+    fn entry_count(&self) -> u64 {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    fn counters(&self) -> StoreCounters {
+        let mut c = StoreCounters {
+            evictions: self.evictions.load(Ordering::Relaxed),
+            rejected_too_big: self.rejected_too_big.load(Ordering::Relaxed),
+            ..StoreCounters::default()
+        };
+        for shard in self.shards.iter() {
+            c.hits += shard.hits.load(Ordering::Relaxed);
+            c.negative_hits += shard.negative_hits.load(Ordering::Relaxed);
+            c.misses += shard.misses.load(Ordering::Relaxed);
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_000;
+    const LATER: u64 = 10_000;
+
+    fn entry(key: &str, value: Option<&str>, expires_at: u64, epoch: u64) -> NewEntry {
+        NewEntry {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+            expires_at,
+            epoch,
+        }
+    }
+
+    /// The contract every store keeps. Run against each implementation.
+    fn contract(store: &dyn Store) {
+        assert_eq!(store.get(b"a", NOW, 0), Lookup::Miss);
+        assert!(store.insert(entry("a", Some("1"), LATER, 1), NOW));
+        assert_eq!(store.get(b"a", NOW, 0), Lookup::Hit(Bytes::from_static(b"1")));
+        // Expiry is exclusive at the deadline.
+        assert_eq!(store.get(b"a", LATER, 0), Lookup::Miss);
+        // An entry from an older epoch is not served.
+        assert_eq!(store.get(b"a", NOW, 2), Lookup::Miss);
+        // Replacing keeps one entry and re-charges the weight.
+        assert!(store.insert(entry("a", Some("22"), LATER, 1), NOW));
+        assert_eq!(store.entry_count(), 1);
+        assert_eq!(store.weighted_size(), 1 + 2 + ENTRY_OVERHEAD);
+        // Negative entries.
+        assert!(store.insert(entry("gone", None, LATER, 1), NOW));
+        assert_eq!(store.get(b"gone", NOW, 0), Lookup::Absent);
+        // Removal.
+        assert!(store.remove(b"a"));
+        assert!(!store.remove(b"a"));
+        assert_eq!(store.get(b"a", NOW, 0), Lookup::Miss);
+        // Prefix removal.
+        for k in ["p:1", "p:2", "q:1"] {
+            store.insert(entry(k, Some("v"), LATER, 1), NOW);
+        }
+        assert_eq!(store.remove_prefix(b"p:"), 2);
+        assert_eq!(store.get(b"q:1", NOW, 0), Lookup::Hit(Bytes::from_static(b"v")));
+        // Clear.
+        assert_eq!(store.clear(), 2);
+        assert_eq!(store.entry_count(), 0);
+        assert_eq!(store.weighted_size(), 0);
+        let c = store.counters();
+        assert_eq!((c.hits, c.negative_hits, c.misses), (2, 1, 4), "{c:?}");
+    }
+
+    #[test]
+    fn sharded_store_keeps_the_contract() {
+        contract(&ShardedStore::new(1 << 20, None));
+    }
+
+    #[test]
+    fn byte_bound_holds_under_churn() {
+        let max = 256 * 1024;
+        let store = ShardedStore::new(max, None);
+        let value = "x".repeat(900);
+        for i in 0..20_000 {
+            store.insert(entry(&format!("key:{i}"), Some(&value), LATER, 1), NOW);
+            assert!(store.weighted_size() <= max, "over the bound at insert {i}");
+        }
+        let per_entry = 900 + 9 + ENTRY_OVERHEAD;
+        // Full within a couple of entries of the bound, not emptied by eviction.
+        assert!(store.weighted_size() + 2 * per_entry >= max * 9 / 10, "{}", store.weighted_size());
+        assert!(store.counters().evictions > 19_000);
+    }
+
+    #[test]
+    fn visited_entries_survive_eviction_sweeps() {
+        let per_entry = 1 + 3 + ENTRY_OVERHEAD; // "k:N" keys hold 3..=5 bytes
+        let store = ShardedStore::new(per_entry * 400, None);
+        store.insert(entry("hot", Some("v"), LATER, 1), NOW);
+        for i in 0..5_000 {
+            // The hot key is read between inserts, as a hot key is.
+            assert_eq!(store.get(b"hot", NOW, 0), Lookup::Hit(Bytes::from_static(b"v")), "lost at {i}");
+            store.insert(entry(&format!("k:{i}"), Some("v"), LATER, 1), NOW);
+        }
+    }
+
+    #[test]
+    fn expired_entries_go_before_live_visited_ones() {
+        let per_entry = 8 + 1 + ENTRY_OVERHEAD; // "old:NNNN" / "new:NNNN"
+        let store = ShardedStore::new(per_entry * 1000, None);
+        for i in 0..800 {
+            let key = format!("old:{i:04}");
+            store.insert(entry(&key, Some("v"), NOW + 1, 1), NOW);
+            let _ = store.get(key.as_bytes(), NOW, 0); // visited, then expired
+        }
+        for i in 0..800 {
+            let key = format!("new:{i:04}");
+            store.insert(entry(&key, Some("v"), LATER, 1), NOW + 5);
+            let _ = store.get(key.as_bytes(), NOW + 5, 0);
+        }
+        let live = (0..800)
+            .filter(|i| matches!(store.get(format!("new:{i:04}").as_bytes(), NOW + 5, 0), Lookup::Hit(_)))
+            .count();
+        // CLOCK is approximate: an entry read once gets one second chance per
+        // sweep of its shard, so a few may go while expired ones remain elsewhere.
+        assert!(live >= 720, "only {live} of 800 live entries survived while expired ones were there");
+        assert!(store.weighted_size() <= per_entry * 1000);
+    }
+
+    #[test]
+    fn an_entry_larger_than_the_bound_is_refused_and_drops_the_old_copy() {
+        let store = ShardedStore::new(ENTRY_OVERHEAD + 10, None);
+        assert!(store.insert(entry("k", Some("small"), LATER, 1), NOW));
+        assert!(!store.insert(entry("k", Some(&"x".repeat(100)), LATER, 1), NOW));
+        assert_eq!(store.get(b"k", NOW, 0), Lookup::Miss);
+        assert_eq!(store.counters().rejected_too_big, 1);
+    }
+
+    #[test]
+    fn queue_stays_bounded_when_keys_are_refilled_without_pressure() {
+        let store = ShardedStore::new(1 << 30, None);
+        for _ in 0..10_000 {
+            store.insert(entry("k", Some("v"), LATER, 1), NOW);
+            store.remove(b"k");
+        }
+        let queued: usize = store.shards.iter().map(|s| s.inner.read().queue.len()).sum();
+        assert!(queued < 200, "queue grew to {queued}");
+    }
+
+    #[test]
+    fn concurrent_readers_and_writers_keep_the_bound() {
+        let store = Arc::new(ShardedStore::new(64 * 1024, None));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0..5_000 {
+                        let key = format!("k{}", (i * 7 + t) % 1000);
+                        if i % 3 == 0 {
+                            store.insert(entry(&key, Some("0123456789"), LATER, 1), NOW);
+                        } else {
+                            let _ = store.get(key.as_bytes(), NOW, 0);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(store.weighted_size() <= 64 * 1024);
+        let counted: usize = store.shards.iter().map(|s| s.inner.read().table.len()).sum();
+        assert_eq!(counted as u64, store.entry_count());
+    }
+}
