@@ -40,8 +40,8 @@ start() {
   from=${LAUNCHER[0]}
   to=${LAUNCHER[1]}
   local k1 k2
-  IFS== read -r -t 15 k1 url <&"$from" || fail "no url line"
-  IFS== read -r -t 15 k2 pid <&"$from" || fail "no pid line"
+  IFS='=' read -r -t 15 k1 url <&"$from" || fail "no url line"
+  IFS='=' read -r -t 15 k2 pid <&"$from" || fail "no pid line"
   [[ $k1 == url && $k2 == pid ]] || fail "bad lines: $k1 $k2"
   [[ $url =~ ^redis://127\.0\.0\.1:([0-9]+)$ ]] || fail "bad url: $url"
   port=${BASH_REMATCH[1]}
@@ -63,7 +63,7 @@ start
 "$cli" -p "$port" SET launcher:k v >/dev/null
 old_pid=$pid
 echo restart >&"$to"
-IFS== read -r -t 15 k pid <&"$from" || fail "no pid after restart"
+IFS='=' read -r -t 15 k pid <&"$from" || fail "no pid after restart"
 [[ $k == pid && $pid != "$old_pid" ]] || fail "bad restart reply: $k=$pid"
 gone "$old_pid" || fail "old server $old_pid still running"
 [[ -z $("$cli" -p "$port" GET launcher:k) ]] || fail "data survived restart"

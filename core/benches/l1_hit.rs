@@ -70,11 +70,9 @@ fn run(store: &Arc<dyn Hit>, keys: &Arc<Vec<Bytes>>, order: &Arc<Vec<usize>>, th
         .map(|t| {
             let (store, keys, order) = (Arc::clone(store), Arc::clone(keys), Arc::clone(order));
             std::thread::spawn(move || {
-                let mut i = t * 7919;
-                for _ in 0..iters {
+                for i in (t * 7919..).take(iters as usize) {
                     let key = &keys[order[i & (order.len() - 1)]];
                     black_box(store.hit(black_box(key)));
-                    i += 1;
                 }
             })
         })

@@ -85,6 +85,7 @@ impl SetOptions {
 ///
 /// let mut config = Config::default();
 /// config.redis.url = url.parse()?;
+/// config.l1.invalidation = nearcache::Invalidation::Ttl;
 /// let cache = Cache::new(config)?;
 /// cache.set("user:1", "ada", SetOptions::ttl(Duration::from_secs(60))).await?;
 /// assert_eq!(cache.get("user:1").await?.as_deref(), Some(&b"ada"[..]));
@@ -128,6 +129,7 @@ impl std::fmt::Debug for Cache {
 /// ```
 /// let cache = nearcache::Cache::builder()
 ///     .url("redis://127.0.0.1:6399/0")
+///     .invalidation(nearcache::Invalidation::Ttl)
 ///     .l1_max_bytes(16 << 20)
 ///     .build()?; // no I/O yet: connections open on first use
 /// # Ok::<(), nearcache::Error>(())
@@ -286,7 +288,7 @@ impl Cache {
         match self.get_local(key)? {
             Lookup::Hit(value) => Ok(Some(value)),
             Lookup::Absent => Ok(None),
-            Lookup::Miss => self.inner.fetch(key).await.map_err(|e| self.inner.count(e)),
+            Lookup::Miss => self.inner.fetch(key).await,
         }
     }
 
@@ -307,7 +309,7 @@ impl Cache {
         }
         if !missing.is_empty() {
             let wanted: Vec<&[u8]> = missing.iter().map(|&i| keys[i].as_ref()).collect();
-            let fetched = self.inner.fetch_many(&wanted).await.map_err(|e| self.inner.count(e))?;
+            let fetched = self.inner.fetch_many(&wanted).await?;
             for (slot, value) in missing.into_iter().zip(fetched) {
                 out[slot] = value;
             }
@@ -430,7 +432,7 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
-        let reply = inner.timed(Op::Ttl, key, inner.pool.query(redis::cmd("PTTL").arg(key))).await?;
+        let reply = inner.timed(Op::Ttl, key, inner.pool.query_read(redis::cmd("PTTL").arg(key))).await?;
         Ok(Ttl::from_pttl(int_reply(reply, "PTTL")?))
     }
 
@@ -441,7 +443,7 @@ impl Cache {
         inner.check_usable()?;
         check_key(key)?;
         let reply =
-            inner.timed(Op::HGet, key, inner.pool.query(redis::cmd("HGET").arg(key).arg(field.as_ref()))).await?;
+            inner.timed(Op::HGet, key, inner.pool.query_read(redis::cmd("HGET").arg(key).arg(field.as_ref()))).await?;
         inner.decode_value(key, reply)
     }
 
@@ -459,7 +461,7 @@ impl Cache {
         for field in fields {
             cmd.arg(field.as_ref());
         }
-        match inner.timed(Op::HMGet, key, inner.pool.query(&cmd)).await? {
+        match inner.timed(Op::HMGet, key, inner.pool.query_read(&cmd)).await? {
             Value::Array(items) => items.into_iter().map(|v| inner.decode_value(key, v)).collect(),
             other => Err(unexpected("HMGET", &other)),
         }
@@ -471,7 +473,7 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
-        let reply = inner.timed(Op::HGetAll, key, inner.pool.query(redis::cmd("HGETALL").arg(key))).await?;
+        let reply = inner.timed(Op::HGetAll, key, inner.pool.query_read(redis::cmd("HGETALL").arg(key))).await?;
         let pairs: Vec<(Value, Value)> = match reply {
             Value::Map(pairs) => pairs,
             Value::Array(flat) => {
@@ -571,15 +573,16 @@ impl Cache {
                         }
                         Err(e) => {
                             let cause = e.into();
-                            Err(Error::new(ErrorKind::Loader, format!("loader for {} failed: {cause}", show_key(key)))
-                                .with_source(cause))
+                            let err =
+                                Error::new(ErrorKind::Loader, format!("loader for {} failed: {cause}", show_key(key)));
+                            Err(self.inner.count(err.with_source(cause)))
                         }
                     };
                     guard.complete(share(&result), || {});
                     return match result {
                         Ok(Some(value)) => Ok(value),
                         Ok(None) => Err(Error::internal("get_or_load: loader produced no value")),
-                        Err(e) => Err(self.inner.count(e)),
+                        Err(e) => Err(e),
                     };
                 }
             }
@@ -867,7 +870,7 @@ impl Inner {
 
     /// `GET` from Redis, decompressed.
     async fn read(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        let reply = self.timed(Op::Get, key, self.pool.query(redis::cmd("GET").arg(key))).await?;
+        let reply = self.timed(Op::Get, key, self.pool.query_read(redis::cmd("GET").arg(key))).await?;
         self.decode_value(key, reply)
     }
 
@@ -891,7 +894,7 @@ impl Inner {
         for key in keys {
             cmd.arg(*key);
         }
-        let result = match self.timed(Op::GetMany, keys[0], self.pool.query(&cmd)).await {
+        let result = match self.timed(Op::GetMany, keys[0], self.pool.query_read(&cmd)).await {
             Ok(Value::Array(items)) if items.len() == keys.len() => {
                 items.into_iter().zip(keys).map(|(v, key)| self.decode_value(key, v)).collect::<Result<Vec<_>>>()
             }
@@ -967,7 +970,7 @@ impl Scan {
         }
         cmd.arg("COUNT").arg(SCAN_COUNT);
         let key = self.pattern.as_deref().unwrap_or_default();
-        let reply = inner.timed(Op::Scan, key, inner.pool.query(&cmd)).await?;
+        let reply = inner.timed(Op::Scan, key, inner.pool.query_read(&cmd)).await?;
         let Value::Array(mut parts) = reply else { return Err(unexpected("SCAN", &reply)) };
         if parts.len() != 2 {
             return Err(Error::new(ErrorKind::Redis, "SCAN: expected [cursor, keys]"));

@@ -62,7 +62,9 @@ pub(crate) struct Pool {
     backoff_max: Duration,
     /// `host:port` (never the password) for messages.
     endpoint: String,
-    slots: Box<[Slot]>,
+    /// Shared with each connection's push handler, which marks its slot
+    /// dead the moment redis-rs reports the disconnection.
+    slots: Arc<[Slot]>,
     next: AtomicUsize,
     closed: AtomicBool,
     recorder: Arc<Recorder>,
@@ -76,7 +78,8 @@ impl Pool {
             .url
             .expose()
             .into_connection_info()
-            .map_err(|e| Error::config(format!("redis.url: {}", e.kind_str_without_url(&endpoint))))?;
+            // redis-rs's URL errors may echo the URL (and its password).
+            .map_err(|e| Error::config(format!("redis.url: {endpoint} is not a valid Redis URL ({:?})", e.kind())))?;
         let redis_settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
         let keepalive = socket2::TcpKeepalive::new().with_time(config.keepalive);
         let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true).set_keepalive(keepalive);
@@ -93,7 +96,7 @@ impl Pool {
             backoff_min: config.reconnect.min,
             backoff_max: config.reconnect.max,
             endpoint: endpoint_of(&endpoint),
-            slots: (0..config.connections.max(1)).map(|_| Slot::default()).collect(),
+            slots: (0..config.connections.max(1)).map(|_| Slot::default()).collect::<Vec<_>>().into(),
             next: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             recorder,
@@ -147,8 +150,9 @@ impl Pool {
                 }
             }
         }
+        let generation = slot.state.lock().generation + 1;
         let started = Instant::now();
-        let dialed = self.dial().await;
+        let dialed = self.dial(index, generation).await;
         self.recorder.latency(Op::Connect, started.elapsed(), self.endpoint.as_bytes());
         let mut state = slot.state.lock();
         match dialed {
@@ -156,8 +160,8 @@ impl Pool {
                 if state.ever_connected {
                     self.recorder.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
-                state.generation += 1;
-                state.live = Some((conn.clone(), state.generation));
+                state.generation = generation;
+                state.live = Some((conn.clone(), generation));
                 state.failures = 0;
                 state.retry_at = None;
                 state.last_error = None;
@@ -189,9 +193,18 @@ impl Pool {
     }
 
     /// Opens one connection on the core runtime, names it, and checks it.
-    async fn dial(&self) -> Result<MultiplexedConnection> {
+    /// Its push handler runs inline in the connection's reader, before any
+    /// reply that follows the push is delivered.
+    async fn dial(&self, index: usize, generation: u64) -> Result<MultiplexedConnection> {
         let client = self.client.clone();
-        let options = self.options.clone();
+        let slots = Arc::clone(&self.slots);
+        let on_push = move |push: redis::PushInfo| -> std::result::Result<(), std::convert::Infallible> {
+            if push.kind == redis::PushKind::Disconnection {
+                mark_dead(&slots[index], generation);
+            }
+            Ok(())
+        };
+        let options = self.options.clone().set_push_sender(on_push);
         let name = self.client_name.clone();
         let endpoint = self.endpoint.clone();
         let timeout = self.connect_timeout;
@@ -243,17 +256,27 @@ impl Pool {
         self.send(&mut handle, cmd).await
     }
 
+    /// A read: if the connection turns out to be broken (the server
+    /// restarted since it was last used), it is retried once on a fresh
+    /// one. Only for commands that are safe to send twice.
+    pub(crate) async fn query_read(&self, cmd: &Cmd) -> Result<Value> {
+        let mut handle = self.get().await?;
+        match handle.conn.send_packed_command(cmd).await {
+            Ok(Value::ServerError(e)) => Err(Error::from(redis::RedisError::from(e))),
+            Ok(value) => Ok(value),
+            Err(e) if is_broken(&e) => {
+                self.report(&handle, &e);
+                self.query(cmd).await
+            }
+            Err(e) => Err(Error::from(e)),
+        }
+    }
+
     fn report(&self, handle: &Handle, err: &redis::RedisError) {
-        // A timeout alone does not prove the connection dead (DEBUG SLEEP,
-        // a slow Lua script); an I/O error or a closed socket does.
-        let broken = !err.is_timeout() && (err.is_io_error() || err.is_connection_dropped());
-        if !broken {
+        if !is_broken(err) {
             return;
         }
-        let mut state = self.slots[handle.slot].state.lock();
-        if state.live.as_ref().is_some_and(|(_, generation)| *generation == handle.generation) {
-            state.live = None;
-        }
+        mark_dead(&self.slots[handle.slot], handle.generation);
     }
 
     /// Drops every connection; later calls return `Closed`.
@@ -265,22 +288,26 @@ impl Pool {
     }
 }
 
+/// A timeout alone does not prove a connection dead (DEBUG SLEEP, a slow
+/// script); an I/O error or a closed socket does.
+fn is_broken(err: &redis::RedisError) -> bool {
+    !err.is_timeout() && (err.is_io_error() || err.is_connection_dropped())
+}
+
+/// Forgets the slot's connection if it is still the one of `generation`, so
+/// the next caller dials a fresh one.
+fn mark_dead(slot: &Slot, generation: u64) {
+    let mut state = slot.state.lock();
+    if state.live.as_ref().is_some_and(|(_, live)| *live == generation) {
+        state.live = None;
+    }
+}
+
 /// `redis://user:***@host:6379/0` -> `host:6379`.
 fn endpoint_of(redacted_url: &str) -> String {
     let rest = redacted_url.split_once("://").map_or(redacted_url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
-}
-
-trait RedactedKind {
-    fn kind_str_without_url(&self, redacted: &str) -> String;
-}
-
-impl RedactedKind for redis::RedisError {
-    /// redis-rs's URL errors may echo the URL; describe the failure without it.
-    fn kind_str_without_url(&self, redacted: &str) -> String {
-        format!("{redacted} is not a valid Redis URL ({:?})", self.kind())
-    }
 }
 
 #[cfg(test)]

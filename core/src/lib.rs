@@ -26,7 +26,7 @@ mod l1;
 mod runtime;
 mod stats;
 #[cfg(any(test, feature = "test-util"))]
-// pub mod testing;
+pub mod testing;
 pub use cache::{Cache, CacheBuilder, Scan, SetOptions, MAX_KEY_LEN};
 pub use clock::Clock;
 pub use command::Reply;

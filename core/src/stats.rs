@@ -428,7 +428,9 @@ pub struct Stats {
     pub single_flight_joins: u64,
     /// Loader runs in `get_or_load`.
     pub loader_calls: u64,
-    /// Errors returned, by code (`NC_TIMEOUT`, ...).
+    /// Errors by code (`NC_TIMEOUT`, ...): failed round trips, corrupt frames,
+    /// refused values and raw commands, loader failures. Argument checks on
+    /// the L1 path (an empty key, a closed cache) are not counted.
     pub errors: BTreeMap<&'static str, u64>,
     /// Latency per command; `l1_get` is sampled (one lookup in 1024).
     pub latency: BTreeMap<&'static str, LatencySummary>,
