@@ -1,7 +1,7 @@
 //! The async [`Cache`]: L1 in front of Redis.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +15,10 @@ use crate::config::{Config, Invalidation};
 use crate::conn::Pool;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry::{jitter, Ttl};
-use crate::fills::{share, Fills, Join};
-use crate::l1::{Lookup, NewEntry, ShardedStore, Store};
+use crate::fills::{share, FillGuard, Fills, Join};
+use crate::l1::{Lookup, NewEntry, Store};
 use crate::stats::{L1Snapshot, Op, Recorder, Stats, L1_SAMPLE_MASK};
+use crate::tracking::{self, FlushCause, Local};
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.
@@ -98,21 +99,15 @@ pub struct Cache {
 
 struct Inner {
     config: Config,
-    store: ShardedStore,
-    fills: Fills,
+    /// L1, its pending fills, and what decides whether an entry is served.
+    local: Arc<Local>,
     /// Single flight for `get_or_load` loaders (separate from read fills).
     loads: Fills,
     codec: Codec,
-    pool: Pool,
+    pool: Arc<Pool>,
     recorder: Arc<Recorder>,
-    clock: Clock,
-    /// Entries filled under an older epoch are not served (see `l1`).
-    epoch: AtomicU64,
     closed: AtomicBool,
     fork_generation: u64,
-    l1_enabled: bool,
-    /// Lookups counted for sampling the L1 latency histogram.
-    l1_lookups: AtomicU64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -209,41 +204,32 @@ impl Cache {
 
     fn with_clock(config: Config, clock: Clock) -> Result<Cache> {
         config.validate()?;
-        if config.l1.invalidation == Invalidation::Tracking || config.l1.invalidation == Invalidation::Bcast {
-            // Server-assisted invalidation is its own piece of work (issue 4);
-            // refusing is honest, serving stale data silently is not.
-            return Err(Error::config(format!(
-                "l1.invalidation: \"{}\" is not implemented yet in this build; use \"ttl\" (L1 bounded by l1.ttl) or \"off\"",
-                config.l1.invalidation.as_str()
-            )));
-        }
         crate::runtime::watch_forks();
         let recorder = Arc::new(Recorder::new(config.observability.slow_threshold, config.observability.hot_keys));
-        let l1_enabled = config.l1.invalidation != Invalidation::Off;
-        let max_bytes = if l1_enabled { config.l1.max_bytes } else { 0 };
-        let store = ShardedStore::new(max_bytes, Some(Arc::clone(&recorder.hot_keys)));
+        let local = Arc::new(Local::new(&config.l1, clock, Arc::clone(&recorder)));
         let codec = Codec::new(
             config.compression.algorithm,
             usize::try_from(config.compression.min_size).unwrap_or(usize::MAX),
             config.compression.level,
             usize::try_from(config.compression.max_value_size).unwrap_or(usize::MAX),
         );
-        let pool = Pool::new(&config.redis, Arc::clone(&recorder))?;
+        let pool = Arc::new(Pool::new(&config, Arc::clone(&recorder), Arc::clone(&local))?);
+        if config.l1.invalidation.uses_server_push() {
+            // Health pings bound staleness on half-open connections (rule 5).
+            let health =
+                tracking::health_loop(Arc::downgrade(&pool), Arc::downgrade(&local), config.l1.health_interval);
+            crate::runtime::get()?.spawn(health);
+        }
         Ok(Cache {
             inner: Arc::new(Inner {
                 config,
-                store,
-                fills: Fills::new(),
+                local,
                 loads: Fills::new(),
                 codec,
                 pool,
                 recorder,
-                clock,
-                epoch: AtomicU64::new(1),
                 closed: AtomicBool::new(false),
                 fork_generation: crate::runtime::fork_generation(),
-                l1_enabled,
-                l1_lookups: AtomicU64::new(0),
             }),
         })
     }
@@ -268,15 +254,11 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
-        if !inner.l1_enabled {
-            return Ok(Lookup::Miss);
-        }
-        let sampled = inner.l1_lookups.fetch_add(1, Ordering::Relaxed) & L1_SAMPLE_MASK == 0;
-        if !sampled {
-            return Ok(inner.store.get(key, inner.clock.now(), inner.epoch.load(Ordering::Acquire)));
+        if !sample_this_lookup() {
+            return Ok(inner.local.lookup(key));
         }
         let started = Instant::now();
-        let found = inner.store.get(key, inner.clock.now(), inner.epoch.load(Ordering::Acquire));
+        let found = inner.local.lookup(key);
         inner.recorder.latency(Op::L1, started.elapsed(), key);
         Ok(found)
     }
@@ -593,7 +575,7 @@ impl Cache {
     pub fn invalidate_local<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
         self.inner.check_usable()?;
         for key in keys {
-            self.inner.invalidate(key.as_ref());
+            self.inner.local.invalidate(key.as_ref());
         }
         Ok(())
     }
@@ -601,8 +583,7 @@ impl Cache {
     /// Drops every entry of this process's L1.
     pub fn invalidate_local_all(&self) -> Result<()> {
         self.inner.check_usable()?;
-        self.inner.flush_local();
-        self.inner.recorder.counters.flush_manual.fetch_add(1, Ordering::Relaxed);
+        self.inner.local.flush(FlushCause::Manual);
         Ok(())
     }
 
@@ -644,7 +625,7 @@ impl Cache {
             let reply = self.inner.timed(Op::Unlink, prefix, self.inner.pool.query(&cmd)).await?;
             deleted += int_reply(reply, "UNLINK")?.max(0) as u64;
         }
-        self.inner.flush_prefix(prefix);
+        self.inner.local.drop_prefix(prefix);
         Ok(deleted)
     }
 
@@ -665,7 +646,7 @@ impl Cache {
                     }
                 }
             }
-            Effect::Flush => inner.flush_local(),
+            Effect::Flush => inner.local.flush(FlushCause::Manual),
         }
         let mut cmd = Cmd::new();
         for part in &parts {
@@ -679,14 +660,15 @@ impl Cache {
     /// A snapshot of the counters, latencies, slow log and hot keys.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
-        let c = inner.store.counters();
+        let store = &inner.local.store;
+        let c = store.counters();
         inner.recorder.snapshot(L1Snapshot {
             hits: c.hits,
             misses: c.misses,
             negative_hits: c.negative_hits,
-            entries: inner.store.entry_count(),
-            bytes: inner.store.weighted_size(),
-            max_bytes: if inner.l1_enabled { inner.config.l1.max_bytes } else { 0 },
+            entries: store.entry_count(),
+            bytes: store.weighted_size(),
+            max_bytes: if inner.local.enabled() { inner.config.l1.max_bytes } else { 0 },
             evictions: c.evictions,
             rejected_too_big: c.rejected_too_big,
         })
@@ -705,7 +687,7 @@ impl Cache {
             return;
         }
         inner.pool.close();
-        inner.flush_local();
+        inner.local.flush(FlushCause::Manual);
     }
 
     /// Whether [`Cache::close`] was called.
@@ -778,84 +760,98 @@ impl Inner {
     /// Rule 3: a process reads its own writes. The entry and any pending
     /// fill are dropped before the write is sent.
     fn own_write(&self, key: &[u8]) {
-        if self.l1_enabled {
-            self.fills.invalidate(key, || {
-                self.store.remove(key);
-            });
-        }
+        self.local.drop_key(key);
     }
 
-    fn invalidate(&self, key: &[u8]) {
-        self.own_write(key);
-        self.recorder.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+    /// Whether a read of `key` may fill L1: L1 is on, no prefix rule says
+    /// `cache = false`, and (in `bcast` mode) the key is under a prefix the
+    /// server reports on.
+    fn cacheable(&self, key: &[u8]) -> bool {
+        self.local.enabled()
+            && self.config.l1.rule_for(key).is_none_or(|rule| rule.cache)
+            && tracking::covered(&self.config.l1, key)
     }
 
-    fn flush_local(&self) {
-        self.fills.invalidate_all(|| {
-            self.store.clear();
-        });
-    }
-
-    fn flush_prefix(&self, prefix: &[u8]) {
-        self.fills.invalidate_all(|| {
-            self.store.remove_prefix(prefix);
-        });
-    }
-
-    /// How long a fill may live in L1: the prefix rule's TTL, or `l1.ttl`
-    /// (`negative_ttl` for a cached absence), jittered down.
-    fn l1_ttl(&self, key: &[u8], absent: bool) -> Option<Duration> {
+    /// How long a fill may live in L1: the prefix rule's TTL or `l1.ttl`
+    /// (`negative_ttl` for a cached absence), jittered down, and never past
+    /// the key's own TTL in Redis (rule 7). `None`: do not cache.
+    fn l1_ttl(&self, key: &[u8], absent: bool, redis_ttl: Ttl) -> Option<Duration> {
         let l1 = &self.config.l1;
-        let rule = l1.rule_for(key);
-        if rule.is_some_and(|r| !r.cache) {
-            return None;
-        }
+        let rule_ttl = l1.rule_for(key).and_then(|r| r.ttl);
         let ttl = if absent {
-            l1.negative_ttl.min(rule.and_then(|r| r.ttl).unwrap_or(l1.negative_ttl))
+            rule_ttl.map_or(l1.negative_ttl, |t| t.min(l1.negative_ttl))
         } else {
-            rule.and_then(|r| r.ttl).unwrap_or(l1.ttl)
+            rule_ttl.unwrap_or(l1.ttl)
+        };
+        let ttl = match (absent, redis_ttl) {
+            (false, Ttl::Expires(left)) => ttl.min(left),
+            // The value was read, but the key was gone by the PTTL: it just expired.
+            (false, Ttl::Missing) => return None,
+            _ => ttl,
         };
         (!ttl.is_zero()).then(|| jitter(ttl, l1.ttl_jitter))
+    }
+
+    /// Inserts a fill if its guard is still live (no invalidation since it
+    /// was registered), and counts the outcome.
+    fn complete_fill(&self, guard: FillGuard<'_>, key: &Bytes, epoch: u64, found: &(Option<Bytes>, Ttl)) {
+        let (value, redis_ttl) = found;
+        let ttl = self.l1_ttl(key, value.is_none(), *redis_ttl);
+        let mut inserted = false;
+        let live = guard.complete(Ok(value.clone()), || {
+            if let Some(ttl) = ttl {
+                let now = self.local.clock.now();
+                let entry = NewEntry {
+                    key: key.clone(),
+                    value: value.clone(),
+                    expires_at: now.saturating_add(duration_nanos(ttl)),
+                    epoch,
+                };
+                inserted = self.local.store.insert(entry, now);
+            }
+        });
+        let counters = &self.recorder.counters;
+        if !live {
+            counters.fills_discarded.fetch_add(1, Ordering::Relaxed);
+        } else if inserted {
+            counters.fills.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// A miss: one round trip per key however many callers want it, and a
     /// guarded L1 fill.
     async fn fetch(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        let cacheable = self.l1_enabled && self.config.l1.rule_for(key).is_none_or(|rule| rule.cache);
-        if !cacheable {
+        let result = self.fetch_fresh(key).await;
+        match result {
+            Err(e) if e.kind().is_retryable() => match self.local.stale(key) {
+                Some(value) => Ok(value),
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn fetch_fresh(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        if !self.cacheable(key) {
             return self.read(key).await;
         }
         let owned = Bytes::copy_from_slice(key);
         loop {
-            match self.fills.join(&owned) {
+            match self.local.fills.join(&owned) {
                 Join::Leader(guard) => {
-                    let epoch = self.epoch.load(Ordering::Acquire);
-                    let result = self.read(key).await;
-                    let shared = share(&result);
-                    let Ok(value) = &result else {
-                        guard.complete(shared, || {});
-                        return result;
-                    };
-                    let ttl = self.l1_ttl(key, value.is_none());
-                    let mut inserted = false;
-                    let live = guard.complete(shared, || {
-                        if let Some(ttl) = ttl {
-                            let now = self.clock.now();
-                            let entry = NewEntry {
-                                key: owned.clone(),
-                                value: value.clone(),
-                                expires_at: now.saturating_add(duration_nanos(ttl)),
-                                epoch,
-                            };
-                            inserted = self.store.insert(entry, now);
+                    // Read before the request is sent: a connection lost
+                    // after this point hides whatever this fill inserts.
+                    let epoch = self.local.epoch();
+                    return match self.read_with_ttl(key).await {
+                        Ok(found) => {
+                            self.complete_fill(guard, &owned, epoch, &found);
+                            Ok(found.0)
                         }
-                    });
-                    let counter =
-                        if live { &self.recorder.counters.fills } else { &self.recorder.counters.fills_discarded };
-                    if inserted || !live {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return result;
+                        Err(e) => {
+                            guard.complete(Err((e.kind(), e.message().to_owned())), || {});
+                            Err(e)
+                        }
+                    };
                 }
                 Join::Follower(follower) => {
                     self.recorder.counters.single_flight_joins.fetch_add(1, Ordering::Relaxed);
@@ -868,41 +864,58 @@ impl Inner {
         }
     }
 
-    /// `GET` from Redis, decompressed.
+    /// `GET` from Redis, decompressed (for keys L1 does not hold).
     async fn read(&self, key: &[u8]) -> Result<Option<Bytes>> {
         let reply = self.timed(Op::Get, key, self.pool.query_read(redis::cmd("GET").arg(key))).await?;
         self.decode_value(key, reply)
     }
 
-    /// `MGET` for keys L1 could not answer, with fill tokens for each.
+    /// `GET` and `PTTL` in one round trip, so the fill can be capped by the
+    /// key's own TTL.
+    async fn read_with_ttl(&self, key: &[u8]) -> Result<(Option<Bytes>, Ttl)> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
+        let replies = self.timed(Op::Get, key, self.pool.query_pipeline_read(&pipe)).await?;
+        let mut replies = replies.into_iter();
+        let (Some(value), Some(pttl)) = (replies.next(), replies.next()) else {
+            return Err(self.count(Error::new(ErrorKind::Redis, "GET + PTTL: expected two replies")));
+        };
+        Ok((self.decode_value(key, value)?, Ttl::from_pttl(int_reply(pttl, "PTTL")?)))
+    }
+
+    /// `MGET` (with a `PTTL` per key, same round trip) for keys L1 could not
+    /// answer, with fill tokens for each.
     async fn fetch_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
         let owned: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
-        let guards: Vec<_> = owned
+        // Followers are not awaited: joining would serialise this MGET behind
+        // other flights, so a key already in flight is read without a fill.
+        let guards: Vec<Option<FillGuard<'_>>> = owned
             .iter()
-            .map(|k| match self.l1_enabled {
-                // Followers are not awaited here: joining would serialise
-                // this MGET behind other flights; we lead or go without.
-                true => match self.fills.join(k) {
+            .map(|k| match self.cacheable(k) {
+                true => match self.local.fills.join(k) {
                     Join::Leader(guard) => Some(guard),
                     Join::Follower(_) => None,
                 },
                 false => None,
             })
             .collect();
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let mut cmd = redis::cmd("MGET");
+        let epoch = self.local.epoch();
+        let mut pipe = redis::pipe();
+        pipe.cmd("MGET");
         for key in keys {
-            cmd.arg(*key);
+            pipe.arg(*key);
         }
-        let result = match self.timed(Op::GetMany, keys[0], self.pool.query_read(&cmd)).await {
-            Ok(Value::Array(items)) if items.len() == keys.len() => {
-                items.into_iter().zip(keys).map(|(v, key)| self.decode_value(key, v)).collect::<Result<Vec<_>>>()
+        for (key, guard) in keys.iter().zip(&guards) {
+            if guard.is_some() {
+                pipe.cmd("PTTL").arg(*key);
             }
-            Ok(other) => Err(self.count(unexpected("MGET", &other))),
+        }
+        let replies = match self.timed(Op::GetMany, keys[0], self.pool.query_pipeline_read(&pipe)).await {
+            Ok(replies) => self.parse_mget(keys, &guards, replies),
             Err(e) => Err(e),
         };
-        let values = match result {
-            Ok(values) => values,
+        let (values, ttls) = match replies {
+            Ok(parsed) => parsed,
             Err(e) => {
                 for guard in guards.into_iter().flatten() {
                     guard.complete(Err((e.kind(), e.message().to_owned())), || {});
@@ -910,25 +923,38 @@ impl Inner {
                 return Err(e);
             }
         };
-        let now = self.clock.now();
-        for ((guard, key), value) in guards.into_iter().zip(owned).zip(&values) {
-            let Some(guard) = guard else { continue };
-            let ttl = self.l1_ttl(&key, value.is_none());
-            let live = guard.complete(Ok(value.clone()), || {
-                if let Some(ttl) = ttl {
-                    let entry = NewEntry {
-                        key: key.clone(),
-                        value: value.clone(),
-                        expires_at: now.saturating_add(duration_nanos(ttl)),
-                        epoch,
-                    };
-                    self.store.insert(entry, now);
-                }
-            });
-            let counter = if live { &self.recorder.counters.fills } else { &self.recorder.counters.fills_discarded };
-            counter.fetch_add(1, Ordering::Relaxed);
+        let mut ttls = ttls.into_iter();
+        for ((guard, key), value) in guards.into_iter().zip(&owned).zip(&values) {
+            if let Some(guard) = guard {
+                let redis_ttl = ttls.next().unwrap_or(Ttl::Missing);
+                self.complete_fill(guard, key, epoch, &(value.clone(), redis_ttl));
+            }
         }
         Ok(values)
+    }
+
+    /// Splits the MGET + PTTL replies into values and the TTLs of the keys
+    /// that have a fill guard.
+    fn parse_mget(
+        &self,
+        keys: &[&[u8]],
+        guards: &[Option<FillGuard<'_>>],
+        replies: Vec<Value>,
+    ) -> Result<(Vec<Option<Bytes>>, Vec<Ttl>)> {
+        let mut replies = replies.into_iter();
+        let values = match replies.next() {
+            Some(Value::Array(items)) if items.len() == keys.len() => {
+                items.into_iter().zip(keys).map(|(v, key)| self.decode_value(key, v)).collect::<Result<Vec<_>>>()?
+            }
+            other => return Err(self.count(unexpected("MGET", &other.unwrap_or_default()))),
+        };
+        let wanted = guards.iter().filter(|g| g.is_some()).count();
+        let ttls =
+            replies.take(wanted).map(|v| int_reply(v, "PTTL").map(Ttl::from_pttl)).collect::<Result<Vec<_>>>()?;
+        if ttls.len() != wanted {
+            return Err(self.count(Error::new(ErrorKind::Redis, "MGET + PTTL: missing replies")));
+        }
+        Ok((values, ttls))
     }
 }
 
@@ -985,6 +1011,21 @@ impl Scan {
         let Value::Array(keys) = keys else { return Err(unexpected("SCAN", &keys)) };
         keys.into_iter().map(|k| bulk(k, "SCAN")).collect::<Result<Vec<_>>>().map(Some)
     }
+}
+
+/// Whether to time this L1 lookup: one in `L1_SAMPLE_MASK + 1` per thread.
+/// A thread-local counter, because a shared one would put a contended
+/// atomic on every hit.
+#[inline]
+fn sample_this_lookup() -> bool {
+    thread_local! {
+        static LOOKUPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    LOOKUPS.with(|n| {
+        let next = n.get().wrapping_add(1);
+        n.set(next);
+        next & L1_SAMPLE_MASK == 0
+    })
 }
 
 #[inline]

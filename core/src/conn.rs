@@ -13,10 +13,11 @@
 //! (`redis.reconnect.min` doubling up to `max`) has passed, so callers do not
 //! queue behind a dead server.
 //!
-//! Connections are created on the core runtime, whoever asks: their driver
-//! tasks must outlive the caller's task and runtime.
+//! A connection's driver task runs on the runtime of the caller that dialed
+//! it (the core runtime for blocking callers and the bindings); if that
+//! runtime goes away, the connection reports a disconnect and is redialed.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,9 +25,10 @@ use parking_lot::Mutex;
 use redis::aio::MultiplexedConnection;
 use redis::{Cmd, Value};
 
-use crate::config::RedisConfig;
+use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::stats::{Op, Recorder};
+use crate::tracking::{tracking_command, FlushCause, Local};
 
 /// A connection taken from the pool, with what is needed to report its
 /// failure back to the right slot.
@@ -34,6 +36,13 @@ pub(crate) struct Handle {
     pub conn: MultiplexedConnection,
     slot: usize,
     generation: u64,
+}
+
+impl Handle {
+    /// Which dial of its slot this connection is.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
 }
 
 #[derive(Default)]
@@ -49,6 +58,9 @@ struct SlotState {
 #[derive(Default)]
 struct Slot {
     state: Mutex<SlotState>,
+    /// L1-clock time of the last PING (or handshake) this slot's current
+    /// connection answered; see `tracking`.
+    confirmed_at: AtomicU64,
     /// Serialises connection attempts for this slot (one dial at a time).
     dialing: tokio::sync::Mutex<()>,
 }
@@ -68,10 +80,15 @@ pub(crate) struct Pool {
     next: AtomicUsize,
     closed: AtomicBool,
     recorder: Arc<Recorder>,
+    /// L1, told about pushes and lost connections.
+    local: Arc<Local>,
+    /// Sent on every new connection before it serves a read (tracking modes).
+    tracking: Option<Cmd>,
 }
 
 impl Pool {
-    pub(crate) fn new(config: &RedisConfig, recorder: Arc<Recorder>) -> Result<Self> {
+    pub(crate) fn new(full: &Config, recorder: Arc<Recorder>, local: Arc<Local>) -> Result<Self> {
+        let config = &full.redis;
         use redis::IntoConnectionInfo;
         let endpoint = config.url.redacted();
         let info = config
@@ -100,6 +117,8 @@ impl Pool {
             next: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             recorder,
+            local,
+            tracking: tracking_command(&full.l1),
         })
     }
 
@@ -127,11 +146,11 @@ impl Pool {
             return Err(Error::closed());
         }
         let slot = &self.slots[index];
-        if let Some(handle) = Self::live(slot, index) {
+        if let Some(handle) = Self::live_handle(slot, index) {
             return Ok(handle);
         }
         let _dialing = slot.dialing.lock().await;
-        if let Some(handle) = Self::live(slot, index) {
+        if let Some(handle) = Self::live_handle(slot, index) {
             return Ok(handle); // another caller dialed while we waited
         }
         {
@@ -153,6 +172,10 @@ impl Pool {
         let generation = slot.state.lock().generation + 1;
         let started = Instant::now();
         let dialed = self.dial(index, generation).await;
+        let dialed = dialed.map(|(conn, confirmed)| {
+            slot.confirmed_at.store(confirmed, Ordering::Release);
+            conn
+        });
         self.recorder.latency(Op::Connect, started.elapsed(), self.endpoint.as_bytes());
         let mut state = slot.state.lock();
         match dialed {
@@ -166,7 +189,9 @@ impl Pool {
                 state.retry_at = None;
                 state.last_error = None;
                 state.ever_connected = true;
-                Ok(Handle { conn, slot: index, generation: state.generation })
+                drop(state);
+                self.local.confirmed_until(self.oldest_confirmation());
+                Ok(Handle { conn, slot: index, generation })
             }
             Err(err) => {
                 state.failures = state.failures.saturating_add(1);
@@ -178,7 +203,7 @@ impl Pool {
         }
     }
 
-    fn live(slot: &Slot, index: usize) -> Option<Handle> {
+    fn live_handle(slot: &Slot, index: usize) -> Option<Handle> {
         let state = slot.state.lock();
         state.live.as_ref().map(|(conn, generation)| Handle {
             conn: conn.clone(),
@@ -192,15 +217,21 @@ impl Pool {
         self.backoff_min.saturating_mul(factor).min(self.backoff_max)
     }
 
-    /// Opens one connection on the core runtime, names it, and checks it.
-    /// Its push handler runs inline in the connection's reader, before any
-    /// reply that follows the push is delivered.
-    async fn dial(&self, index: usize, generation: u64) -> Result<MultiplexedConnection> {
+    /// Opens one connection on the core runtime, names it, turns tracking
+    /// on, and returns it with the time its handshake confirmed it. Its push
+    /// handler runs inline in the connection's reader, before any reply that
+    /// follows the push is delivered.
+    async fn dial(&self, index: usize, generation: u64) -> Result<(MultiplexedConnection, u64)> {
         let client = self.client.clone();
         let slots = Arc::clone(&self.slots);
+        let local = Arc::clone(&self.local);
         let on_push = move |push: redis::PushInfo| -> std::result::Result<(), std::convert::Infallible> {
             if push.kind == redis::PushKind::Disconnection {
-                mark_dead(&slots[index], generation);
+                if mark_dead(&slots[index], generation) {
+                    local.connection_lost();
+                }
+            } else {
+                local.on_push(push);
             }
             Ok(())
         };
@@ -208,15 +239,33 @@ impl Pool {
         let name = self.client_name.clone();
         let endpoint = self.endpoint.clone();
         let timeout = self.connect_timeout;
-        let task = crate::runtime::get()?.spawn(async move {
+        let tracking = self.tracking.clone();
+        let clock = self.local.clock.clone();
+        // The connection's driver task lives on the caller's runtime when
+        // there is one (no cross-runtime wake-up per reply), else on ours. If
+        // that runtime shuts down, the connection reports a disconnect and
+        // the next command dials again.
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(current) => current,
+            Err(_) => crate::runtime::get()?.handle().clone(),
+        };
+        let task = runtime.spawn(async move {
             let connect = async {
                 let mut conn = client.get_multiplexed_async_connection_with_config(&options).await?;
                 redis::cmd("CLIENT").arg("SETNAME").arg(&name).exec_async(&mut conn).await?;
-                Ok::<_, redis::RedisError>(conn)
+                let confirmed = clock.now();
+                if let Some(tracking) = &tracking {
+                    tracking.exec_async(&mut conn).await.map_err(|e| {
+                        Error::from(e).context(
+                            "enabling CLIENT TRACKING (l1.invalidation needs Redis 6+; use \"ttl\" without it)",
+                        )
+                    })?;
+                }
+                Ok::<_, Error>((conn, confirmed))
             };
             match tokio::time::timeout(timeout, connect).await {
                 Ok(Ok(conn)) => Ok(conn),
-                Ok(Err(e)) => Err(Error::from(e).context(format!("connecting to {endpoint}"))),
+                Ok(Err(e)) => Err(e.context(format!("connecting to {endpoint}"))),
                 Err(_) => Err(Error::new(
                     ErrorKind::Timeout,
                     format!("connecting to {endpoint}: no answer within {} ms", timeout.as_millis()),
@@ -250,6 +299,30 @@ impl Pool {
         }
     }
 
+    /// A pipeline of reads, retried once on a fresh connection if the
+    /// connection turns out to be broken (see [`Pool::query_read`]).
+    pub(crate) async fn query_pipeline_read(&self, pipe: &redis::Pipeline) -> Result<Vec<Value>> {
+        let mut handle = self.get().await?;
+        let first = handle.conn.send_packed_commands(pipe, 0, pipe.len()).await;
+        let values = match first {
+            Err(e) if is_broken(&e) => {
+                self.report(&handle, &e);
+                let mut handle = self.get().await?;
+                self.send_pipeline(&mut handle, pipe).await?
+            }
+            Err(e) => return Err(Error::from(e)),
+            Ok(values) => values,
+        };
+        // A server error inside the pipeline is that command's reply.
+        values
+            .into_iter()
+            .map(|v| match v {
+                Value::ServerError(e) => Err(Error::from(redis::RedisError::from(e))),
+                v => Ok(v),
+            })
+            .collect()
+    }
+
     /// One command on any connection.
     pub(crate) async fn query(&self, cmd: &Cmd) -> Result<Value> {
         let mut handle = self.get().await?;
@@ -273,10 +346,57 @@ impl Pool {
     }
 
     fn report(&self, handle: &Handle, err: &redis::RedisError) {
-        if !is_broken(err) {
-            return;
+        if is_broken(err) && mark_dead(&self.slots[handle.slot], handle.generation) {
+            self.local.connection_lost();
         }
-        mark_dead(&self.slots[handle.slot], handle.generation);
+    }
+
+    /// The live connections, by slot (for health pings).
+    pub(crate) fn live(&self) -> Vec<(usize, Handle)> {
+        (0..self.slots.len())
+            .filter_map(|index| Self::live_handle(&self.slots[index], index).map(|h| (index, h)))
+            .collect()
+    }
+
+    /// Records that `slot`'s connection `generation` was current at `tp`.
+    pub(crate) fn confirm(&self, slot: usize, generation: u64, tp: u64) {
+        let slot = &self.slots[slot];
+        let state = slot.state.lock();
+        if state.live.as_ref().is_some_and(|(_, live)| *live == generation) {
+            slot.confirmed_at.fetch_max(tp, Ordering::AcqRel);
+        }
+    }
+
+    /// (slot, generation, confirmed_at) of every live connection.
+    pub(crate) fn confirmations(&self) -> Vec<(usize, u64, u64)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| {
+                let state = slot.state.lock();
+                state
+                    .live
+                    .as_ref()
+                    .map(|(_, generation)| (index, *generation, slot.confirmed_at.load(Ordering::Acquire)))
+            })
+            .collect()
+    }
+
+    /// The oldest confirmation among live connections.
+    pub(crate) fn oldest_confirmation(&self) -> Option<u64> {
+        self.confirmations().into_iter().map(|(_, _, tp)| tp).min()
+    }
+
+    /// Drops a connection that stopped answering (half-open) and flushes L1.
+    pub(crate) fn recycle(&self, slot: usize, generation: u64) {
+        if mark_dead(&self.slots[slot], generation) {
+            self.local.flush(FlushCause::Health);
+        }
+    }
+
+    /// Whether `close` was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Drops every connection; later calls return `Closed`.
@@ -296,10 +416,15 @@ fn is_broken(err: &redis::RedisError) -> bool {
 
 /// Forgets the slot's connection if it is still the one of `generation`, so
 /// the next caller dials a fresh one.
-fn mark_dead(slot: &Slot, generation: u64) {
+/// Returns whether it did (a connection is forgotten once, however many
+/// paths notice that it broke).
+fn mark_dead(slot: &Slot, generation: u64) -> bool {
     let mut state = slot.state.lock();
     if state.live.as_ref().is_some_and(|(_, live)| *live == generation) {
         state.live = None;
+        true
+    } else {
+        false
     }
 }
 

@@ -78,6 +78,10 @@ pub(crate) trait Store: Send + Sync {
     /// Inserts or replaces; evicts as needed to stay within the byte bound.
     /// Returns false if the entry alone is larger than the bound.
     fn insert(&self, entry: NewEntry, now: u64) -> bool;
+    /// The entry for `key` whatever its expiry or epoch, if it was filled
+    /// less than `max_age` ago (`stale_if_error`): `Some(None)` is a cached
+    /// absence. Not counted as a hit or miss.
+    fn get_stale(&self, key: &[u8], now: u64, max_age: u64) -> Option<Option<Bytes>>;
     /// Drops one key; true if it was present.
     fn remove(&self, key: &[u8]) -> bool;
     /// Drops every key that starts with `prefix`; returns how many.
@@ -96,6 +100,8 @@ struct Entry {
     key: Bytes,
     value: Option<Bytes>,
     expires_at: u64,
+    /// When the fill was inserted, for `stale_if_error`.
+    filled_at: u64,
     epoch: u64,
     weight: u64,
     /// Identifies this insertion in the shard's queue (older queue slots for
@@ -265,7 +271,17 @@ impl Store for ShardedStore {
             inner.next_seq += 1;
             let seq = inner.next_seq;
             let queued_key = key.clone();
-            let fresh = Entry { hash, key, value, expires_at, epoch, weight, seq, visited: AtomicBool::new(false) };
+            let fresh = Entry {
+                hash,
+                key,
+                value,
+                expires_at,
+                filled_at: now,
+                epoch,
+                weight,
+                seq,
+                visited: AtomicBool::new(false),
+            };
             match inner.table.find_mut(hash, |e| e.key == fresh.key) {
                 Some(existing) => {
                     self.total_bytes.fetch_sub(existing.weight, Ordering::Relaxed);
@@ -285,6 +301,13 @@ impl Store for ShardedStore {
             self.evict_to_bound(index, now);
         }
         true
+    }
+
+    fn get_stale(&self, key: &[u8], now: u64, max_age: u64) -> Option<Option<Bytes>> {
+        let hash = self.hasher.hash_one(key);
+        let inner = self.shards[Self::shard_index(hash)].inner.read();
+        let entry = inner.table.find(hash, |e| e.key.as_ref() == key)?;
+        (now < entry.filled_at.saturating_add(max_age)).then(|| entry.value.clone())
     }
 
     fn remove(&self, key: &[u8]) -> bool {
@@ -389,6 +412,11 @@ mod tests {
         assert!(store.remove(b"a"));
         assert!(!store.remove(b"a"));
         assert_eq!(store.get(b"a", NOW, 0), Lookup::Miss);
+        // Stale reads ignore expiry and epoch, but not age.
+        assert!(store.insert(entry("old", Some("s"), NOW + 1, 1), NOW));
+        assert_eq!(store.get_stale(b"old", LATER, 0), None);
+        assert_eq!(store.get_stale(b"old", LATER, LATER), Some(Some(Bytes::from_static(b"s"))));
+        assert!(store.remove(b"old"));
         // Prefix removal.
         for k in ["p:1", "p:2", "q:1"] {
             store.insert(entry(k, Some("v"), LATER, 1), NOW);

@@ -27,6 +27,7 @@ mod runtime;
 mod stats;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+mod tracking;
 pub use cache::{Cache, CacheBuilder, Scan, SetOptions, MAX_KEY_LEN};
 pub use clock::Clock;
 pub use command::Reply;

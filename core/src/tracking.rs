@@ -1,0 +1,374 @@
+//! Keeping L1 coherent with Redis: server-assisted invalidation (CLIENT
+//! TRACKING), epochs, and the health bound on half-open connections.
+//!
+//! [`Local`] is the L1 side that connections talk to. Its push handler runs
+//! inline in each connection's reader (redis-rs calls it before it delivers
+//! any reply that follows the push), which is what makes these hold:
+//!
+//! - **Fill race (rule 2).** A push for a key retires the key's pending fill
+//!   under the lock the fill inserts under (see `fills`).
+//! - **Lost connection (rule 4).** When a connection that carried
+//!   invalidations goes away, the epoch is bumped before anyone can read
+//!   from L1 again: entries filled under the old epoch are never served.
+//!   A nil invalidation (FLUSHALL / FLUSHDB) does the same.
+//! - **Half-open connections (rule 5).** Every `health_interval` each
+//!   connection is sent a PING at time `tp`; its PONG arrives after every
+//!   push the server queued before it, and those pushes were applied before
+//!   the PONG was delivered, so the PONG proves the connection current as of
+//!   `tp`. L1 serves entries only until `min(tp over live connections) +
+//!   max_staleness`; a connection silent for longer is recycled (and L1
+//!   flushed).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::{PushInfo, PushKind, Value};
+
+use crate::clock::{duration_nanos, Clock};
+use crate::config::{Invalidation, L1Config};
+use crate::conn::Pool;
+use crate::fills::Fills;
+use crate::l1::{Lookup, ShardedStore, Store};
+use crate::stats::Recorder;
+
+/// Why L1 was emptied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlushCause {
+    /// A connection carrying invalidations was lost.
+    Disconnect,
+    /// The server sent a nil invalidation (FLUSHALL / FLUSHDB).
+    Nil,
+    /// A connection was not confirmed alive within `max_staleness`.
+    Health,
+    /// The caller asked (`invalidate_local_all`, a raw FLUSHDB, `close`).
+    Manual,
+}
+
+/// L1 and everything that decides whether an entry may be served.
+pub(crate) struct Local {
+    pub(crate) store: ShardedStore,
+    pub(crate) fills: Fills,
+    pub(crate) clock: Clock,
+    recorder: Arc<Recorder>,
+    mode: Invalidation,
+    enabled: bool,
+    /// `stale_if_error` in nanoseconds (0 = off). While it is on, a flush for
+    /// a lost connection hides entries (epoch) instead of deleting them, so
+    /// they can still be served, flagged, if Redis stays unreachable.
+    stale_if_error: u64,
+    max_staleness: u64,
+    /// Entries filled under an older epoch are not served.
+    epoch: AtomicU64,
+    /// L1 answers only while the clock is below this (rule 5). `u64::MAX`
+    /// in `ttl` mode, where no connection vouches for L1.
+    serve_until: AtomicU64,
+}
+
+impl Local {
+    pub(crate) fn new(l1: &L1Config, clock: Clock, recorder: Arc<Recorder>) -> Self {
+        let enabled = l1.invalidation != Invalidation::Off;
+        let store = ShardedStore::new(if enabled { l1.max_bytes } else { 0 }, Some(Arc::clone(&recorder.hot_keys)));
+        let serve_until = if l1.invalidation.uses_server_push() { 0 } else { u64::MAX };
+        Local {
+            store,
+            fills: Fills::new(),
+            clock,
+            recorder,
+            mode: l1.invalidation,
+            enabled,
+            stale_if_error: duration_nanos(l1.stale_if_error),
+            max_staleness: duration_nanos(l1.max_staleness),
+            epoch: AtomicU64::new(1),
+            serve_until: AtomicU64::new(serve_until),
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The hit path: memory only, no lock a network task holds for long.
+    #[inline]
+    pub(crate) fn lookup(&self, key: &[u8]) -> Lookup {
+        if !self.enabled {
+            return Lookup::Miss;
+        }
+        let now = self.clock.now();
+        // Past the health deadline nothing is trusted: asking for an epoch
+        // no entry has turns every lookup into a (counted) miss.
+        let min_epoch =
+            if now < self.serve_until.load(Ordering::Acquire) { self.epoch.load(Ordering::Acquire) } else { u64::MAX };
+        self.store.get(key, now, min_epoch)
+    }
+
+    /// The epoch a fill must record; read before its request is sent.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The last value known for `key` if it is at most `stale_if_error` old
+    /// (rule 8); `None` when there is none or the option is off.
+    pub(crate) fn stale(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        if self.stale_if_error == 0 || !self.enabled {
+            return None;
+        }
+        let found = self.store.get_stale(key, self.clock.now(), self.stale_if_error);
+        if found.is_some() {
+            self.recorder.counters.stale_served.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Drops `key` and retires its pending fill (own writes, rule 3).
+    pub(crate) fn drop_key(&self, key: &[u8]) {
+        if self.enabled {
+            self.fills.invalidate(key, || {
+                self.store.remove(key);
+            });
+        }
+    }
+
+    /// An invalidation from the server or from the caller.
+    pub(crate) fn invalidate(&self, key: &[u8]) {
+        self.drop_key(key);
+        self.recorder.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops every entry whose key starts with `prefix`.
+    pub(crate) fn drop_prefix(&self, prefix: &[u8]) {
+        self.fills.invalidate_all(|| {
+            self.store.remove_prefix(prefix);
+        });
+    }
+
+    /// Empties L1: bumps the epoch (entries of in-flight fills become
+    /// invisible even if they land after this) and retires every fill.
+    pub(crate) fn flush(&self, cause: FlushCause) {
+        let counters = &self.recorder.counters;
+        let counter = match cause {
+            FlushCause::Disconnect => &counters.flush_disconnect,
+            FlushCause::Nil => &counters.flush_nil,
+            FlushCause::Health => &counters.flush_health,
+            FlushCause::Manual => &counters.flush_manual,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let keep_for_stale = self.stale_if_error > 0 && matches!(cause, FlushCause::Disconnect | FlushCause::Health);
+        self.fills.invalidate_all(|| {
+            if !keep_for_stale {
+                self.store.clear();
+            }
+        });
+    }
+
+    /// A connection that carried invalidations is gone (rule 4). In `ttl`
+    /// mode no connection vouches for L1, so nothing is dropped.
+    pub(crate) fn connection_lost(&self) {
+        if self.mode.uses_server_push() {
+            self.flush(FlushCause::Disconnect);
+        }
+    }
+
+    /// Handles a push from a connection's reader, inline.
+    pub(crate) fn on_push(&self, push: PushInfo) {
+        if push.kind != PushKind::Invalidate {
+            return;
+        }
+        // RESP3: ["invalidate", [key, ...]] arrives as data = [[key, ...]],
+        // or data = [nil] after FLUSHALL / FLUSHDB.
+        match push.data.into_iter().next() {
+            Some(Value::Array(keys)) => {
+                for key in keys {
+                    if let Value::BulkString(key) = key {
+                        self.invalidate(&key);
+                    }
+                }
+            }
+            _ => self.flush(FlushCause::Nil),
+        }
+    }
+
+    /// Sets the health deadline from the oldest confirmation among live
+    /// connections (`None`: no live connection, so nothing is vouched for).
+    pub(crate) fn confirmed_until(&self, oldest_confirmation: Option<u64>) {
+        if !self.mode.uses_server_push() {
+            return;
+        }
+        let until = oldest_confirmation.map_or(0, |tp| tp.saturating_add(self.max_staleness));
+        self.serve_until.store(until, Ordering::Release);
+    }
+
+    /// Whether a confirmation at `tp` is too old to vouch for L1 any more.
+    pub(crate) fn is_overdue(&self, tp: u64) -> bool {
+        self.clock.now() >= tp.saturating_add(self.max_staleness)
+    }
+}
+
+/// The command that turns tracking on for a new connection, if the mode
+/// needs one.
+pub(crate) fn tracking_command(l1: &L1Config) -> Option<redis::Cmd> {
+    match l1.invalidation {
+        Invalidation::Tracking => Some(redis::cmd("CLIENT").arg("TRACKING").arg("ON").to_owned()),
+        Invalidation::Bcast => {
+            let mut cmd = redis::cmd("CLIENT");
+            cmd.arg("TRACKING").arg("ON").arg("BCAST");
+            for prefix in &l1.prefixes {
+                cmd.arg("PREFIX").arg(prefix);
+            }
+            Some(cmd)
+        }
+        Invalidation::Ttl | Invalidation::Off => None,
+    }
+}
+
+/// Whether `key` may be cached in L1 under `mode`: in `bcast` mode with
+/// prefixes, keys outside them get no invalidations and are not cached.
+pub(crate) fn covered(l1: &L1Config, key: &[u8]) -> bool {
+    l1.invalidation != Invalidation::Bcast
+        || l1.prefixes.is_empty()
+        || l1.prefixes.iter().any(|p| key.starts_with(p.as_bytes()))
+}
+
+/// Runs [`health_round`] every `interval` until the cache is dropped or
+/// closed. Holds the cache's parts only during a round.
+pub(crate) async fn health_loop(pool: Weak<Pool>, local: Weak<Local>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let (Some(pool), Some(local)) = (pool.upgrade(), local.upgrade()) else { return };
+        if pool.is_closed() {
+            return;
+        }
+        health_round(&pool, &local).await;
+    }
+}
+
+/// Pings every live connection at once; a PONG confirms its connection as of
+/// the time the PING was sent. Connections unconfirmed for `max_staleness`
+/// are recycled (L1 flushed), and the serving deadline is moved.
+pub(crate) async fn health_round(pool: &Arc<Pool>, local: &Arc<Local>) {
+    let mut pings = tokio::task::JoinSet::new();
+    for (slot, mut handle) in pool.live() {
+        let pool = Arc::clone(pool);
+        let clock = local.clock.clone();
+        pings.spawn(async move {
+            let tp = clock.now();
+            let ok = pool.send(&mut handle, &redis::cmd("PING")).await.is_ok();
+            (slot, handle.generation(), tp, ok)
+        });
+    }
+    while let Some(done) = pings.join_next().await {
+        if let Ok((slot, generation, tp, true)) = done {
+            pool.confirm(slot, generation, tp);
+        }
+    }
+    for (slot, generation, confirmed) in pool.confirmations() {
+        if local.is_overdue(confirmed) {
+            pool.recycle(slot, generation);
+        }
+    }
+    local.confirmed_until(pool.oldest_confirmation());
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::l1::NewEntry;
+
+    fn local(mode: Invalidation) -> (Local, Clock) {
+        let clock = Clock::manual();
+        let l1 = L1Config { invalidation: mode, ..L1Config::default() };
+        (Local::new(&l1, clock.clone(), Arc::new(Recorder::new(Duration::from_secs(1), 0))), clock)
+    }
+
+    fn fill(local: &Local, key: &str, value: &str) {
+        let now = local.clock.now();
+        local.store.insert(
+            NewEntry {
+                key: Bytes::copy_from_slice(key.as_bytes()),
+                value: Some(Bytes::copy_from_slice(value.as_bytes())),
+                expires_at: now + 60_000_000_000,
+                epoch: local.epoch(),
+            },
+            now,
+        );
+    }
+
+    fn push(keys: Option<&[&str]>) -> PushInfo {
+        let data = match keys {
+            Some(keys) => vec![Value::Array(keys.iter().map(|k| Value::BulkString(k.as_bytes().to_vec())).collect())],
+            None => vec![Value::Nil],
+        };
+        PushInfo { kind: PushKind::Invalidate, data }
+    }
+
+    #[test]
+    fn nothing_is_served_before_a_connection_vouches_for_it() {
+        let (local, clock) = local(Invalidation::Tracking);
+        fill(&local, "k", "v");
+        assert_eq!(local.lookup(b"k"), Lookup::Miss);
+        local.confirmed_until(Some(clock.now()));
+        assert!(matches!(local.lookup(b"k"), Lookup::Hit(_)));
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(local.lookup(b"k"), Lookup::Miss, "served past max_staleness");
+        local.confirmed_until(Some(clock.now()));
+        assert!(matches!(local.lookup(b"k"), Lookup::Hit(_)));
+        local.confirmed_until(None);
+        assert_eq!(local.lookup(b"k"), Lookup::Miss);
+    }
+
+    #[test]
+    fn pushes_invalidate_keys_and_nil_flushes_everything() {
+        let (local, clock) = local(Invalidation::Tracking);
+        local.confirmed_until(Some(clock.now()));
+        for k in ["a", "b", "c"] {
+            fill(&local, k, "v");
+        }
+        local.on_push(push(Some(&["a", "b"])));
+        assert_eq!(local.lookup(b"a"), Lookup::Miss);
+        assert_eq!(local.lookup(b"b"), Lookup::Miss);
+        assert!(matches!(local.lookup(b"c"), Lookup::Hit(_)));
+        local.on_push(push(None));
+        assert_eq!(local.lookup(b"c"), Lookup::Miss);
+        assert_eq!(local.recorder.counters.flush_nil.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_lost_connection_hides_entries_filled_before_it() {
+        let (local, clock) = local(Invalidation::Tracking);
+        local.confirmed_until(Some(clock.now()));
+        let epoch = local.epoch();
+        fill(&local, "k", "v");
+        local.connection_lost();
+        assert_eq!(local.lookup(b"k"), Lookup::Miss);
+        // A fill that started before the loss and lands after it stays hidden.
+        let now = clock.now();
+        local.store.insert(
+            NewEntry { key: Bytes::from_static(b"late"), value: None, expires_at: now + 1_000_000_000, epoch },
+            now,
+        );
+        assert_eq!(local.lookup(b"late"), Lookup::Miss);
+    }
+
+    #[test]
+    fn ttl_mode_is_not_flushed_by_a_lost_connection() {
+        let (local, _) = local(Invalidation::Ttl);
+        fill(&local, "k", "v");
+        local.connection_lost();
+        assert!(matches!(local.lookup(b"k"), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn bcast_prefixes_decide_what_is_cached() {
+        let l1 = L1Config { invalidation: Invalidation::Bcast, prefixes: vec!["user:".into()], ..L1Config::default() };
+        assert!(covered(&l1, b"user:1"));
+        assert!(!covered(&l1, b"order:1"));
+        let cmd = tracking_command(&l1).unwrap();
+        let packed = String::from_utf8_lossy(&cmd.get_packed_command()).into_owned();
+        assert!(packed.contains("BCAST") && packed.contains("PREFIX") && packed.contains("user:"), "{packed}");
+    }
+}
