@@ -26,7 +26,7 @@ use crate::stats::Stats;
 /// use nearcache::blocking::Cache;
 /// use nearcache::SetOptions;
 ///
-/// let cache = Cache::builder().url(url).invalidation(nearcache::Invalidation::Ttl).build_blocking()?;
+/// let cache = Cache::builder().url(url).build_blocking()?;
 /// cache.set("greeting", "hello", SetOptions::default())?;
 /// assert_eq!(cache.get("greeting")?.as_deref(), Some(&b"hello"[..]));
 /// # Ok(()) });

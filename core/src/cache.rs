@@ -85,8 +85,7 @@ impl SetOptions {
 /// use std::time::Duration;
 ///
 /// let mut config = Config::default();
-/// config.redis.url = url.parse()?;
-/// config.l1.invalidation = nearcache::Invalidation::Ttl;
+/// config.redis.url = url.parse()?; // l1.invalidation defaults to "tracking"
 /// let cache = Cache::new(config)?;
 /// cache.set("user:1", "ada", SetOptions::ttl(Duration::from_secs(60))).await?;
 /// assert_eq!(cache.get("user:1").await?.as_deref(), Some(&b"ada"[..]));
@@ -108,6 +107,8 @@ struct Inner {
     recorder: Arc<Recorder>,
     closed: AtomicBool,
     fork_generation: u64,
+    #[cfg(any(test, feature = "test-util"))]
+    fill_gate: parking_lot::Mutex<Option<Arc<crate::testing::FillGate>>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -124,7 +125,6 @@ impl std::fmt::Debug for Cache {
 /// ```
 /// let cache = nearcache::Cache::builder()
 ///     .url("redis://127.0.0.1:6399/0")
-///     .invalidation(nearcache::Invalidation::Ttl)
 ///     .l1_max_bytes(16 << 20)
 ///     .build()?; // no I/O yet: connections open on first use
 /// # Ok::<(), nearcache::Error>(())
@@ -230,6 +230,8 @@ impl Cache {
                 recorder,
                 closed: AtomicBool::new(false),
                 fork_generation: crate::runtime::fork_generation(),
+                #[cfg(any(test, feature = "test-util"))]
+                fill_gate: parking_lot::Mutex::new(None),
             }),
         })
     }
@@ -696,7 +698,32 @@ impl Cache {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
+impl Cache {
+    /// Test hook (feature `test-util`): the next fill of `key` stops after
+    /// its reply arrived and before its L1 insert, until the gate is opened.
+    pub fn hold_next_fill(&self, key: &[u8]) -> Arc<crate::testing::FillGate> {
+        let gate = Arc::new(crate::testing::FillGate::new(key));
+        *self.inner.fill_gate.lock() = Some(Arc::clone(&gate));
+        gate
+    }
+}
+
 impl Inner {
+    #[cfg(any(test, feature = "test-util"))]
+    async fn wait_at_gate(&self, key: &[u8]) {
+        let gate = {
+            let mut slot = self.fill_gate.lock();
+            match slot.as_ref() {
+                Some(gate) if gate.key.as_ref() == key => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some(gate) = gate {
+            gate.hold().await;
+        }
+    }
+
     #[inline]
     fn check_usable(&self) -> Result<()> {
         if self.closed.load(Ordering::Relaxed) {
@@ -844,6 +871,8 @@ impl Inner {
                     let epoch = self.local.epoch();
                     return match self.read_with_ttl(key).await {
                         Ok(found) => {
+                            #[cfg(any(test, feature = "test-util"))]
+                            self.wait_at_gate(key).await;
                             self.complete_fill(guard, &owned, epoch, &found);
                             Ok(found.0)
                         }

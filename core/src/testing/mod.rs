@@ -430,3 +430,42 @@ mod tests {
         assert!(message.contains("no-such-directive"), "the server log is missing: {message}");
     }
 }
+
+pub mod consistency;
+
+/// A test hook: holds one fill of a key after its reply arrived from Redis
+/// and before it is inserted into L1, so a test can make a write land in
+/// exactly that window (DESIGN rule 2). Created by
+/// [`crate::Cache::hold_next_fill`].
+#[derive(Debug)]
+pub struct FillGate {
+    pub(crate) key: bytes::Bytes,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl FillGate {
+    pub(crate) fn new(key: &[u8]) -> Self {
+        FillGate {
+            key: bytes::Bytes::copy_from_slice(key),
+            reached: tokio::sync::Notify::new(),
+            release: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Resolves once the held fill has its reply and is waiting.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the held fill go on to its insert.
+    pub fn open(&self) {
+        self.release.notify_one();
+    }
+
+    /// Called by the fill: announce, then wait to be let through.
+    pub(crate) async fn hold(&self) {
+        self.reached.notify_one();
+        self.release.notified().await;
+    }
+}

@@ -1,0 +1,256 @@
+//! The consistency checker (DESIGN.md "Tests"): readers through nearcache,
+//! writers outside it (plain redis-rs connections), a small hot key set,
+//! bounded time; every read is checked against the write history. Run in
+//! `tracking` and `bcast` modes, healthy and under each fault.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nearcache::testing::consistency::{History, Read};
+use nearcache::testing::TestRedis;
+use nearcache::{Cache, Config, ErrorKind, Invalidation};
+use parking_lot::Mutex;
+
+const KEYS: usize = 16;
+const WRITERS: usize = 2;
+const READERS: usize = 4;
+const RUN: Duration = Duration::from_millis(2500);
+const MAX_STALENESS: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// kill -9, then a fresh server on the same port (data lost).
+    KillRestart,
+    /// CLIENT KILL of the cache's connections.
+    ClientKill,
+    /// DEBUG SLEEP: the server stalls.
+    DebugSleep,
+    /// CLIENT PAUSE: the server holds every client.
+    ClientPause,
+    /// SIGSTOP / SIGCONT: a half-open connection.
+    Stop,
+    /// FLUSHALL from another client (data lost).
+    FlushAll,
+}
+
+fn key(i: usize) -> String {
+    format!("cc:{i}")
+}
+
+/// One writer outside nearcache: owns keys `w, w + WRITERS, ...`, writes
+/// increasing versions, reconnects after errors, records acknowledgements.
+async fn writer(url: String, w: usize, history: Arc<History>, stop: Arc<AtomicBool>) {
+    let client = redis::Client::open(url).unwrap();
+    let mut versions = [0u64; KEYS];
+    let mut conn = None;
+    let mut k = w;
+    while !stop.load(Ordering::Relaxed) {
+        if conn.is_none() {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(Duration::from_millis(200)))
+                .set_response_timeout(Some(Duration::from_millis(200)));
+            match client.get_multiplexed_async_connection_with_config(&config).await {
+                Ok(c) => conn = Some(c),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        versions[k] += 1;
+        let set: redis::RedisResult<()> = redis::cmd("SET").arg(key(k)).arg(versions[k]).query_async(c).await;
+        match set {
+            Ok(()) => history.record_write(k, versions[k], Instant::now()),
+            Err(_) => conn = None,
+        }
+        k = (k + WRITERS) % KEYS;
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+}
+
+struct Outcome {
+    reads: Vec<Read>,
+    errors: Vec<(Instant, ErrorKind)>,
+}
+
+async fn reader(cache: Cache, r: usize, stop: Arc<AtomicBool>, out: Arc<Mutex<Outcome>>) {
+    let mut k = r;
+    while !stop.load(Ordering::Relaxed) {
+        k = (k * 7 + 3) % KEYS;
+        let started = Instant::now();
+        match cache.get(key(k)).await {
+            Ok(value) => {
+                let version = value.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap());
+                out.lock().reads.push(Read { key: k, started, version });
+            }
+            Err(e) => {
+                out.lock().errors.push((Instant::now(), e.kind()));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+fn our_client_ids(redis: &TestRedis) -> Vec<String> {
+    let clients = redis.cli(&["CLIENT", "LIST"]).unwrap();
+    clients
+        .lines()
+        .filter(|l| l.contains("name=nc-checker"))
+        .filter_map(|l| l.split_whitespace().find_map(|f| f.strip_prefix("id=")).map(str::to_owned))
+        .collect()
+}
+
+/// Injects `fault`; returns when the server is back (the recovery clock
+/// starts then).
+async fn inject(fault: Fault, redis: &mut TestRedis, history: &History) -> Instant {
+    match fault {
+        Fault::None => {}
+        Fault::KillRestart => {
+            history.data_lost(Instant::now());
+            redis.restart().unwrap();
+        }
+        Fault::ClientKill => {
+            for id in our_client_ids(redis) {
+                redis.cli(&["CLIENT", "KILL", "ID", &id]).unwrap();
+            }
+        }
+        Fault::DebugSleep => {
+            redis.cli(&["DEBUG", "SLEEP", "0.4"]).unwrap();
+        }
+        Fault::ClientPause => {
+            redis.cli(&["CLIENT", "PAUSE", "400", "ALL"]).unwrap();
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        Fault::Stop => {
+            redis.pause();
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            redis.resume();
+        }
+        Fault::FlushAll => {
+            // Recorded before the command: reads that start after this may
+            // already see the empty keyspace.
+            history.data_lost(Instant::now());
+            redis.cli(&["FLUSHALL"]).unwrap();
+        }
+    }
+    Instant::now()
+}
+
+async fn check(mode: Invalidation, fault: Fault) {
+    // DEBUG is off by default in Redis 7; `local` allows it from loopback.
+    let mut redis = TestRedis::start_with_args(&["--enable-debug-command", "local"]).unwrap();
+    let mut config = Config::default();
+    config.redis.url = redis.url().parse().unwrap();
+    config.redis.client_name = "nc-checker".into();
+    config.redis.command_timeout = Duration::from_millis(150);
+    config.redis.connect_timeout = Duration::from_millis(200);
+    config.redis.reconnect.min = Duration::from_millis(10);
+    config.redis.reconnect.max = Duration::from_millis(100);
+    config.l1.invalidation = mode;
+    config.l1.prefixes = if mode == Invalidation::Bcast { vec!["cc:".into()] } else { vec![] };
+    config.l1.max_staleness = MAX_STALENESS;
+    config.l1.health_interval = Duration::from_millis(100);
+    let cache = Cache::new(config).unwrap();
+
+    let history = Arc::new(History::new(KEYS));
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcome = Arc::new(Mutex::new(Outcome { reads: Vec::new(), errors: Vec::new() }));
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..WRITERS {
+        tasks.spawn(writer(redis.url().to_owned(), w, Arc::clone(&history), Arc::clone(&stop)));
+    }
+    for r in 0..READERS {
+        tasks.spawn(reader(cache.clone(), r, Arc::clone(&stop), Arc::clone(&outcome)));
+    }
+    tokio::time::sleep(RUN / 3).await;
+    let fault_started = Instant::now();
+    let back = inject(fault, &mut redis, &history).await;
+    tokio::time::sleep(RUN * 2 / 3).await;
+    stop.store(true, Ordering::Relaxed);
+    while tasks.join_next().await.is_some() {}
+
+    let outcome = outcome.lock();
+    let report = history.check(&outcome.reads, MAX_STALENESS);
+    let stats = cache.stats();
+    eprintln!(
+        "{mode:?} / {fault:?}: {} reads ({:.0} % from L1), {} errors, max staleness {:?}, {} stale; flushes {:?}",
+        report.reads,
+        stats.hit_ratio() * 100.0,
+        outcome.errors.len(),
+        report.max_staleness,
+        report.stale,
+        stats.flushes
+    );
+    assert_eq!(report.stale, 0, "{mode:?} / {fault:?}: stale reads beyond {MAX_STALENESS:?}: {:?}", report.examples);
+    assert!(report.reads > 200, "{mode:?} / {fault:?}: too few reads to judge ({})", report.reads);
+    assert!(stats.l1_hits > 0, "{mode:?} / {fault:?}: L1 never served, the check proves nothing");
+    for (_, kind) in &outcome.errors {
+        assert!(kind.is_retryable(), "{mode:?} / {fault:?}: untyped or unexpected error while down: {kind:?}");
+    }
+    // Recovery: after the server is back, reads succeed within 1 s.
+    let last_error = outcome.errors.iter().map(|(at, _)| *at).filter(|at| *at >= fault_started).max();
+    if let Some(last) = last_error {
+        let recovery = last.saturating_duration_since(back);
+        assert!(
+            recovery < Duration::from_secs(1),
+            "{mode:?} / {fault:?}: errors {recovery:?} after the server returned"
+        );
+        let later = outcome.reads.iter().filter(|r| r.started > last).count();
+        assert!(later > 0, "{mode:?} / {fault:?}: no successful read after the outage");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_healthy() {
+    check(Invalidation::Tracking, Fault::None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bcast_healthy() {
+    check(Invalidation::Bcast, Fault::None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_kill_and_restart() {
+    check(Invalidation::Tracking, Fault::KillRestart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_client_kill() {
+    check(Invalidation::Tracking, Fault::ClientKill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_debug_sleep() {
+    check(Invalidation::Tracking, Fault::DebugSleep).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_client_pause() {
+    check(Invalidation::Tracking, Fault::ClientPause).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_sigstop_half_open() {
+    check(Invalidation::Tracking, Fault::Stop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracking_flushall() {
+    check(Invalidation::Tracking, Fault::FlushAll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bcast_kill_and_restart() {
+    check(Invalidation::Bcast, Fault::KillRestart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bcast_sigstop_half_open() {
+    check(Invalidation::Bcast, Fault::Stop).await;
+}
