@@ -17,7 +17,14 @@ const KEYS: usize = 1000;
 fn bench(c: &mut Criterion) {
     let redis = TestRedis::start().expect("redis-server");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // Default config (2 connections) and 1 connection, which is what the
+    // raw redis-rs contender uses.
     let cache = Cache::builder().url(redis.url()).invalidation(Invalidation::Off).build().unwrap();
+    let mut one = nearcache::Config::default();
+    one.redis.url = redis.url().parse().unwrap();
+    one.redis.connections = 1;
+    one.l1.invalidation = Invalidation::Off;
+    let cache_one = Cache::new(one).unwrap();
     let raw = rt.block_on(async {
         let client = redis::Client::open(format!("{}?protocol=resp3", redis.url())).unwrap();
         client.get_multiplexed_async_connection().await.unwrap()
@@ -27,6 +34,7 @@ fn bench(c: &mut Criterion) {
         let items: Vec<(&String, &[u8])> = keys.iter().map(|k| (k, &[b'v'; 100][..])).collect();
         cache.set_many(&items, None).await.unwrap();
         cache.connect().await.unwrap();
+        cache_one.connect().await.unwrap();
     });
 
     let mut group = c.benchmark_group("miss");
@@ -53,25 +61,27 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("concurrent_get_100");
     group.measurement_time(Duration::from_secs(5)).throughput(Throughput::Elements(1));
-    group.bench_function("nearcache", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let per_task = iters.div_ceil(CONCURRENCY);
-                let started = Instant::now();
-                let mut tasks = tokio::task::JoinSet::new();
-                for t in 0..CONCURRENCY {
-                    let (cache, keys) = (cache.clone(), keys.clone());
-                    tasks.spawn(async move {
-                        for i in 0..per_task {
-                            black_box(cache.get(&keys[((t * per_task + i) as usize) % KEYS]).await.unwrap());
-                        }
-                    });
-                }
-                while tasks.join_next().await.is_some() {}
-                started.elapsed()
+    for (name, cache) in [("nearcache_2_connections", &cache), ("nearcache_1_connection", &cache_one)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let per_task = iters.div_ceil(CONCURRENCY);
+                    let started = Instant::now();
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for t in 0..CONCURRENCY {
+                        let (cache, keys) = (cache.clone(), keys.clone());
+                        tasks.spawn(async move {
+                            for i in 0..per_task {
+                                black_box(cache.get(&keys[((t * per_task + i) as usize) % KEYS]).await.unwrap());
+                            }
+                        });
+                    }
+                    while tasks.join_next().await.is_some() {}
+                    started.elapsed()
+                })
             })
-        })
-    });
+        });
+    }
     group.bench_function("redis-rs", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {

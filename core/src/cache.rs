@@ -204,6 +204,7 @@ impl Cache {
 
     fn with_clock(config: Config, clock: Clock) -> Result<Cache> {
         config.validate()?;
+        refuse_unimplemented(&config)?;
         crate::runtime::watch_forks();
         let recorder = Arc::new(Recorder::new(config.observability.slow_threshold, config.observability.hot_keys));
         let local = Arc::new(Local::new(&config.l1, clock, Arc::clone(&recorder)));
@@ -1040,6 +1041,21 @@ impl Scan {
         let Value::Array(keys) = keys else { return Err(unexpected("SCAN", &keys)) };
         keys.into_iter().map(|k| bulk(k, "SCAN")).collect::<Result<Vec<_>>>().map(Some)
     }
+}
+
+/// Parts of the schema that parse but have no implementation yet are
+/// refused, not silently ignored (issue 10 implements them).
+fn refuse_unimplemented(config: &Config) -> Result<()> {
+    if config.redis.mode == crate::config::Mode::Cluster {
+        return Err(Error::config("redis.mode: \"cluster\" is not implemented yet; use \"standalone\""));
+    }
+    if !config.routes.is_empty() {
+        return Err(Error::config("routes: prefix routes are not implemented yet; remove [[routes]]"));
+    }
+    if config.redis.url.is_tls() {
+        return Err(Error::config("redis.url: rediss:// (TLS) is not implemented yet"));
+    }
+    Ok(())
 }
 
 /// Whether to time this L1 lookup: one in `L1_SAMPLE_MASK + 1` per thread.

@@ -599,3 +599,16 @@ async fn invalidation_off_never_caches() {
     assert_eq!(cache.get_local(b"k").unwrap(), Lookup::Miss);
     assert_eq!(cache.stats().l1_entries, 0);
 }
+
+#[test]
+fn schema_parts_not_implemented_yet_are_refused_not_ignored() {
+    let mut config = Config::default();
+    config.redis.mode = nearcache::config::Mode::Cluster;
+    assert_eq!(Cache::new(config).unwrap_err().kind(), ErrorKind::Config);
+    let config = Config::from_toml_str("[[routes]]\nprefix = \"big:\"\nurl = \"redis://127.0.0.1:7000\"\n").unwrap();
+    let err = Cache::new(config).unwrap_err();
+    assert!(err.to_string().contains("routes"), "{err}");
+    let mut config = Config::default();
+    config.redis.url = "rediss://127.0.0.1:7000".parse().unwrap();
+    assert_eq!(Cache::new(config).unwrap_err().kind(), ErrorKind::Config);
+}
