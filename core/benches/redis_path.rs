@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -61,50 +62,57 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("concurrent_get_100");
     group.measurement_time(Duration::from_secs(5)).throughput(Throughput::Elements(1));
+    let keys = Arc::new(keys);
     for (name, cache) in [("nearcache_2_connections", &cache), ("nearcache_1_connection", &cache_one)] {
+        let (cache, keys) = (cache.clone(), Arc::clone(&keys));
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let per_task = iters.div_ceil(CONCURRENCY);
-                    let started = Instant::now();
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for t in 0..CONCURRENCY {
-                        let (cache, keys) = (cache.clone(), keys.clone());
-                        tasks.spawn(async move {
-                            for i in 0..per_task {
-                                black_box(cache.get(&keys[((t * per_task + i) as usize) % KEYS]).await.unwrap());
-                            }
-                        });
+                let (cache, keys) = (cache.clone(), Arc::clone(&keys));
+                concurrent(&rt, iters, move |k| {
+                    let (cache, keys) = (cache.clone(), Arc::clone(&keys));
+                    async move {
+                        black_box(cache.get(&keys[k]).await.unwrap());
                     }
-                    while tasks.join_next().await.is_some() {}
-                    started.elapsed()
                 })
             })
         });
     }
     group.bench_function("redis-rs", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let per_task = iters.div_ceil(CONCURRENCY);
-                let started = Instant::now();
-                let mut tasks = tokio::task::JoinSet::new();
-                for t in 0..CONCURRENCY {
-                    let (mut conn, keys) = (raw.clone(), keys.clone());
-                    tasks.spawn(async move {
-                        for i in 0..per_task {
-                            let key = &keys[((t * per_task + i) as usize) % KEYS];
-                            black_box(
-                                redis::cmd("GET").arg(key).query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap(),
-                            );
-                        }
-                    });
+            let (raw, keys) = (raw.clone(), Arc::clone(&keys));
+            concurrent(&rt, iters, move |k| {
+                let (mut conn, keys) = (raw.clone(), Arc::clone(&keys));
+                async move {
+                    black_box(redis::cmd("GET").arg(&keys[k]).query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap());
                 }
-                while tasks.join_next().await.is_some() {}
-                started.elapsed()
             })
         })
     });
     group.finish();
+}
+
+/// Runs `iters` GETs as `CONCURRENCY` tasks on `rt`; `get(k)` reads key `k`.
+/// Returns the wall time.
+fn concurrent<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, get: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    rt.block_on(async {
+        let per_task = iters.div_ceil(CONCURRENCY);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..CONCURRENCY {
+            let get = get.clone();
+            tasks.spawn(async move {
+                for i in 0..per_task {
+                    get(((t * per_task + i) as usize) % KEYS).await;
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        started.elapsed()
+    })
 }
 
 criterion_group!(benches, bench);
