@@ -18,6 +18,7 @@ use crate::error::ErrorKind;
 /// The commands nearcache times separately. `L1` is the in-process lookup
 /// (sampled, see [`L1_SAMPLE_MASK`]); the others are Redis round trips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub(crate) enum Op {
     L1,
     Get,
@@ -212,9 +213,18 @@ impl HotKeys {
 }
 
 /// Recent commands slower than `observability.slow_threshold`.
+///
+/// Under overload every command is slow; recording each would put a mutex
+/// and an allocation on every command exactly when the client can least
+/// afford it. So every slow command is counted, but at most one per
+/// millisecond is written to the log.
 struct SlowLog {
     threshold: Duration,
     entries: Mutex<VecDeque<SlowEntry>>,
+    count: AtomicU64,
+    /// Monotonic microseconds of the last entry written.
+    last_written_us: AtomicU64,
+    origin: std::time::Instant,
 }
 
 const SLOW_LOG_LEN: usize = 128;
@@ -254,7 +264,13 @@ impl Recorder {
             counters: Counters::default(),
             errors: Default::default(),
             latency: Op::ALL.iter().map(|_| Histogram::new()).collect(),
-            slow: SlowLog { threshold: slow_threshold, entries: Mutex::new(VecDeque::with_capacity(SLOW_LOG_LEN)) },
+            slow: SlowLog {
+                threshold: slow_threshold,
+                entries: Mutex::new(VecDeque::with_capacity(SLOW_LOG_LEN)),
+                count: AtomicU64::new(0),
+                last_written_us: AtomicU64::new(0),
+                origin: std::time::Instant::now(),
+            },
             hot_keys: std::sync::Arc::new(HotKeys::new(hot_keys)),
         }
     }
@@ -265,9 +281,21 @@ impl Recorder {
 
     /// Records a timed operation; `key` names it in the slow log.
     pub(crate) fn latency(&self, op: Op, elapsed: Duration, key: &[u8]) {
-        let index = Op::ALL.iter().position(|o| *o == op).unwrap_or(0);
-        self.latency[index].record(elapsed);
+        self.latency[op as usize].record(elapsed);
         if op != Op::L1 && elapsed >= self.slow.threshold {
+            self.slow.count.fetch_add(1, Ordering::Relaxed);
+            let now_us = self.slow.origin.elapsed().as_micros() as u64;
+            let last = self.slow.last_written_us.load(Ordering::Relaxed);
+            let due = last == 0 || now_us.saturating_sub(last) >= 1000;
+            if !due
+                || self
+                    .slow
+                    .last_written_us
+                    .compare_exchange(last, now_us.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                return;
+            }
             let mut entries = self.slow.entries.lock();
             if entries.len() == SLOW_LOG_LEN {
                 entries.pop_front();
@@ -316,6 +344,7 @@ impl Recorder {
                 .zip(self.latency.iter())
                 .filter_map(|(op, h)| h.summary().map(|s| (op.name(), s)))
                 .collect(),
+            slow_commands: self.slow.count.load(Ordering::Relaxed),
             slow_log: self.slow.entries.lock().iter().cloned().collect(),
             hot_keys: self.hot_keys.top(),
         }
@@ -434,7 +463,9 @@ pub struct Stats {
     pub errors: BTreeMap<&'static str, u64>,
     /// Latency per command; `l1_get` is sampled (one lookup in 1024).
     pub latency: BTreeMap<&'static str, LatencySummary>,
-    /// Recent operations slower than `observability.slow_threshold`.
+    /// Operations slower than `observability.slow_threshold`, all counted.
+    pub slow_commands: u64,
+    /// Recent slow operations (at most one per millisecond is logged).
     pub slow_log: Vec<SlowEntry>,
     /// Approximately the hottest keys, hottest first.
     pub hot_keys: Vec<HotKey>,
@@ -474,6 +505,7 @@ impl Stats {
         counter("reconnects_total", "Redis reconnections.", self.reconnects);
         counter("compression_bytes_saved_total", "Bytes saved by compression on writes.", self.compression_bytes_saved);
         counter("stale_served_total", "Reads served stale under stale_if_error.", self.stale_served);
+        counter("slow_commands_total", "Operations slower than slow_threshold.", self.slow_commands);
         let _ = writeln!(
             out,
             "# HELP nearcache_l1_flushes_total Whole-L1 flushes by cause.\n# TYPE nearcache_l1_flushes_total counter"
@@ -582,7 +614,9 @@ mod tests {
             evictions: 0,
             rejected_too_big: 0,
         });
-        assert_eq!(stats.slow_log.len(), SLOW_LOG_LEN);
+        // Counted every time; logged at most once per millisecond.
+        assert_eq!(stats.slow_commands, SLOW_LOG_LEN as u64 + 10);
+        assert!(!stats.slow_log.is_empty() && stats.slow_log.len() <= SLOW_LOG_LEN);
         assert!(stats.slow_log.iter().all(|e| e.key == "slow" && e.command == "get"));
         assert_eq!(stats.latency["get"].count, SLOW_LOG_LEN as u64 + 11);
         let text = stats.to_prometheus();
