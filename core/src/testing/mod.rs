@@ -27,7 +27,7 @@
 //! `NEARCACHE_REDIS_CLI` the `redis-cli` used by [`TestRedis::cli`].
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,8 +59,15 @@ impl TestRedis {
     /// Starts a server with extra `redis-server` arguments, such as
     /// `["--requirepass", "secret"]`. `--port` and `--daemonize` are refused.
     pub fn start_with_args(args: &[&str]) -> io::Result<TestRedis> {
-        let path = launcher_path();
-        let mut launcher = Command::new(&path)
+        Self::start_with_launcher(&launcher_path(), args)
+    }
+
+    /// Like [`start_with_args`](Self::start_with_args), with the launcher
+    /// script at `path`. For programs that run outside the source tree (the
+    /// `nearcache` binary), where the path compiled into
+    /// [`start`](Self::start) may not exist; they find the script themselves.
+    pub fn start_with_launcher(path: &Path, args: &[&str]) -> io::Result<TestRedis> {
+        let mut launcher = Command::new(path)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
