@@ -1,0 +1,138 @@
+//! `nearcache demo`, `nearcache bench` and argument handling, through the
+//! built binary against throwaway servers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+use nearcache::testing::TestRedis;
+use serde_json::Value;
+
+fn nearcache(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nearcache")).args(args).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{output:?}\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The rows of the demo table: the cells of each line under the `----` rule,
+/// split on runs of two or more spaces (cells hold single spaces only).
+fn table_rows(text: &str) -> Vec<Vec<String>> {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("----")).skip(1);
+    let mut rows = Vec::new();
+    for line in lines.by_ref() {
+        if line.trim().is_empty() {
+            break;
+        }
+        rows.push(line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect());
+    }
+    rows
+}
+
+fn number(cell: &str) -> f64 {
+    cell.trim_end_matches(" %").parse().unwrap_or_else(|_| panic!("not a number: {cell:?}"))
+}
+
+fn check_demo_table(text: &str) {
+    let header = text.lines().find(|l| l.starts_with("target")).unwrap();
+    for column in ["hit rate", "mean us", "p99 us", "Redis cmd/s", "naive us"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let rows = table_rows(text);
+    let targets: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(targets, ["0 %", "50 %", "70 %", "80 %", "90 %", "95 %", "99 %"], "{text}");
+    for row in &rows {
+        assert_eq!(row.len(), 10, "{row:?}");
+        let hit_rate = number(&row[3]);
+        assert!((0.0..=100.0).contains(&hit_rate), "{row:?}");
+        assert!(number(&row[4]) > 0.0, "mean: {row:?}");
+        assert!(number(&row[8]) > 0.0, "naive: {row:?}");
+    }
+    assert_eq!(number(&rows[0][3]), 0.0, "an L1 of 0 keys hits nothing");
+    assert!(number(&rows[6][3]) > number(&rows[1][3]), "a bigger L1 hits more: {text}");
+    assert!(text.contains("L1 invalidation: tracking"), "{text}");
+}
+
+#[test]
+fn demo_prints_the_table_on_its_own_server() {
+    let text = stdout(&nearcache(&["demo", "--keys", "500", "--seconds", "1.4"]));
+    check_demo_table(&text);
+}
+
+#[test]
+fn demo_through_the_delay_proxy_on_a_given_server() {
+    let redis = TestRedis::start().unwrap();
+    let text =
+        stdout(&nearcache(&["demo", "--url", redis.url(), "--rtt", "200us", "--keys", "300", "--seconds", "1.4"]));
+    check_demo_table(&text);
+    assert!(text.contains("delay proxy adding 200us per round trip"), "{text}");
+    // The misses cross the proxy: at least the added round trip each.
+    let rows = table_rows(&text);
+    assert!(number(&rows[0][6]) >= 200.0, "{:?}", rows[0]);
+    // The demo's keys are gone from a server it did not start.
+    assert_eq!(redis.cli(&["DBSIZE"]).unwrap(), "0\n");
+}
+
+#[test]
+fn bench_json_has_every_measurement() {
+    let text = stdout(&nearcache(&["bench", "--json", "--seconds", "0.05"]));
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert!(report["l1_hit"]["nearcache_ns"].as_f64().unwrap() > 0.0);
+    assert!(report["l1_hit"]["hashmap_rwlock_ns"].as_f64().unwrap() > 0.0);
+    for path in ["nearcache_async", "nearcache_blocking", "redis_rs"] {
+        assert!(report["miss"][path]["count"].as_u64().unwrap() > 0, "{path}");
+        assert!(report["miss"][path]["p99_us"].as_f64().unwrap() >= report["miss"][path]["p50_us"].as_f64().unwrap());
+    }
+    assert!(report["concurrent_get_100"]["nearcache_ops_per_s"].as_f64().unwrap() > 0.0);
+    assert!(report["concurrent_get_100"]["redis_rs_ops_per_s"].as_f64().unwrap() > 0.0);
+    let algorithms: Vec<&str> =
+        report["compression"].as_array().unwrap().iter().map(|c| c["algorithm"].as_str().unwrap()).collect();
+    assert_eq!(algorithms, ["lz4", "zstd-1", "zstd-3"]);
+    assert!(report["compression"][0]["ratio"].as_f64().unwrap() > 1.5, "JSON compresses");
+}
+
+/// Bad arguments: a message naming the problem, and exit code 2.
+#[test]
+fn bad_arguments_exit_2_with_a_clear_message() {
+    for (args, expected) in [
+        (&["demo", "--rtt", "300"][..], "a bare number is ambiguous"),
+        (&["demo", "--rtt", "soon"], "expected a duration like"),
+        (&["demo", "--keys", "0"], "--keys"),
+        (&["demo", "--seconds", "0"], "expected a number of seconds"),
+        (&["demo", "--zipf", "9"], "expected an exponent"),
+        (&["doctor"], "URL"),
+        (&["doctor", "redis://127.0.0.1:1", "--sample", "0"], "--sample"),
+        (&["doctor", "not a url"], "expected a URL like"),
+        (&["bench", "--frobnicate"], "--frobnicate"),
+        (&["launch"], "unrecognized subcommand"),
+    ] {
+        let output = nearcache(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_explains_each_command() {
+    let help = stdout(&nearcache(&["--help"]));
+    for command in ["demo", "bench", "doctor"] {
+        assert!(help.contains(command), "{help}");
+    }
+    assert!(help.contains("Exit codes"), "{help}");
+    let demo = stdout(&nearcache(&["demo", "--help"]));
+    assert!(demo.contains("--rtt") && demo.contains("half each way"), "{demo}");
+}
+
+#[test]
+fn a_missing_launcher_suggests_url() {
+    let output = Command::new(env!("CARGO_BIN_EXE_nearcache"))
+        .args(["demo", "--keys", "100", "--seconds", "0.1"])
+        .env("NEARCACHE_LAUNCHER", "/nonexistent/redis-launcher")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--url"), "{stderr}");
+}
