@@ -6,26 +6,24 @@
 //! exact value: wake-up jitter adds a few microseconds, and the demo reports
 //! the round trip it measured.
 //!
-//! Sockets are tokio's (one small runtime of its own). The delay is not:
-//! tokio's timer has millisecond resolution, far too coarse for 150 us, so
-//! each direction of each connection has a thread that sleeps until a
-//! chunk's release time (with the timer slack lowered on Linux) and spins
-//! through the last few tens of microseconds, then hands the chunk back to
-//! the tokio task that writes it.
+//! tokio accepts and dials; the bytes then move on plain threads, because
+//! tokio's timer has millisecond resolution (far too coarse for 150 us) and
+//! every hop between a runtime worker and a timer thread is one more
+//! wake-up on the path being measured. Each direction of each connection
+//! has a reader thread, which stamps each chunk with its release time, and
+//! a writer thread, which sleeps until then (with the timer slack lowered on
+//! Linux), spins through the last few microseconds, and writes.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc as tokio_mpsc;
 
 /// The last stretch of each wait is spun rather than slept: a sleeping
 /// thread wakes up tens of microseconds late.
-const SPIN: Duration = Duration::from_micros(40);
+const SPIN: Duration = Duration::from_micros(20);
 const CHUNK: usize = 64 * 1024;
 
 /// A running proxy; stops (and drops its connections) when dropped.
@@ -58,7 +56,8 @@ impl DelayProxy {
 impl Drop for DelayProxy {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
-            // Dropping the tasks drops the channels, which ends the threads.
+            // Stops accepting; live connections end when their peers close
+            // them (the cache closes its connections before the proxy goes).
             runtime.shutdown_background();
         }
     }
@@ -69,56 +68,52 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, one_way: Durat
         let Ok((client, _)) = listener.accept().await else { continue };
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else { return };
-            // Nagle would hold small replies back by up to 40 ms.
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let (client_read, client_write) = client.into_split();
-            let (server_read, server_write) = server.into_split();
-            forward(client_read, server_write, one_way);
-            forward(server_read, client_write, one_way);
+            if let (Ok(client), Ok(server)) = (blocking(client), blocking(server)) {
+                let _ = forward(&client, &server, one_way).and_then(|()| forward(&server, &client, one_way));
+            }
+            // On error the sockets drop here, which closes the connection.
         });
     }
 }
 
-/// One direction: read -> delay thread -> write, in order.
-fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay: Duration) {
-    let (to_delay, delayed) = mpsc::channel::<(Instant, Vec<u8>)>();
-    let (release, mut released) = tokio_mpsc::unbounded_channel::<Vec<u8>>();
-    let spawned = std::thread::Builder::new().name("nearcache-delay".into()).spawn(move || {
-        lower_timer_slack();
-        // Ends when the reader task is gone (EOF or shutdown).
-        while let Ok((due, chunk)) = delayed.recv() {
-            wait_until(due);
-            if release.send(chunk).is_err() {
-                return;
-            }
-        }
-    });
-    if spawned.is_err() {
-        // No thread, no proxying: dropping both halves closes the connection.
-        return;
-    }
-    tokio::spawn(async move {
+/// A tokio socket as a blocking std one, with Nagle off (it would hold small
+/// replies back by up to 40 ms).
+fn blocking(stream: TcpStream) -> io::Result<std::net::TcpStream> {
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// One direction, `from` -> `to`, each chunk held for `delay`, in order.
+fn forward(from: &std::net::TcpStream, to: &std::net::TcpStream, delay: Duration) -> io::Result<()> {
+    let (mut from, mut to) = (from.try_clone()?, to.try_clone()?);
+    let (stamped, due) = mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::Builder::new().name("nearcache-proxy-read".into()).spawn(move || {
         let mut buf = vec![0u8; CHUNK];
         loop {
-            match from.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if to_delay.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
-                        return;
+                    if stamped.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                        break;
                     }
                 }
             }
         }
-    });
-    tokio::spawn(async move {
-        while let Some(chunk) = released.recv().await {
-            if to.write_all(&chunk).await.is_err() {
-                return;
+        // Dropping `stamped` ends the writer once it has sent what is queued.
+    })?;
+    std::thread::Builder::new().name("nearcache-proxy-write".into()).spawn(move || {
+        lower_timer_slack();
+        while let Ok((at, chunk)) = due.recv() {
+            wait_until(at);
+            if to.write_all(&chunk).is_err() {
+                break;
             }
         }
-        let _ = to.shutdown().await;
-    });
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    })?;
+    Ok(())
 }
 
 fn wait_until(due: Instant) {
@@ -150,7 +145,6 @@ fn lower_timer_slack() {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
 
     /// An echo server on loopback: the proxy's upstream.
     fn echo() -> SocketAddr {
