@@ -5,9 +5,9 @@ CARGO ?= cargo
 
 .PHONY: demo test deps lint unit bench
 
-## Build everything and run a short demo against a throwaway local Redis.
+## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
-	$(CARGO) run --release -p nearcache --features test-util --example demo -- --seconds 3
+	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
 test: deps lint unit
@@ -26,3 +26,4 @@ unit:
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps
 	$(CARGO) bench -p nearcache --bench l1_hit --bench redis_path --bench codec
+	$(CARGO) run --release -p nearcache-cli -- bench
