@@ -4,9 +4,11 @@
 //! Each row gets a fresh cache (default `tracking` invalidation) whose
 //! `l1.max_bytes` holds the `k` hottest keys, `k` taken from the Zipf CDF so
 //! that those keys take the target share of reads. L1 is filled with one
-//! `MGET` per 500 keys and warmed for a fifth of the row's time, then one
-//! thread reads for the rest, timing each read. Redis's own command counter
-//! (`INFO stats`, read on a separate connection) gives the load.
+//! `MGET` per 500 keys and warmed for a fifth of the row's time; then one
+//! thread reads, timing each read, the rows taking turns in four rounds (a
+//! noisy moment on the machine then lands on every row, not on one).
+//! Redis's own command counter (`INFO stats`, read on a separate connection
+//! around each turn) gives the load.
 //!
 //! The naive prediction for a row is `hit x rate + miss x (1 - rate)`, with
 //! `rate` the row's measured hit rate, `hit` the mean L1 hit over all rows,
@@ -31,6 +33,8 @@ pub(crate) const TARGETS: [f64; 7] = [0.0, 0.50, 0.70, 0.80, 0.90, 0.95, 0.99];
 const PREFIX: &str = "nc-demo:";
 /// Share of each row spent warming L1 before measuring.
 const WARM_SHARE: f64 = 0.2;
+/// Turns each row takes (its measuring time is split between them).
+const ROUNDS: u32 = 4;
 /// Reads between progress bar updates.
 const PROGRESS_EVERY: u64 = 1024;
 
@@ -142,7 +146,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     );
     println!(
         "L1 invalidation: tracking (CLIENT TRACKING: Redis tells the cache when a key changes); \
-         {:.1} s per row, the first {:.0} % warming L1\n",
+         {:.1} s per row, the first {:.0} % warming L1, then {ROUNDS} turns each\n",
         row_time.as_secs_f64(),
         WARM_SHARE * 100.0
     );
@@ -153,15 +157,33 @@ pub(crate) fn run(args: &Args) -> Result<()> {
             .map_err(|e| format!("progress bar template: {e}"))?
             .progress_chars("=> "),
     );
-    let mut rows = Vec::with_capacity(TARGETS.len());
+    let warm = row_time.mul_f64(WARM_SHARE);
+    let mut runs = Vec::with_capacity(TARGETS.len());
     for (i, &rate) in TARGETS.iter().enumerate() {
-        bar.set_message(format!("row {} of {}: target hit rate {:.0} %", i + 1, TARGETS.len(), rate * 100.0));
+        bar.set_message(format!("filling and warming L1 for row {} of {}", i + 1, TARGETS.len()));
         let l1_keys = zipf.keys_for_hit_rate(rate);
         let l1_bytes = (l1_keys as u64 * entry_bytes).max(1);
-        let row = measure(&admin, &cache_url, &keys, &zipf, rate, l1_keys, l1_bytes, row_time, &bar)?;
-        bar.set_position(row_time.as_millis() as u64 * (i as u64 + 1));
-        rows.push(row);
+        runs.push(Run::start(&cache_url, &keys, &zipf, rate, l1_keys, l1_bytes, warm)?);
+        bar.set_position(bar.position() + warm.as_millis() as u64);
     }
+    // Rows take turns, so that a busy moment on the machine lands on all of
+    // them rather than on one.
+    let slice = (row_time - warm) / ROUNDS;
+    for round in 0..ROUNDS {
+        for (i, run) in runs.iter_mut().enumerate() {
+            bar.set_message(format!("round {} of {ROUNDS}, target hit rate {:.0} %", round + 1, TARGETS[i] * 100.0));
+            let base = bar.position();
+            run.slice(&admin, &keys, &zipf, slice, &mut |d| bar.set_position(base + d.as_millis() as u64))?;
+            bar.set_position(base + slice.as_millis() as u64);
+        }
+    }
+    let mut rows: Vec<Row> = runs
+        .into_iter()
+        .map(|run| {
+            run.cache.close();
+            run.row
+        })
+        .collect();
     bar.finish_and_clear();
 
     print!("{}", report(&mut rows, args.rtt));
@@ -201,86 +223,123 @@ fn load(admin: &Cache, keys: &[Bytes], value_size: usize) -> Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn measure(
-    admin: &Cache,
-    url: &str,
-    keys: &[Bytes],
-    zipf: &Zipf,
-    target: f64,
-    l1_keys: usize,
-    l1_bytes: u64,
-    row_time: Duration,
-    bar: &ProgressBar,
-) -> Result<Row> {
-    let cache = cache(url, Invalidation::Tracking, l1_bytes)?;
-    nearcache::block_on(cache.connect())??;
-    // Fill L1 with the hottest keys: one MGET per 500.
-    for chunk in keys[..l1_keys].chunks(500) {
-        nearcache::block_on(cache.get_many(chunk))??;
-    }
-    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ (target * 1000.0) as u64);
-    let started = Instant::now();
-    let warm_until = started + row_time.mul_f64(WARM_SHARE);
-    let end = started + row_time;
-    let base = bar.position();
-    let mut row = Row {
-        target,
-        l1_keys,
-        l1_bytes,
-        reads: 0,
-        hits: 0,
-        hit_nanos: 0,
-        miss_nanos: 0,
-        latencies: Vec::new(),
-        redis_commands_per_s: 0.0,
-    };
-    let mut commands_before = None;
-    let mut measuring_since = started;
-    let mut now = started;
-    let mut n = 0u64;
-    // Ends once the row's time is up and at least one read was measured
-    // (a read is bounded by the command timeout).
-    while now < end || row.reads == 0 {
-        n += 1;
-        if n % PROGRESS_EVERY == 0 {
-            bar.set_position(base + (now - started).as_millis() as u64);
+/// One row in progress: its cache (kept, and so kept warm, across rounds),
+/// its reads so far, and its share of Redis's command counter.
+struct Run {
+    cache: Cache,
+    rng: Rng,
+    row: Row,
+    commands: u64,
+    measured: Duration,
+}
+
+impl Run {
+    /// A cache holding the `l1_keys` hottest keys (one MGET per 500), then
+    /// `warm` of unmeasured reads so that L1 settles into its steady state.
+    fn start(
+        url: &str,
+        keys: &[Bytes],
+        zipf: &Zipf,
+        target: f64,
+        l1_keys: usize,
+        l1_bytes: u64,
+        warm: Duration,
+    ) -> Result<Run> {
+        let cache = cache(url, Invalidation::Tracking, l1_bytes)?;
+        nearcache::block_on(cache.connect())??;
+        for chunk in keys[..l1_keys].chunks(500) {
+            nearcache::block_on(cache.get_many(chunk))??;
         }
-        if commands_before.is_none() && now >= warm_until {
-            commands_before = Some(commands_processed(admin)?);
-            measuring_since = Instant::now();
-        }
-        let key = &keys[zipf.sample(&mut rng)];
-        let t = Instant::now();
-        let hit = match cache.get_local(key)? {
-            Lookup::Hit(_) | Lookup::Absent => true,
-            Lookup::Miss => {
-                if nearcache::block_on(cache.get(key))??.is_none() {
-                    return Err(format!("{} is missing from Redis: was it deleted during the demo?", show(key)).into());
-                }
-                false
-            }
+        let row = Row {
+            target,
+            l1_keys,
+            l1_bytes,
+            reads: 0,
+            hits: 0,
+            hit_nanos: 0,
+            miss_nanos: 0,
+            latencies: Vec::new(),
+            redis_commands_per_s: 0.0,
         };
-        now = Instant::now();
-        let nanos = (now - t).as_nanos() as u64;
-        if commands_before.is_some() {
-            row.reads += 1;
-            row.latencies.push(u32::try_from(nanos).unwrap_or(u32::MAX));
-            if hit {
-                row.hits += 1;
-                row.hit_nanos += nanos;
-            } else {
-                row.miss_nanos += nanos;
+        let mut run = Run {
+            cache,
+            rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ (target * 1000.0) as u64),
+            row,
+            commands: 0,
+            measured: Duration::ZERO,
+        };
+        run.reads(keys, zipf, warm, false, &mut |_| {})?;
+        Ok(run)
+    }
+
+    /// Measures reads for `slice`; Redis's command counter is read before
+    /// and after on the admin connection.
+    fn slice(
+        &mut self,
+        admin: &Cache,
+        keys: &[Bytes],
+        zipf: &Zipf,
+        slice: Duration,
+        progress: &mut dyn FnMut(Duration),
+    ) -> Result<()> {
+        let before = commands_processed(admin)?;
+        let started = Instant::now();
+        self.reads(keys, zipf, slice, true, progress)?;
+        self.measured += started.elapsed();
+        self.commands += commands_processed(admin)?.saturating_sub(before);
+        self.row.redis_commands_per_s = self.commands as f64 / self.measured.as_secs_f64().max(1e-9);
+        Ok(())
+    }
+
+    /// Reads for `time` (and at least once), timing each read if `measure`.
+    fn reads(
+        &mut self,
+        keys: &[Bytes],
+        zipf: &Zipf,
+        time: Duration,
+        measure: bool,
+        progress: &mut dyn FnMut(Duration),
+    ) -> Result<()> {
+        let started = Instant::now();
+        let end = started + time;
+        let mut now = started;
+        let mut n = 0u64;
+        // A read is bounded by the command timeout, so this ends.
+        while n == 0 || now < end {
+            n += 1;
+            if n % PROGRESS_EVERY == 0 {
+                progress(now - started);
+            }
+            let key = &keys[zipf.sample(&mut self.rng)];
+            let t = Instant::now();
+            let hit = match self.cache.get_local(key)? {
+                Lookup::Hit(_) | Lookup::Absent => true,
+                Lookup::Miss => {
+                    if nearcache::block_on(self.cache.get(key))??.is_none() {
+                        return Err(
+                            format!("{} is missing from Redis: was it deleted during the demo?", show(key)).into()
+                        );
+                    }
+                    false
+                }
+            };
+            now = Instant::now();
+            if measure {
+                let nanos = (now - t).as_nanos() as u64;
+                let row = &mut self.row;
+                row.reads += 1;
+                row.latencies.push(u32::try_from(nanos).unwrap_or(u32::MAX));
+                if hit {
+                    row.hits += 1;
+                    row.hit_nanos += nanos;
+                } else {
+                    row.miss_nanos += nanos;
+                }
             }
         }
+        progress(now - started);
+        Ok(())
     }
-    let commands_after = commands_processed(admin)?;
-    let elapsed = measuring_since.elapsed().as_secs_f64();
-    if let Some(before) = commands_before {
-        row.redis_commands_per_s = commands_after.saturating_sub(before) as f64 / elapsed;
-    }
-    cache.close();
-    Ok(row)
 }
 
 fn report(rows: &mut [Row], rtt: Option<Duration>) -> String {
