@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit bench
+.PHONY: demo test deps lint unit c-test bench
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit
+test: deps lint unit c-test
 
 deps:
 	@scripts/install-deps.sh
@@ -22,6 +22,13 @@ lint:
 unit:
 	$(CARGO) test --workspace --locked
 	bash tests/launcher-test.sh
+
+## The C library: fails if include/nearcache.h is stale (installs the pinned
+## cbindgen if needed), then the C suite under ASan + UBSan against a real
+## redis-server, and examples/basic.c built through pkg-config.
+c-test:
+	$(MAKE) -C bindings/c header-check
+	$(MAKE) -C bindings/c check
 
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps

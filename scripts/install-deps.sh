@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and the machine lacks:
-# redis-server and redis-cli (Debian's packages). Idempotent and quiet when
-# everything is there already.
+# redis-server and redis-cli (Debian's packages), and for the C library a C
+# compiler, pkg-config and python3 (cbindgen comes from `make -C bindings/c
+# cbindgen`). Idempotent and quiet when everything is there already.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+# The C library's tests: a C compiler with AddressSanitizer, pkg-config.
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -277,6 +277,13 @@ impl Cache {
         }
     }
 
+    /// The Redis half of [`Cache::get`], for a caller that has just had
+    /// [`Lookup::Miss`] from [`Cache::get_local`] (the blocking facade):
+    /// the key is not looked up, nor counted as a miss, a second time.
+    pub(crate) async fn get_after_miss(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.fetch(key).await
+    }
+
     /// The values of `keys`, in order: L1 answers what it can, one `MGET`
     /// fetches the rest.
     pub async fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>> {

@@ -209,7 +209,9 @@ impl From<redis::RedisError> for Error {
         } else {
             match err.kind() {
                 R::AuthenticationFailed => ErrorKind::Auth,
-                R::Server(server) => classify_server_error(&err, server),
+                // Codes redis-rs does not know (NOAUTH, WRONGPASS) arrive as
+                // `Extension`, not `Server`: they are server replies too.
+                R::Server(_) | R::Extension => classify_server_error(&err),
                 R::InvalidClientConfig => ErrorKind::Config,
                 R::Io | R::ClusterConnectionNotFound => ErrorKind::Connection,
                 R::Parse | R::UnexpectedReturnType => ErrorKind::Redis,
@@ -220,7 +222,7 @@ impl From<redis::RedisError> for Error {
     }
 }
 
-fn classify_server_error(err: &redis::RedisError, _server: redis::ServerErrorKind) -> ErrorKind {
+fn classify_server_error(err: &redis::RedisError) -> ErrorKind {
     // NOAUTH / WRONGPASS / NOPERM are server replies, but callers handle them
     // as credential problems, as redis-py's AuthenticationError does.
     match err.code() {
@@ -230,6 +232,7 @@ fn classify_server_error(err: &redis::RedisError, _server: redis::ServerErrorKin
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -242,6 +245,24 @@ mod tests {
         for (i, kind) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(kind.index(), i);
         }
+    }
+
+    #[test]
+    fn credential_replies_are_auth_errors() {
+        for reply in [
+            &b"-NOAUTH HELLO must be called with the client already authenticated\r\n"[..],
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+            b"-NOPERM User u has no permissions to run the 'get' command\r\n",
+        ] {
+            let redis::Value::ServerError(reply) = redis::parse_redis_value(reply).unwrap() else {
+                panic!("not an error reply");
+            };
+            assert_eq!(Error::from(redis::RedisError::from(reply)).kind(), ErrorKind::Auth);
+        }
+        let redis::Value::ServerError(reply) = redis::parse_redis_value(b"-WRONGTYPE Operation\r\n").unwrap() else {
+            panic!("not an error reply");
+        };
+        assert_eq!(Error::from(redis::RedisError::from(reply)).kind(), ErrorKind::Redis);
     }
 
     #[test]

@@ -32,6 +32,17 @@ fn blocking_calls_cover_the_api() {
 }
 
 #[test]
+fn a_miss_is_looked_up_and_counted_once() {
+    let redis = TestRedis::start().unwrap();
+    let cache = cache(&redis);
+    cache.set("k", "v", SetOptions::default()).unwrap();
+    assert_eq!(cache.get("k").unwrap(), Some(Bytes::from_static(b"v")));
+    assert_eq!(cache.get("k").unwrap(), Some(Bytes::from_static(b"v")));
+    let stats = cache.stats();
+    assert_eq!((stats.l1_misses, stats.l1_hits), (1, 1), "{stats:?}");
+}
+
+#[test]
 fn many_threads_share_one_cache() {
     let redis = TestRedis::start().unwrap();
     let cache = cache(&redis);

@@ -1,0 +1,664 @@
+//! `nc_cache`: opening a cache and every operation on it.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use bytes::Bytes;
+use nearcache::blocking::Cache;
+use nearcache::{Config, SetOptions, Ttl};
+
+use crate::config::{nc_config, to_config};
+use crate::ffi::{
+    self, boundary, boundary_value, byte_array, bytes, c_str, free_box, invalid, out_ptr, try_ref, Castable,
+};
+use crate::reply::nc_reply;
+use crate::status::nc_status;
+use crate::value::nc_value;
+
+/// A cache: an in-process L1 in front of a Redis deployment.
+///
+/// Opened by `nc_cache_open*`, freed by `nc_cache_free`. Every function
+/// taking a `const nc_cache *` is thread-safe: one cache may be shared by any
+/// number of threads without locking (it is internally synchronised). Calls
+/// block the calling thread until Redis answers (bounded by
+/// `redis.command_timeout`); an L1 hit does no I/O and takes no lock that
+/// I/O holds. `nc_cache_free` must not race with other calls on the cache.
+pub struct nc_cache {
+    _private: [u8; 0],
+}
+
+impl Castable for nc_cache {
+    type Rust = Cache;
+}
+
+/// `nc_cache_set` flag: write only if the key does not exist (`SET NX`).
+pub const NC_SET_NX: u32 = 1;
+/// `nc_cache_set` flag: write only if the key exists (`SET XX`).
+pub const NC_SET_XX: u32 = 2;
+/// `nc_cache_set` flag: use `ttl_ms` exactly, without `write.ttl_jitter`.
+pub const NC_SET_EXACT_TTL: u32 = 4;
+const SET_FLAGS: u32 = NC_SET_NX | NC_SET_XX | NC_SET_EXACT_TTL;
+
+fn open(config: Config, out: *mut *mut nc_cache) -> ffi::Result<nc_status> {
+    let out = out_ptr(out, "out")?;
+    let cache = Cache::new(config)?;
+    *out = ffi::into_raw::<nc_cache>(cache);
+    Ok(nc_status::NC_OK)
+}
+
+/// # Safety
+/// A non-NULL `cache` comes from `nc_cache_open*` and is not freed.
+unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
+    // SAFETY: forwarded to the caller.
+    unsafe { try_ref(cache, "cache") }
+}
+
+/// Writes a found value as a new handle, or NULL for a miss.
+fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
+    match value {
+        Some(value) => {
+            *out = ffi::into_raw::<nc_value>(value);
+            nc_status::NC_OK
+        }
+        None => {
+            *out = std::ptr::null_mut();
+            nc_status::NC_NOT_FOUND
+        }
+    }
+}
+
+/// Opens a cache from a configuration built with `nc_config_set`.
+///
+/// `cfg` stays owned by the caller (it may be freed or reused at once). On
+/// `NC_OK`, `*out` receives a cache the caller frees with `nc_cache_free`.
+/// No I/O happens yet: connections open on first use (`nc_cache_connect`
+/// opens them now). Returns `NC_ERR_CONFIG` for an invalid configuration
+/// (the message starts with the field path, as in
+/// `l1.max_bytes: expected a size like "64MiB", got "lots"`),
+/// `NC_ERR_INVALID_ARGUMENT` for NULL arguments. Thread-safe.
+///
+/// # Safety
+/// `cfg` comes from `nc_config_new` and is not being mutated.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_open(cfg: *const nc_config, out: *mut *mut nc_cache) -> nc_status {
+    // SAFETY: the caller promises a live config.
+    boundary(|| open(unsafe { to_config(cfg) }?, out))
+}
+
+/// Opens a cache from a config file: JSON if `path` ends in `.json`, TOML
+/// otherwise (the file every language reads; DESIGN.md "Configuration").
+///
+/// `path` is a NUL-terminated UTF-8 string. Returns `NC_OK` (`*out` owned
+/// by the caller, freed with `nc_cache_free`), `NC_ERR_CONFIG` when the file
+/// cannot be read or is invalid (the message names the file or the field
+/// path), `NC_ERR_INVALID_ARGUMENT` for NULL arguments. Thread-safe.
+///
+/// # Safety
+/// `path` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_open_config(path: *const c_char, out: *mut *mut nc_cache) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let path = unsafe { c_str(path, "path") }?;
+        open(Config::from_path(path)?, out)
+    })
+}
+
+/// Opens a cache from the text of a TOML config (the file's schema).
+///
+/// Statuses and ownership as `nc_cache_open_config`.
+///
+/// # Safety
+/// `toml` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_open_toml(toml: *const c_char, out: *mut *mut nc_cache) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let text = unsafe { c_str(toml, "toml") }?;
+        open(Config::from_toml_str(text)?, out)
+    })
+}
+
+/// Opens a cache for `url` (`redis://[user:password@]host:port/db`) with
+/// every other setting at its default.
+///
+/// Statuses and ownership as `nc_cache_open_config` (`NC_ERR_CONFIG` for a
+/// malformed URL, password redacted from the message).
+///
+/// # Safety
+/// `url` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_open_url(url: *const c_char, out: *mut *mut nc_cache) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let url = unsafe { c_str(url, "url") }?;
+        open(Config::from_value(serde_json::json!({ "url": url }))?, out)
+    })
+}
+
+/// Opens a cache from the environment: the file named by `NEARCACHE_CONFIG`
+/// (defaults when unset), with `redis.url` replaced by `NEARCACHE_URL`, or
+/// else `REDIS_URL`, when set.
+///
+/// Statuses and ownership as `nc_cache_open_config`.
+#[no_mangle]
+pub extern "C" fn nc_cache_open_env(out: *mut *mut nc_cache) -> nc_status {
+    boundary(|| open(Config::from_env()?, out))
+}
+
+/// Opens every connection now and returns the first error, so that a
+/// misconfigured URL fails at start-up rather than on the first read.
+///
+/// Returns `NC_OK`, `NC_ERR_CONNECTION`, `NC_ERR_TIMEOUT`, `NC_ERR_AUTH`,
+/// `NC_ERR_CLOSED`, or `NC_ERR_INVALID_ARGUMENT` (NULL cache). Blocking;
+/// thread-safe.
+///
+/// # Safety
+/// A non-NULL `cache` comes from `nc_cache_open*` and is not freed.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_connect(cache: *const nc_cache) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache.
+        unsafe { cache_ref(cache) }?.connect()?;
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Reads `key` (`key_len` bytes, binary-safe): from L1 when it is there
+/// (no I/O, no copy), else from Redis (decompressing, then filling L1).
+///
+/// On `NC_OK`, `*out` receives a handle on the value, owned by the caller and
+/// freed with `nc_value_free`; read it with `nc_value_data` / `nc_value_len`.
+/// On `NC_NOT_FOUND` (the key does not exist), `*out` is set to NULL. On
+/// errors `*out` is untouched: `NC_ERR_INVALID_ARGUMENT` (NULL arguments, an
+/// empty key, a key over 64 KiB), `NC_ERR_CONNECTION`, `NC_ERR_TIMEOUT`,
+/// `NC_ERR_AUTH`, `NC_ERR_REDIS` (e.g. the key holds a hash),
+/// `NC_ERR_CODEC` (a corrupt compression frame), `NC_ERR_CLOSED`.
+/// Blocking on a miss; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+/// bytes; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_get(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    out: *mut *mut nc_value,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `key_len` readable bytes.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let out = out_ptr(out, "out")?;
+        Ok(found(cache.get(key)?, out))
+    })
+}
+
+/// Reads `key` like `nc_cache_get`, copying the value into the caller's
+/// buffer `buf` of `buf_len` bytes.
+///
+/// - `NC_OK`: the value was copied to `buf` and `*needed` is its length.
+/// - `NC_BUFFER_TOO_SMALL`: the value is longer than `buf_len`; `buf` is
+///   untouched and `*needed` is the length to call again with. Passing
+///   `buf = NULL, buf_len = 0` asks for the length only.
+/// - `NC_NOT_FOUND`: the key does not exist; `*needed` is set to 0.
+/// - errors as `nc_cache_get` (`*needed` untouched), and
+///   `NC_ERR_INVALID_ARGUMENT` when `buf` is NULL with `buf_len > 0` or
+///   `needed` is NULL.
+///
+/// Blocking on a miss; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+/// bytes; `buf` is writable for `buf_len` bytes; `needed` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_get_into(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    needed: *mut usize,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `key_len` readable bytes.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let needed = out_ptr(needed, "needed")?;
+        if buf.is_null() && buf_len > 0 {
+            return Err(invalid(format!("buf is NULL but buf_len is {buf_len}")));
+        }
+        let Some(value) = cache.get(key)? else {
+            *needed = 0;
+            return Ok(nc_status::NC_NOT_FOUND);
+        };
+        *needed = value.len();
+        if value.len() > buf_len {
+            ffi::set_last_error(&format!("the value is {} bytes; the buffer holds {buf_len}", value.len()));
+            return Ok(nc_status::NC_BUFFER_TOO_SMALL);
+        }
+        if !value.is_empty() {
+            // SAFETY: `buf` is non-NULL here (buf_len >= value.len() > 0) and
+            // the caller promises `buf_len` writable bytes; a value we own
+            // cannot overlap the caller's buffer.
+            unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), buf, value.len()) };
+        }
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Reads `n` keys at once: L1 answers what it can and one `MGET` fetches the
+/// rest. `keys[i]` / `key_lens[i]` describe key `i`.
+///
+/// On `NC_OK`, `out[i]` receives a value handle (freed by the caller with
+/// `nc_value_free`) or NULL when key `i` does not exist; `out` must have room
+/// for `n` pointers. On errors `out` is untouched. `n == 0` is `NC_OK` (the
+/// arrays may then be NULL). Errors as `nc_cache_get`. Blocking unless every
+/// key is in L1; thread-safe.
+///
+/// # Safety
+/// `keys`, `key_lens` and `out` have `n` elements; each key is readable for
+/// its length.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_get_many(
+    cache: *const nc_cache,
+    n: usize,
+    keys: *const *const u8,
+    key_lens: *const usize,
+    out: *mut *mut nc_value,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `n` readable keys.
+        let (cache, keys) = unsafe { (cache_ref(cache)?, byte_array(n, keys, key_lens, "keys")?) };
+        if n > 0 && out.is_null() {
+            return Err(invalid("out is NULL"));
+        }
+        let values = cache.get_many(&keys)?;
+        for (i, value) in values.into_iter().enumerate() {
+            let handle = value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>);
+            // SAFETY: the caller promises room for `n` pointers in `out`, and
+            // core returns exactly one value per key.
+            unsafe { out.add(i).write(handle) };
+        }
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Writes `value` (`value_len` bytes; may be empty) to `key`, compressing it
+/// when it is at least `compression.min_size` long. Drops the key from this
+/// process's L1 first, so this thread and every other one then reads the new
+/// value.
+///
+/// `ttl_ms` is the expiry in milliseconds, 0 for none; it is shortened by up
+/// to `write.ttl_jitter` unless `NC_SET_EXACT_TTL` is given. `flags` is 0 or
+/// a combination of `NC_SET_NX`, `NC_SET_XX`, `NC_SET_EXACT_TTL`.
+///
+/// Returns `NC_OK`; `NC_NOT_WRITTEN` when `NC_SET_NX` / `NC_SET_XX` prevented
+/// the write; `NC_ERR_INVALID_ARGUMENT` (NULL arguments, bad key, unknown
+/// flags, NX with XX, a value above `compression.max_value_size`);
+/// `NC_ERR_CONNECTION`, `NC_ERR_TIMEOUT`, `NC_ERR_AUTH`, `NC_ERR_REDIS`,
+/// `NC_ERR_CLOSED`. Blocking; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` and `value` are readable for
+/// their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_set(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    ttl_ms: u64,
+    flags: u32,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and readable key and value.
+        let (cache, key, value) =
+            unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, bytes(value, value_len, "value")?) };
+        if flags & !SET_FLAGS != 0 {
+            return Err(invalid(format!("unknown set flags {:#x}", flags & !SET_FLAGS)));
+        }
+        let options = SetOptions {
+            ttl: (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms)),
+            only_if_absent: flags & NC_SET_NX != 0,
+            only_if_present: flags & NC_SET_XX != 0,
+            exact_ttl: flags & NC_SET_EXACT_TTL != 0,
+        };
+        let written = cache.set(key, value, options)?;
+        Ok(if written { nc_status::NC_OK } else { nc_status::NC_NOT_WRITTEN })
+    })
+}
+
+/// Deletes `key` in Redis (and from L1).
+///
+/// Returns `NC_OK` if the key existed, `NC_NOT_FOUND` if it did not; errors
+/// as `nc_cache_set`. Blocking; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_delete(cache: *const nc_cache, key: *const u8, key_len: usize) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and a readable key.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        Ok(if cache.delete(key)? { nc_status::NC_OK } else { nc_status::NC_NOT_FOUND })
+    })
+}
+
+/// Sets `key` to expire after `ttl_ms` milliseconds (exactly: no jitter).
+///
+/// Returns `NC_OK` if the key exists, `NC_NOT_FOUND` if it does not,
+/// `NC_ERR_INVALID_ARGUMENT` for `ttl_ms == 0` (use `nc_cache_delete`) and
+/// NULL arguments; other errors as `nc_cache_set`. Blocking; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_expire(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    ttl_ms: u64,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and a readable key.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let exists = cache.expire(key, Duration::from_millis(ttl_ms))?;
+        Ok(if exists { nc_status::NC_OK } else { nc_status::NC_NOT_FOUND })
+    })
+}
+
+/// The remaining time to live of `key`, from Redis (`PTTL`).
+///
+/// On `NC_OK`, `*ttl_ms` is the remaining milliseconds, or -1 when the key
+/// exists without an expiry. `NC_NOT_FOUND` when the key does not exist
+/// (`*ttl_ms` untouched). Errors as `nc_cache_get`. Blocking; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+/// bytes; `ttl_ms` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_ttl(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    ttl_ms: *mut i64,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and a readable key.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let out = out_ptr(ttl_ms, "ttl_ms")?;
+        match cache.ttl(key)? {
+            Ttl::Missing => Ok(nc_status::NC_NOT_FOUND),
+            Ttl::Persistent => {
+                *out = -1;
+                Ok(nc_status::NC_OK)
+            }
+            Ttl::Expires(left) => {
+                *out = i64::try_from(left.as_millis()).unwrap_or(i64::MAX);
+                Ok(nc_status::NC_OK)
+            }
+        }
+    })
+}
+
+/// Reads field `field` of the hash at `key` (decompressed like a value).
+///
+/// On `NC_OK`, `*out` receives a value handle the caller frees with
+/// `nc_value_free`; `NC_NOT_FOUND` (no such key or field) sets `*out` to
+/// NULL. Errors as `nc_cache_get` (`NC_ERR_REDIS` when the key is not a
+/// hash). Blocking; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` and `field` are readable for
+/// their lengths; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_hget(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    field: *const u8,
+    field_len: usize,
+    out: *mut *mut nc_value,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and readable key and field.
+        let (cache, key, field) =
+            unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, bytes(field, field_len, "field")?) };
+        let out = out_ptr(out, "out")?;
+        Ok(found(cache.hget(key, field)?, out))
+    })
+}
+
+/// Sets `n` fields of the hash at `key` (one `HSET`): field `i` is
+/// `fields[i]` / `field_lens[i]`, its value `values[i]` / `value_lens[i]`
+/// (compressed like `nc_cache_set` values).
+///
+/// On `NC_OK`, `*added` (optional: may be NULL) receives the number of
+/// fields that were new. `n` must be at least 1. Errors as `nc_cache_set`
+/// (`NC_ERR_REDIS` when the key is not a hash). Blocking; thread-safe.
+///
+/// # Safety
+/// The four arrays have `n` elements, each readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_hset(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    n: usize,
+    fields: *const *const u8,
+    field_lens: *const usize,
+    values: *const *const u8,
+    value_lens: *const usize,
+    added: *mut u64,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache, a readable key and `n`
+        // readable fields and values.
+        let (cache, key, fields, values) = unsafe {
+            (
+                cache_ref(cache)?,
+                bytes(key, key_len, "key")?,
+                byte_array(n, fields, field_lens, "fields")?,
+                byte_array(n, values, value_lens, "values")?,
+            )
+        };
+        if n == 0 {
+            return Err(invalid("hset needs at least one field"));
+        }
+        let pairs: Vec<(&[u8], &[u8])> = fields.into_iter().zip(values).collect();
+        let count = cache.hset(key, &pairs)?;
+        // SAFETY: a non-NULL `added` is the caller's writable u64.
+        if let Some(added) = unsafe { added.as_mut() } {
+            *added = count;
+        }
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Deletes `n` fields of the hash at `key` (one `HDEL`).
+///
+/// On `NC_OK`, `*removed` (optional: may be NULL) receives the number of
+/// fields that existed. `n` must be at least 1. Errors as `nc_cache_set`.
+/// Blocking; thread-safe.
+///
+/// # Safety
+/// `fields` and `field_lens` have `n` elements, each readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_hdel(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    n: usize,
+    fields: *const *const u8,
+    field_lens: *const usize,
+    removed: *mut u64,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache, a readable key and `n`
+        // readable fields.
+        let (cache, key, fields) =
+            unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, byte_array(n, fields, field_lens, "fields")?) };
+        if n == 0 {
+            return Err(invalid("hdel needs at least one field"));
+        }
+        let count = cache.hdel(key, &fields)?;
+        // SAFETY: a non-NULL `removed` is the caller's writable u64.
+        if let Some(removed) = unsafe { removed.as_mut() } {
+            *removed = count;
+        }
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Drops `n` keys from this process's L1 only (Redis is untouched; the next
+/// read of each goes to Redis). `n == 0` is `NC_OK`.
+///
+/// Returns `NC_OK`, `NC_ERR_CLOSED`, or `NC_ERR_INVALID_ARGUMENT` (NULL
+/// arguments). No I/O; thread-safe.
+///
+/// # Safety
+/// `keys` and `key_lens` have `n` elements, each readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_invalidate_local(
+    cache: *const nc_cache,
+    n: usize,
+    keys: *const *const u8,
+    key_lens: *const usize,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `n` readable keys.
+        let (cache, keys) = unsafe { (cache_ref(cache)?, byte_array(n, keys, key_lens, "keys")?) };
+        cache.invalidate_local(&keys)?;
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Drops every entry of this process's L1 (Redis is untouched).
+///
+/// Returns `NC_OK`, `NC_ERR_CLOSED`, or `NC_ERR_INVALID_ARGUMENT`. No I/O;
+/// thread-safe.
+///
+/// # Safety
+/// A non-NULL `cache` comes from `nc_cache_open*` and is not freed.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_invalidate_local_all(cache: *const nc_cache) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache.
+        unsafe { cache_ref(cache) }?.invalidate_local_all()?;
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Sends a raw command (`argv[0]` is its name; `argc` arguments, each
+/// `argv_lens[i]` bytes, binary-safe) on the shared connections. The reply
+/// is neither cached nor decompressed. A write drops the L1 entries of every
+/// argument it names, so reads after it see it.
+///
+/// On `NC_OK`, `*out` receives the reply tree, owned by the caller and freed
+/// with `nc_reply_free`. An error reply from Redis is `NC_ERR_REDIS` (the
+/// message is Redis's). Commands that would change or hold the shared
+/// connection (`MULTI`, `SELECT`, `SUBSCRIBE`, `CLIENT TRACKING`, `BLPOP`,
+/// ...) and `argc == 0` give `NC_ERR_INVALID_ARGUMENT`. Other errors as
+/// `nc_cache_get`. Blocking; thread-safe.
+///
+/// # Safety
+/// `argv` and `argv_lens` have `argc` elements, each readable for its
+/// length; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_command(
+    cache: *const nc_cache,
+    argc: usize,
+    argv: *const *const u8,
+    argv_lens: *const usize,
+    out: *mut *mut nc_reply,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `argc` readable arguments.
+        let (cache, args) = unsafe { (cache_ref(cache)?, byte_array(argc, argv, argv_lens, "argv")?) };
+        let out = out_ptr(out, "out")?;
+        let reply = cache.command(&args)?;
+        *out = ffi::into_raw::<nc_reply>(reply);
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// The cache's statistics as a JSON object (L1 hits, misses, entries, bytes,
+/// evictions, fills, invalidations, errors by code, latency summaries, slow
+/// log, hot keys; the same fields as every language's `stats()`).
+///
+/// On `NC_OK`, `*out` receives a NUL-terminated string the caller frees with
+/// `nc_string_free`. Returns `NC_ERR_INVALID_ARGUMENT` for NULL arguments.
+/// Works on a closed cache. No I/O; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_stats_json(cache: *const nc_cache, out: *mut *mut c_char) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache.
+        let cache = unsafe { cache_ref(cache) }?;
+        let out = out_ptr(out, "out")?;
+        *out = ffi::into_c_string(cache.stats().to_json());
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// The cache's effective configuration as pretty JSON (password redacted):
+/// byte for byte what every language prints for the same config.
+///
+/// On `NC_OK`, `*out` receives a NUL-terminated string the caller frees with
+/// `nc_string_free`. Returns `NC_ERR_INVALID_ARGUMENT` for NULL arguments.
+/// No I/O; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_config_json(cache: *const nc_cache, out: *mut *mut c_char) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache.
+        let cache = unsafe { cache_ref(cache) }?;
+        let out = out_ptr(out, "out")?;
+        *out = ffi::into_c_string(cache.config().to_json());
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Closes the connections and empties L1. Every later call on the cache
+/// returns `NC_ERR_CLOSED` (except `nc_cache_stats_json`,
+/// `nc_cache_config_json` and `nc_cache_free`); value handles already
+/// returned stay valid. Closing twice is fine.
+///
+/// Returns `NC_OK`, or `NC_ERR_INVALID_ARGUMENT` for NULL. Thread-safe: calls
+/// racing with it either finish or return `NC_ERR_CLOSED`.
+///
+/// # Safety
+/// A non-NULL `cache` comes from `nc_cache_open*` and is not freed.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_close(cache: *const nc_cache) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache.
+        unsafe { cache_ref(cache) }?.close();
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Closes (as `nc_cache_close`) and frees the cache. NULL is a no-op. Value
+/// handles and replies obtained from it stay valid until freed.
+///
+/// Not thread-safe with respect to the cache: no other call on it may run or
+/// follow.
+///
+/// # Safety
+/// A non-NULL `cache` comes from `nc_cache_open*` and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_free(cache: *mut nc_cache) {
+    boundary_value((), || {
+        // SAFETY: the caller promises a live cache, given up here.
+        if let Ok(live) = unsafe { cache_ref(cache) } {
+            live.close();
+        }
+        // SAFETY: as above; the pointer came from `into_raw`.
+        unsafe { free_box(cache) }
+    })
+}

@@ -1,0 +1,25 @@
+//! The C API of nearcache: `libnearcache.so` / `libnearcache.a` and
+//! `include/nearcache.h` (generated from this crate by cbindgen).
+//!
+//! Conventions (after rustls-ffi): opaque handle types; every fallible
+//! function returns `nc_status`; outputs come last and are written only on
+//! success (a miss writes NULL); `*_free(NULL)` is a no-op; NULL pointers and
+//! impossible lengths are `NC_ERR_INVALID_ARGUMENT`, never a crash; every
+//! export runs inside one panic boundary (`ffi::boundary`), so a panic is
+//! `NC_ERR_INTERNAL`, never an abort. This crate only translates: every
+//! behaviour is core's.
+
+#![allow(non_camel_case_types)]
+
+mod cache;
+mod config;
+mod ffi;
+mod reply;
+mod status;
+mod value;
+
+pub use cache::*;
+pub use config::*;
+pub use reply::*;
+pub use status::*;
+pub use value::*;
