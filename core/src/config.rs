@@ -2377,7 +2377,11 @@ big_value_warn = "10KiB"
             assert_eq!(actual, expected, "{}", path.display());
         };
         let full = Config::from_path(dir.join("full.toml")).unwrap();
-        assert_eq!(full, design_config());
+        // full.toml is DESIGN.md's example without [[routes]], which a cache
+        // refuses until routes exist (the parse of routes is tested above).
+        let mut expected = design_config();
+        expected.routes.clear();
+        assert_eq!(full, expected);
         check("full.expected.json", full.to_json());
         for name in ["bad-size", "unknown-field"] {
             let err = Config::from_path(dir.join(format!("{name}.toml"))).err().unwrap();
