@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit bench
+.PHONY: demo test deps lint unit bench node-test node-bench
 
 ## Build everything and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache --features test-util --example demo -- --seconds 3
 
 ## Run every test (what CI runs).
-test: deps lint unit
+test: deps lint unit node-test
 
 deps:
 	@scripts/install-deps.sh
@@ -26,3 +26,16 @@ unit:
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps
 	$(CARGO) bench -p nearcache --bench l1_hit --bench redis_path --bench codec
+
+## Node package: install devDependencies, build the addon (release) and
+## regenerate index.d.ts (fails if the committed one is stale), then the
+## node:test suite against launched redis-servers and tsc over a typed test.
+node-test: deps
+	cd node && npm ci --ignore-scripts --no-audit --no-fund
+	cd node && NEARCACHE_LOCKED=1 node scripts/build.js --dts --check
+	cd node && node --test test/
+	cd node && npx tsc --noEmit -p test/tsconfig.json
+
+## Node benchmark (not part of `make test`; numbers go to the README).
+node-bench: node-test
+	cd node && node bench/bench.js
