@@ -31,7 +31,10 @@ bench: deps
 ## regenerate index.d.ts (fails if the committed one is stale), then the
 ## node:test suite against launched redis-servers and tsc over a typed test.
 node-test: deps
-	cd node && npm ci --ignore-scripts --no-audit --no-fund
+	# `npm install`, not `npm ci`: npm 11.19 writes a lock file without the
+	# optional platform packages of @napi-rs/lzma (a dependency of the napi
+	# CLI) and then refuses it in `npm ci`. The lock still pins every version.
+	cd node && npm install --ignore-scripts --no-audit --no-fund
 	cd node && NEARCACHE_LOCKED=1 node scripts/build.js --dts --check
 	cd node && node --test test/
 	cd node && npx tsc --noEmit -p test/tsconfig.json
