@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench
+.PHONY: demo test deps lint unit c-test bench node-test node-bench
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test
+test: deps lint unit c-test node-test
 
 deps:
 	@scripts/install-deps.sh
@@ -34,3 +34,19 @@ c-test:
 bench: deps
 	$(CARGO) bench -p nearcache --bench l1_hit --bench redis_path --bench codec
 	$(CARGO) run --release -p nearcache-cli -- bench
+
+## Node package: install devDependencies, build the addon (release) and
+## regenerate index.d.ts (fails if the committed one is stale), then the
+## node:test suite against launched redis-servers and tsc over a typed test.
+node-test: deps
+	# `npm install`, not `npm ci`: npm 11.19 writes a lock file without the
+	# optional platform packages of @napi-rs/lzma (a dependency of the napi
+	# CLI) and then refuses it in `npm ci`. The lock still pins every version.
+	cd node && npm install --ignore-scripts --no-audit --no-fund
+	cd node && NEARCACHE_LOCKED=1 node scripts/build.js --dts --check
+	cd node && node --test test/
+	cd node && npx tsc --noEmit -p test/tsconfig.json
+
+## Node benchmark (not part of `make test`; numbers go to the README).
+node-bench: node-test
+	cd node && node bench/bench.js

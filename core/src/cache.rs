@@ -254,14 +254,39 @@ impl Cache {
     /// before it pays for a thread hop or a GIL release.
     #[inline]
     pub fn get_local(&self, key: &[u8]) -> Result<Lookup> {
+        self.get_local_versioned(key).map(|(found, _)| found)
+    }
+
+    /// [`Cache::get_local`], plus the version of the L1 entry that answered:
+    /// 0 for [`Lookup::Miss`], otherwise a number no other insertion into
+    /// this cache's L1 had. While a key's answers keep one version they are
+    /// the same bytes; an invalidation, eviction, expiry or flush removes the
+    /// entry, so the next answer is a miss and any later fill has a new
+    /// version. Bindings use it to reuse what they built for an entry (a JS
+    /// Buffer) instead of converting the value again on every hit.
+    ///
+    /// ```
+    /// # nearcache::testing::run_with_redis(|url| async move {
+    /// let cache = nearcache::Cache::builder().url(url).build()?;
+    /// cache.set("k", "v", Default::default()).await?;
+    /// cache.get("k").await?; // fills L1
+    /// let (_, first) = cache.get_local_versioned(b"k")?;
+    /// assert_ne!(first, 0);
+    /// assert_eq!(cache.get_local_versioned(b"k")?.1, first);
+    /// cache.invalidate_local(&["k"])?;
+    /// assert_eq!(cache.get_local_versioned(b"k")?, (nearcache::Lookup::Miss, 0));
+    /// # Ok(()) });
+    /// ```
+    #[inline]
+    pub fn get_local_versioned(&self, key: &[u8]) -> Result<(Lookup, u64)> {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
         if !sample_this_lookup() {
-            return Ok(inner.local.lookup(key));
+            return Ok(inner.local.lookup_versioned(key));
         }
         let started = Instant::now();
-        let found = inner.local.lookup(key);
+        let found = inner.local.lookup_versioned(key);
         inner.recorder.latency(Op::L1, started.elapsed(), key);
         Ok(found)
     }

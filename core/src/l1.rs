@@ -74,7 +74,14 @@ pub(crate) struct StoreCounters {
 pub(crate) trait Store: Send + Sync {
     /// Answers from memory only. `now` is the L1 clock, `min_epoch` the oldest
     /// epoch still trusted.
-    fn get(&self, key: &[u8], now: u64, min_epoch: u64) -> Lookup;
+    #[cfg(test)]
+    fn get(&self, key: &[u8], now: u64, min_epoch: u64) -> Lookup {
+        self.get_versioned(key, now, min_epoch).0
+    }
+    /// [`Store::get`], plus the version of the entry that answered (0 for a
+    /// miss). Every insertion gets a version no other insertion into this
+    /// store had, so two answers with one version carry the same bytes.
+    fn get_versioned(&self, key: &[u8], now: u64, min_epoch: u64) -> (Lookup, u64);
     /// Inserts or replaces; evicts as needed to stay within the byte bound.
     /// Returns false if the entry alone is larger than the bound.
     fn insert(&self, entry: NewEntry, now: u64) -> bool;
@@ -219,9 +226,11 @@ impl ShardedStore {
 
 impl Store for ShardedStore {
     #[inline]
-    fn get(&self, key: &[u8], now: u64, min_epoch: u64) -> Lookup {
+    fn get_versioned(&self, key: &[u8], now: u64, min_epoch: u64) -> (Lookup, u64) {
         let hash = self.hasher.hash_one(key);
-        let shard = &self.shards[Self::shard_index(hash)];
+        let index = Self::shard_index(hash);
+        let shard = &self.shards[index];
+        let mut seq = 0;
         let found = {
             let inner = shard.inner.read();
             match inner.table.find(hash, |e| e.key.as_ref() == key) {
@@ -229,11 +238,15 @@ impl Store for ShardedStore {
                     if !e.visited.load(Ordering::Relaxed) {
                         e.visited.store(true, Ordering::Relaxed);
                     }
+                    seq = e.seq;
                     Some(e.value.clone())
                 }
                 _ => None,
             }
         };
+        // `seq` is unique per insertion within a shard and never reused (it
+        // survives `clear`), so with the shard index it names one insertion.
+        let version = (seq << SHARD_BITS) | index as u64;
         match found {
             Some(Some(value)) => {
                 let n = shard.hits.fetch_add(1, Ordering::Relaxed);
@@ -242,15 +255,15 @@ impl Store for ShardedStore {
                         hot.record(key);
                     }
                 }
-                Lookup::Hit(value)
+                (Lookup::Hit(value), version)
             }
             Some(None) => {
                 shard.negative_hits.fetch_add(1, Ordering::Relaxed);
-                Lookup::Absent
+                (Lookup::Absent, version)
             }
             None => {
                 shard.misses.fetch_add(1, Ordering::Relaxed);
-                Lookup::Miss
+                (Lookup::Miss, 0)
             }
         }
     }
@@ -429,6 +442,21 @@ mod tests {
         assert_eq!(store.weighted_size(), 0);
         let c = store.counters();
         assert_eq!((c.hits, c.negative_hits, c.misses), (2, 1, 4), "{c:?}");
+        // Versions: stable while the entry stands, new on every insertion
+        // (also of the same bytes, and after a clear), 0 for a miss.
+        assert!(store.insert(entry("v", Some("1"), LATER, 1), NOW));
+        let (found, first) = store.get_versioned(b"v", NOW, 0);
+        assert_eq!((found, first == 0), (Lookup::Hit(Bytes::from_static(b"1")), false));
+        assert_eq!(store.get_versioned(b"v", NOW, 0).1, first);
+        assert!(store.insert(entry("v", Some("1"), LATER, 1), NOW));
+        let second = store.get_versioned(b"v", NOW, 0).1;
+        assert_ne!(second, first);
+        store.clear();
+        assert_eq!(store.get_versioned(b"v", NOW, 0), (Lookup::Miss, 0));
+        assert!(store.insert(entry("v", Some("1"), LATER, 1), NOW));
+        let third = store.get_versioned(b"v", NOW, 0).1;
+        assert!(third != first && third != second);
+        store.clear();
     }
 
     #[test]

@@ -43,6 +43,19 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
     Ok(get()?.block_on(future))
 }
 
+/// Runs `future` on the core runtime (starting it if needed) and returns its
+/// handle. Bindings whose host has no tokio (Node's event loop, C callers
+/// that want a callback) start their async calls here, so every connection
+/// task and every call share the one runtime; awaiting the handle works from
+/// any executor.
+pub fn spawn<F>(future: F) -> Result<tokio::task::JoinHandle<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(get()?.spawn(future))
+}
+
 /// Bumped in the child after every `fork()`. A cache remembers the value it
 /// was created under; a mismatch means its sockets and runtime threads
 /// belong to the parent.

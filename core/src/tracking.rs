@@ -90,17 +90,24 @@ impl Local {
     }
 
     /// The hit path: memory only, no lock a network task holds for long.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn lookup(&self, key: &[u8]) -> Lookup {
+        self.lookup_versioned(key).0
+    }
+
+    /// [`Local::lookup`] with the version of the entry that answered (see
+    /// `Store::get_versioned`; 0 for a miss).
+    #[inline]
+    pub(crate) fn lookup_versioned(&self, key: &[u8]) -> (Lookup, u64) {
         if !self.enabled {
-            return Lookup::Miss;
+            return (Lookup::Miss, 0);
         }
         let now = self.clock.now();
         // Past the health deadline nothing is trusted: asking for an epoch
         // no entry has turns every lookup into a (counted) miss.
         let min_epoch =
             if now < self.serve_until.load(Ordering::Acquire) { self.epoch.load(Ordering::Acquire) } else { u64::MAX };
-        self.store.get(key, now, min_epoch)
+        self.store.get_versioned(key, now, min_epoch)
     }
 
     /// The epoch a fill must record; read before its request is sent.

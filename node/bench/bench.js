@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// nearcache for Node beside its baselines, in one run, on one launched
+// redis-server and one key set (1000 keys, 1 KiB values):
+//
+//   hit path:    getLocal, getLocalInto, `await get` (L1 hits)
+//                vs a JS Map get vs node-redis's client-side cache hit
+//   throughput:  100 concurrent GETs in flight through nearcache (L1 on: hits;
+//                L1 off: every GET goes to Redis) vs ioredis
+//                (enableAutoPipelining) vs node-redis vs valkey-glide
+//                (@valkey/valkey-glide, skipped when not installed:
+//                `npm install --no-save @valkey/valkey-glide`)
+//
+//   node bench/bench.js [--seconds 2]
+//
+// Prints ns/op and ops/s with ratios. A benchmark, not a test: nothing here
+// asserts a time.
+'use strict';
+const { Cache } = require('..');
+const { startRedis } = require('../test/helpers');
+
+const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 2;
+const KEYS = 1000;
+const VALUE = Buffer.alloc(1024, 'x');
+const keys = Array.from({ length: KEYS }, (_, i) => `bench:${i}`);
+
+function optional(name) {
+  try {
+    return require(name);
+  } catch {
+    return null;
+  }
+}
+
+// Runs `fn(i)` synchronously in batches until `seconds` have passed.
+function timeSync(fn) {
+  const batch = 10000;
+  for (let i = 0; i < batch; i++) fn(i); // warm-up
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const until = start + BigInt(Math.round(seconds * 1e9));
+  let now = start;
+  while (now < until) {
+    for (let i = 0; i < batch; i++) fn(ops + i);
+    ops += batch;
+    now = process.hrtime.bigint();
+  }
+  return Number(now - start) / ops;
+}
+
+// Awaits `fn(i)` one at a time.
+async function timeSequential(fn) {
+  for (let i = 0; i < 2000; i++) await fn(i);
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const until = start + BigInt(Math.round(seconds * 1e9));
+  let now = start;
+  while (now < until) {
+    for (let i = 0; i < 1000; i++) await fn(ops + i);
+    ops += 1000;
+    now = process.hrtime.bigint();
+  }
+  return Number(now - start) / ops;
+}
+
+// Keeps `width` calls of `fn(i)` in flight until `seconds` have passed.
+async function timeConcurrent(fn, width = 100) {
+  let ops = 0;
+  let stop = false;
+  const worker = async (w) => {
+    let i = w;
+    while (!stop) {
+      await fn(i);
+      i += width;
+      ops++;
+    }
+  };
+  // warm-up
+  await Promise.all(Array.from({ length: width }, (_, w) => fn(w)));
+  const start = process.hrtime.bigint();
+  const timer = setTimeout(() => {
+    stop = true;
+  }, seconds * 1000);
+  await Promise.all(Array.from({ length: width }, (_, w) => worker(w)));
+  clearTimeout(timer);
+  return Number(process.hrtime.bigint() - start) / ops;
+}
+
+function row(name, ns, base) {
+  const ops = 1e9 / ns;
+  const ratio = base ? (ns / base).toFixed(3) : '';
+  return `${name.padEnd(52)} ${ns.toFixed(0).padStart(9)} ns/op ${ops.toFixed(0).padStart(11)} ops/s ${ratio.padStart(8)}`;
+}
+
+async function main() {
+  const server = await startRedis();
+  const out = [];
+  const log = (line) => {
+    out.push(line);
+    console.log(line);
+  };
+  try {
+    const Redis = require('ioredis');
+    const { createClient } = require('redis');
+    const glide = optional('@valkey/valkey-glide');
+
+    // Stored uncompressed, so every client reads the same 1 KiB bytes.
+    const compression = { algorithm: 'none' };
+    const cache = new Cache({ url: server.url, compression });
+    const direct = new Cache({ url: server.url, compression, l1: { invalidation: 'off' } });
+    await cache.setMany(keys.map((k) => [k, VALUE]));
+    await cache.getMany(keys); // fill L1
+    const map = new Map(keys.map((k) => [k, VALUE]));
+    const csc = createClient({ url: server.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 0 } });
+    csc.on('error', () => {});
+    await csc.connect();
+    for (const k of keys) await csc.get(k); // fill node-redis's cache
+    const into = new Uint8Array(4096);
+
+    log(`node ${process.version}, ${KEYS} keys x ${VALUE.length} B, ${seconds} s per case`);
+    log('');
+    log('hit path (one caller)                                   time        rate   vs node-redis CSC');
+    const base = await timeSequential((i) => csc.get(keys[i % KEYS]));
+    const rows = [
+      ['JS Map get', timeSync((i) => map.get(keys[i % KEYS]))],
+      ['nearcache getLocal (hit)', timeSync((i) => cache.getLocal(keys[i % KEYS]))],
+      ['nearcache getLocalInto (hit)', timeSync((i) => cache.getLocalInto(keys[i % KEYS], into))],
+      ['nearcache await get (hit)', await timeSequential((i) => cache.get(keys[i % KEYS]))],
+      ['node-redis await get (client-side cache hit)', base],
+    ];
+    for (const [name, ns] of rows) log(row(name, ns, base));
+
+    log('');
+    log('100 concurrent GETs                                     time        rate   vs ioredis');
+    const io = new Redis(server.url, { enableAutoPipelining: true });
+    io.on('error', () => {});
+    const nr = createClient({ url: server.url });
+    nr.on('error', () => {});
+    await nr.connect();
+    const ioNs = await timeConcurrent((i) => io.getBuffer(keys[i % KEYS]));
+    const tput = [
+      ['nearcache get, L1 on (hits)', await timeConcurrent((i) => cache.get(keys[i % KEYS]))],
+      ['nearcache get, L1 off (every GET to Redis)', await timeConcurrent((i) => direct.get(keys[i % KEYS]))],
+      ['ioredis getBuffer, enableAutoPipelining', ioNs],
+      ['node-redis get', await timeConcurrent((i) => nr.get(keys[i % KEYS]))],
+    ];
+    let glideClient = null;
+    if (glide) {
+      const { port } = new URL(server.url);
+      glideClient = await glide.GlideClient.createClient({ addresses: [{ host: '127.0.0.1', port: Number(port) }] });
+      tput.push(['valkey-glide get', await timeConcurrent((i) => glideClient.get(keys[i % KEYS]))]);
+    } else {
+      log('(valkey-glide not installed: npm install --no-save @valkey/valkey-glide)');
+    }
+    for (const [name, ns] of tput) log(row(name, ns, ioNs));
+
+    io.disconnect();
+    await nr.quit();
+    await csc.quit();
+    if (glideClient) glideClient.close();
+    cache.close();
+    direct.close();
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Builds the native addon with cargo and copies it to ./nearcache.node.
+// Runs as the package's `install` script, so `npm install ./node` from a
+// clone builds it; it needs a Rust toolchain (cargo) on the machine.
+//
+//   node scripts/build.js            release build (what `npm install` runs)
+//   node scripts/build.js --debug    debug build
+//   node scripts/build.js --dts      also regenerate index.d.ts (needs the
+//                                    devDependency @napi-rs/cli)
+//   node scripts/build.js --dts --check   ... and fail if it changed
+//
+// Plain cargo, no `--target`: a target triple would build every dependency
+// a second time in another directory (see the repository's notes). Honors
+// CARGO_TARGET_DIR through cargo's own JSON messages.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const here = path.resolve(__dirname, '..');
+const debug = process.argv.includes('--debug');
+const dts = process.argv.includes('--dts');
+const checkDts = process.argv.includes('--check');
+const cargo = process.env.CARGO || 'cargo';
+const args = ['build', '--manifest-path', path.join(here, 'Cargo.toml'), '--lib', '--message-format=json-render-diagnostics'];
+if (!debug) args.push('--release');
+if (process.env.NEARCACHE_LOCKED) args.push('--locked');
+
+const env = { ...process.env };
+let typeDefDir = null;
+if (dts) {
+  // napi-derive writes one type-def file per #[napi] item into this folder
+  // while it compiles the crate; the napi CLI renders them into index.d.ts.
+  // `napi build` would do the same but always passes `--target`, which
+  // builds every dependency a second time.
+  typeDefDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'nearcache-typedef-'));
+  env.NAPI_TYPE_DEF_TMP_FOLDER = typeDefDir;
+  env.NAPI_FORCE_BUILD_NEARCACHE_NODE = String(Date.now());
+}
+const run = spawnSync(cargo, args, { cwd: here, env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 << 20 });
+if (run.error) {
+  console.error(`nearcache: cannot run ${cargo} (${run.error.message}).`);
+  console.error('nearcache: building the native addon needs a Rust toolchain: https://rustup.rs');
+  process.exit(1);
+}
+if (run.status !== 0) {
+  console.error(`nearcache: cargo build failed (exit status ${run.status})`);
+  process.exit(run.status || 1);
+}
+let library = null;
+for (const line of run.stdout.toString().split('\n')) {
+  if (!line.startsWith('{')) continue;
+  const msg = JSON.parse(line);
+  if (msg.reason === 'compiler-artifact' && msg.target && msg.target.name === 'nearcache_node') {
+    library = msg.filenames.find((f) => /\.(so|dylib|dll)$/.test(f)) || library;
+  }
+}
+if (!library) {
+  console.error('nearcache: cargo did not report the nearcache_node library');
+  process.exit(1);
+}
+// Copy to a temporary name and rename, so a running process that has the
+// old file mapped keeps a consistent image.
+const dest = path.join(here, 'nearcache.node');
+const tmp = `${dest}.${process.pid}.tmp`;
+fs.copyFileSync(library, tmp);
+fs.renameSync(tmp, dest);
+console.error(`nearcache: built ${path.relative(process.cwd(), dest) || dest} (${debug ? 'debug' : 'release'})`);
+
+if (dts) {
+  writeDts().catch((e) => {
+    console.error(`nearcache: ${e.stack || e}`);
+    process.exit(1);
+  });
+}
+
+async function writeDts() {
+  const { generateTypeDef } = await import('@napi-rs/cli');
+  const header = fs.readFileSync(path.join(here, 'scripts', 'dts-header.d.ts'), 'utf8');
+  const out = await generateTypeDef({ typeDefDir, dtsHeader: header, cwd: here });
+  fs.rmSync(typeDefDir, { recursive: true, force: true });
+  const file = path.join(here, 'index.d.ts');
+  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  if (before === out.dts) {
+    console.error('nearcache: index.d.ts is up to date');
+    return;
+  }
+  fs.writeFileSync(file, out.dts);
+  if (checkDts) {
+    console.error('nearcache: index.d.ts was stale and has been regenerated; commit it');
+    process.exit(1);
+  }
+  console.error('nearcache: wrote index.d.ts');
+}

@@ -1,0 +1,423 @@
+'use strict';
+const { test, before, after, describe } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const Redis = require('ioredis');
+const { Cache } = require('..');
+const { startRedis, eventually } = require('./helpers');
+
+let server;
+let cache;
+let plain; // ioredis: a client outside nearcache
+const caches = [];
+
+function open(options = {}) {
+  const c = new Cache({ url: server.url, ...options });
+  caches.push(c);
+  return c;
+}
+
+before(async () => {
+  server = await startRedis();
+  cache = open();
+  plain = new Redis(server.url, { lazyConnect: false });
+});
+
+after(async () => {
+  for (const c of caches) c.close();
+  plain.disconnect();
+  await server.stop();
+});
+
+function assertCode(code, name = 'Error') {
+  return (err) => {
+    assert.equal(err.code, code, `${err.code}: ${err.message}`);
+    assert.equal(err.name, name);
+    assert.ok(err.message.length > 0);
+    return true;
+  };
+}
+
+describe('strings', () => {
+  test('set, get, getLocal with string and Buffer keys', async () => {
+    assert.equal(await cache.set('s:1', 'one'), true);
+    assert.deepEqual(await cache.get('s:1'), Buffer.from('one'));
+    assert.deepEqual(cache.getLocal('s:1'), Buffer.from('one'));
+    assert.deepEqual(cache.getLocal(Buffer.from('s:1')), Buffer.from('one'));
+    const bin = Buffer.from([0xff, 0x00, 0xfe]);
+    await cache.set(bin, bin);
+    assert.deepEqual(await cache.get(bin), bin);
+    assert.deepEqual(await cache.get(new Uint8Array(bin)), bin);
+    assert.deepEqual(cache.getLocal(bin), bin);
+  });
+
+  test('missing keys: null from get, null (cached absence) or undefined from getLocal', async () => {
+    assert.equal(cache.getLocal('s:none'), undefined);
+    assert.equal(await cache.get('s:none'), null);
+    assert.equal(cache.getLocal('s:none'), null);
+  });
+
+  test('empty and 1 MiB+ values round-trip, also through ioredis', async () => {
+    await cache.set('s:empty', '');
+    assert.deepEqual(await cache.get('s:empty'), Buffer.alloc(0));
+    assert.deepEqual(cache.getLocal('s:empty'), Buffer.alloc(0));
+    const big = Buffer.alloc((1 << 20) + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    await cache.set('s:big', big);
+    assert.deepEqual(await cache.get('s:big'), big);
+    assert.deepEqual(cache.getLocal('s:big'), big);
+    const stored = await plain.getBuffer('s:big');
+    assert.deepEqual(stored.subarray(0, 3), Buffer.from([0x00, 0x4e, 0x43]), 'compressed with the frame magic');
+    assert.equal(stored.readUInt32LE(4), big.length);
+  });
+
+  test('set options: ttl (ms or string), nx, xx', async () => {
+    assert.equal(await cache.set('s:nx', 'a', { nx: true }), true);
+    assert.equal(await cache.set('s:nx', 'b', { nx: true }), false);
+    assert.equal(await cache.set('s:xx', 'a', { xx: true }), false);
+    assert.equal(await cache.set('s:nx', 'c', { xx: true, ttl: 60000 }), true);
+    const left = await cache.ttl('s:nx');
+    assert.ok(left > 50000 && left <= 60000, String(left));
+    await cache.set('s:ttl', 'x', { ttl: '30s' });
+    const ms = await plain.pttl('s:ttl');
+    assert.ok(ms > 25000 && ms <= 30000, String(ms));
+    await assert.rejects(cache.set('s:x', 'v', { nx: true, xx: true }), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.set('s:x', 'v', { ttl: 0 }), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.set('s:x', 'v', { ttl: 'soon' }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    await assert.rejects(cache.set('s:x', 'v', { ttl: -5 }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    await assert.rejects(cache.set('s:x', 'v', 'fast'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+
+  test('getMany, setMany, delete, expire, ttl', async () => {
+    await cache.setMany([['m:1', 'a'], [Buffer.from('m:2'), Buffer.from('b')]]);
+    await cache.setMany({ 'm:3': 'c' }, { ttl: 60000 });
+    assert.deepEqual(await cache.getMany(['m:1', 'm:2', 'm:3', 'm:none']), [
+      Buffer.from('a'),
+      Buffer.from('b'),
+      Buffer.from('c'),
+      null,
+    ]);
+    assert.deepEqual(await cache.getMany([]), []);
+    assert.equal(await cache.ttl('m:1'), Infinity);
+    assert.equal(await cache.ttl('m:none'), null);
+    assert.equal(await cache.expire('m:1', 5000), true);
+    assert.equal(await cache.expire('m:none', '5s'), false);
+    assert.ok((await cache.ttl('m:1')) <= 5000);
+    assert.equal(await cache.delete('m:1'), 1);
+    assert.equal(await cache.delete(['m:2', 'm:3', 'm:none']), 2);
+    assert.equal(await cache.get('m:2'), null);
+    await cache.setMany([]);
+  });
+
+  test('JSON helpers', async () => {
+    await cache.setJson('j:1', { a: [1, 'two'] });
+    assert.deepEqual(await cache.getJson('j:1'), { a: [1, 'two'] });
+    assert.equal(await cache.getJson('j:none'), null);
+    await assert.rejects(cache.setJson('j:2', undefined), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+
+  test('own writes are read back at once', async () => {
+    await cache.set('own', '1');
+    assert.deepEqual(await cache.get('own'), Buffer.from('1'));
+    await cache.set('own', '2');
+    assert.equal(cache.getLocal('own'), undefined, 'the write dropped the L1 entry');
+    assert.deepEqual(await cache.get('own'), Buffer.from('2'));
+    await cache.command(['APPEND', 'own', '3']);
+    assert.deepEqual(await cache.get('own'), Buffer.from('23'));
+  });
+});
+
+describe('hashes', () => {
+  test('hset, hget, hmget, hgetall, hdel', async () => {
+    assert.equal(await cache.hset('h:1', { a: '1', b: Buffer.from('2') }), 2);
+    assert.equal(await cache.hset('h:1', [['c', '3']]), 1);
+    assert.deepEqual(await cache.hget('h:1', 'a'), Buffer.from('1'));
+    assert.equal(await cache.hget('h:1', 'zz'), null);
+    assert.deepEqual(await cache.hmget('h:1', ['b', 'zz', 'c']), [Buffer.from('2'), null, Buffer.from('3')]);
+    assert.deepEqual(await cache.hgetall('h:1'), { a: Buffer.from('1'), b: Buffer.from('2'), c: Buffer.from('3') });
+    assert.equal(await cache.hdel('h:1', 'a'), 1);
+    assert.equal(await cache.hdel('h:1', ['b', 'zz']), 1);
+    assert.deepEqual(await cache.hgetall('h:none'), {});
+    await assert.rejects(cache.hset('h:1', []), assertCode('NC_INVALID_ARGUMENT'));
+    await cache.set('h:str', 'x');
+    await assert.rejects(cache.hget('h:str', 'a'), assertCode('NC_REDIS'));
+  });
+});
+
+describe('getOrLoad', () => {
+  test('runs the loader once for 100 concurrent callers', async () => {
+    let calls = 0;
+    const loader = async (key) => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 50));
+      return `loaded:${key}`;
+    };
+    const all = await Promise.all(Array.from({ length: 100 }, () => cache.getOrLoad('gl:1', loader, { ttl: 60000 })));
+    assert.equal(calls, 1);
+    for (const v of all) assert.deepEqual(v, Buffer.from('loaded:gl:1'));
+    assert.deepEqual(await plain.getBuffer('gl:1'), Buffer.from('loaded:gl:1'));
+    assert.ok((await plain.pttl('gl:1')) > 0);
+    // Present now: the loader is not called again.
+    assert.deepEqual(await cache.getOrLoad('gl:1', () => assert.fail('called')), Buffer.from('loaded:gl:1'));
+  });
+
+  test('sync loaders and Buffers work', async () => {
+    assert.deepEqual(await cache.getOrLoad('gl:2', () => Buffer.from([1, 2])), Buffer.from([1, 2]));
+  });
+
+  test('a loader failure rejects with NC_LOADER and the original error as cause', async () => {
+    class MyError extends Error {}
+    const original = new MyError('db down');
+    const err = await cache.getOrLoad('gl:3', async () => { throw original; }).catch((e) => e);
+    assert.equal(err.code, 'NC_LOADER');
+    assert.match(err.message, /db down/);
+    assert.equal(err.cause, original);
+    const thrown = await cache.getOrLoad('gl:3', () => { throw original; }).catch((e) => e);
+    assert.equal(thrown.cause, original);
+    const wrong = await cache.getOrLoad('gl:3', async () => 42).catch((e) => e);
+    assert.equal(wrong.code, 'NC_LOADER');
+    assert.equal(wrong.cause.name, 'TypeError');
+    assert.equal(await plain.exists('gl:3'), 0);
+    await assert.rejects(cache.getOrLoad('gl:3', 'not a function'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+});
+
+describe('local reads', () => {
+  test('getLocal returns a Buffer of its own: mutating it corrupts nothing', async () => {
+    await cache.set('loc:1', 'abc');
+    await cache.get('loc:1');
+    const a = cache.getLocal('loc:1');
+    const b = cache.getLocal('loc:1');
+    assert.notEqual(a, b);
+    a.fill(0x7a);
+    assert.deepEqual(cache.getLocal('loc:1'), Buffer.from('abc'));
+    assert.deepEqual(b, Buffer.from('abc'));
+    const viaGet = await cache.get('loc:1');
+    viaGet[0] = 0;
+    assert.deepEqual(await cache.get('loc:1'), Buffer.from('abc'));
+  });
+
+  test('a reused Buffer follows the entry: new value after a write', async () => {
+    await cache.set('loc:2', 'old');
+    await cache.get('loc:2');
+    assert.deepEqual(cache.getLocal('loc:2'), Buffer.from('old'));
+    await plain.set('loc:2', 'new'); // outside nearcache: tracking invalidates
+    await eventually(() => cache.getLocal('loc:2') === undefined);
+    assert.deepEqual(await cache.get('loc:2'), Buffer.from('new'));
+    assert.deepEqual(cache.getLocal('loc:2'), Buffer.from('new'));
+  });
+
+  test('getLocalInto copies into the array of the caller', async () => {
+    await cache.set('loc:3', 'hello');
+    await cache.get('loc:3');
+    const target = new Uint8Array(16);
+    assert.equal(cache.getLocalInto('loc:3', target), 5);
+    assert.deepEqual(Buffer.from(target.subarray(0, 5)), Buffer.from('hello'));
+    const small = new Uint8Array(2);
+    assert.equal(cache.getLocalInto('loc:3', small), 5, 'too small: the length, nothing copied');
+    assert.deepEqual([...small], [0, 0]);
+    assert.equal(cache.getLocalInto('loc:none', target), undefined);
+    assert.throws(() => cache.getLocalInto('loc:3', 'nope'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+
+  test('invalidateLocal: one key, several, all', async () => {
+    await cache.setMany([['inv:1', 'a'], ['inv:2', 'b'], ['inv:3', 'c']]);
+    await cache.getMany(['inv:1', 'inv:2', 'inv:3']);
+    cache.invalidateLocal('inv:1');
+    assert.equal(cache.getLocal('inv:1'), undefined);
+    assert.deepEqual(cache.getLocal('inv:2'), Buffer.from('b'));
+    cache.invalidateLocal(['inv:2']);
+    assert.equal(cache.getLocal('inv:2'), undefined);
+    cache.invalidateLocal();
+    assert.equal(cache.getLocal('inv:3'), undefined);
+    assert.deepEqual(await cache.get('inv:3'), Buffer.from('c'));
+  });
+
+  test('tracking: a write from another client is seen within 2 s', async () => {
+    const reader = open();
+    await plain.set('tr:1', 'v1');
+    assert.deepEqual(await reader.get('tr:1'), Buffer.from('v1'));
+    assert.deepEqual(reader.getLocal('tr:1'), Buffer.from('v1'));
+    await plain.set('tr:1', 'v2');
+    await eventually(async () => (await reader.get('tr:1')).equals(Buffer.from('v2')));
+    await plain.del('tr:1');
+    await eventually(async () => (await reader.get('tr:1')) === null);
+    assert.ok(reader.stats().invalidations >= 2);
+  });
+});
+
+describe('scan, deletePrefix, command', () => {
+  test('scan iterates with SCAN; deletePrefix deletes and drops from L1', async () => {
+    const keys = Array.from({ length: 2500 }, (_, i) => `sc:${i}`);
+    await cache.setMany(keys.map((k) => [k, 'v']));
+    const seen = new Set();
+    for await (const k of cache.scan('sc:*')) seen.add(k.toString());
+    assert.equal(seen.size, keys.length);
+    await cache.get('sc:1');
+    assert.equal(await cache.deletePrefix('sc:'), keys.length);
+    assert.equal(cache.getLocal('sc:1'), undefined);
+    assert.equal(await plain.exists('sc:1'), 0);
+    await assert.rejects(cache.deletePrefix(''), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(async () => { for await (const _ of cache.scan(5)) { /* */ } }, assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+
+  test('command: replies of every shape, refusals', async () => {
+    assert.equal(await cache.command(['PING']), 'PONG');
+    assert.equal(await cache.command(['INCRBY', 'cmd:n', 5]), 5);
+    assert.deepEqual(await cache.command(['GET', 'cmd:n']), Buffer.from('5'));
+    assert.equal(await cache.command(['GET', 'cmd:none']), null);
+    await cache.command(['RPUSH', 'cmd:l', 'a', 'b']);
+    assert.deepEqual(await cache.command(['LRANGE', 'cmd:l', 0, -1]), [Buffer.from('a'), Buffer.from('b')]);
+    await cache.command(['HSET', 'cmd:h', 'f', 'v']);
+    assert.deepEqual(await cache.command(['HGETALL', 'cmd:h']), { f: Buffer.from('v') });
+    assert.equal(await cache.command(['INCRBYFLOAT', 'cmd:f', 1.5]).then(String), '1.5');
+    await assert.rejects(cache.command(['MULTI']), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.command(['SUBSCRIBE', 'ch']), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.command([]), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.command(['NOSUCHCOMMAND']), assertCode('NC_REDIS'));
+    await assert.rejects(cache.command('PING'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    await assert.rejects(cache.command([{}]), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+});
+
+describe('interop', () => {
+  test('values written by Node read by ioredis, and back', async () => {
+    await cache.set('io:1', 'from node');
+    assert.equal(await plain.get('io:1'), 'from node');
+    await plain.set('io:2', Buffer.from([0, 1, 2, 255]));
+    assert.deepEqual(await cache.get('io:2'), Buffer.from([0, 1, 2, 255]));
+    const json = JSON.stringify({ n: 1 });
+    await cache.setJson('io:3', { n: 1 });
+    assert.equal(await plain.get('io:3'), json);
+  });
+
+  test('compression vectors (tests/vectors/frames.json)', async () => {
+    const file = path.resolve(__dirname, '../../tests/vectors/frames.json');
+    const cases = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.ok(cases.length > 5);
+    const byConfig = new Map();
+    for (const c of cases) {
+      const stored = Buffer.from(c.stored_hex, 'hex');
+      const key = `vec:${c.name}`;
+      if ('input_hex' in c) {
+        const input = Buffer.from(c.input_hex, 'hex');
+        const cfg = JSON.stringify(c.config);
+        if (!byConfig.has(cfg)) {
+          byConfig.set(cfg, open({ l1: { invalidation: 'off' }, compression: c.config }));
+        }
+        const writer = byConfig.get(cfg);
+        await writer.set(key, input);
+        assert.deepEqual(await writer.command(['GET', key]), stored, `${c.name}: encode`);
+        await cache.command(['SET', key, stored]);
+        assert.deepEqual(await cache.get(key), input, `${c.name}: decode`);
+      } else {
+        await cache.command(['SET', key, stored]);
+        if (c.expect_error) {
+          await assert.rejects(cache.get(key), assertCode(c.expect_error), c.name);
+        } else {
+          assert.deepEqual(await cache.get(key), Buffer.from(c.output_hex, 'hex'), c.name);
+        }
+      }
+    }
+  });
+});
+
+describe('concurrency', () => {
+  test('2000 concurrent promises settle with the right values', async () => {
+    const n = 2000;
+    await Promise.all(Array.from({ length: n }, (_, i) => cache.set(`cc:${i}`, `v${i}`)));
+    const off = open({ l1: { invalidation: 'off' } });
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => off.get(`cc:${i}`)));
+    got.forEach((v, i) => assert.deepEqual(v, Buffer.from(`v${i}`)));
+    const again = await Promise.all(Array.from({ length: n }, (_, i) => cache.get(`cc:${i % 100}`)));
+    again.forEach((v, i) => assert.deepEqual(v, Buffer.from(`v${i % 100}`)));
+  });
+});
+
+describe('errors', () => {
+  test('wrong argument types reject with TypeError (sync methods throw)', async () => {
+    for (const bad of [undefined, null, 42, {}, [], () => 1, Symbol('s')]) {
+      await assert.rejects(cache.get(bad), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+      await assert.rejects(cache.set('k', bad), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+      assert.throws(() => cache.getLocal(bad), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    }
+    await assert.rejects(cache.getMany('k'), /keys must be an array/);
+    await assert.rejects(cache.getMany(['k', 1]), /keys\[1\] must be a string or Buffer, got a number/);
+    await assert.rejects(cache.setMany(5), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    await assert.rejects(cache.setMany([['k']]), /entries\[0\] must be a \[key, value\] pair/);
+    await assert.rejects(cache.expire('k'), /ttl is required/);
+    assert.throws(() => cache.invalidateLocal(5), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+  });
+
+  test('empty and oversized keys: NC_INVALID_ARGUMENT', async () => {
+    await assert.rejects(cache.get(''), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.set('', 'v'), assertCode('NC_INVALID_ARGUMENT'));
+    assert.throws(() => cache.getLocal(''), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.get('k'.repeat(70000)), assertCode('NC_INVALID_ARGUMENT'));
+  });
+
+  test('a closed cache: NC_CLOSED everywhere, close twice is fine', async () => {
+    const c = new Cache({ url: server.url });
+    await c.set('cl:1', 'v');
+    c.close();
+    c.close();
+    assert.equal(c.closed, true);
+    await assert.rejects(c.get('cl:1'), assertCode('NC_CLOSED'));
+    await assert.rejects(c.set('cl:1', 'v'), assertCode('NC_CLOSED'));
+    await assert.rejects(c.command(['PING']), assertCode('NC_CLOSED'));
+    assert.throws(() => c.getLocal('cl:1'), assertCode('NC_CLOSED'));
+    assert.throws(() => c.invalidateLocal(), assertCode('NC_CLOSED'));
+  });
+
+  test('an unreachable server: NC_CONNECTION or NC_TIMEOUT, getLocal stays synchronous', async () => {
+    const c = new Cache({ url: 'redis://127.0.0.1:1', redis: { connect_timeout: '200ms' } });
+    caches.push(c);
+    assert.equal(c.getLocal('k'), undefined);
+    const err = await c.get('k').catch((e) => e);
+    assert.ok(['NC_CONNECTION', 'NC_TIMEOUT'].includes(err.code), `${err.code}: ${err.message}`);
+    assert.ok(!err.message.includes('password'));
+  });
+
+  test('bad config: NC_CONFIG naming the field; passwords never shown', () => {
+    assert.throws(() => new Cache({ url: server.url, l1: { max_bytes: 'lots' } }), (e) => {
+      assert.equal(e.code, 'NC_CONFIG');
+      assert.match(e.message, /^l1\.max_bytes: /);
+      return true;
+    });
+    assert.throws(() => new Cache({ url: server.url, l1: { nope: 1 } }), /l1\.nope/);
+    assert.throws(() => new Cache({ url: 'http://x' }), assertCode('NC_CONFIG'));
+    assert.throws(() => new Cache('redis://x'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    assert.throws(() => Cache.fromConfig('/nonexistent/nearcache.toml'), assertCode('NC_CONFIG'));
+    const c = open({ url: 'redis://user:s3cret@127.0.0.1:1' });
+    assert.ok(!c.configJson().includes('s3cret'));
+  });
+
+  test('fromConfig and configJson match the shared conformance config', () => {
+    const dir = path.resolve(__dirname, '../../tests/conformance/configs');
+    const c = Cache.fromConfig(path.join(dir, 'full.toml'));
+    caches.push(c);
+    assert.equal(c.configJson(), fs.readFileSync(path.join(dir, 'full.expected.json'), 'utf8').trimEnd());
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-'));
+    fs.writeFileSync(path.join(tmp, 'c.json'), JSON.stringify({ redis: { url: server.url } }));
+    const fromJson = Cache.fromConfig(path.join(tmp, 'c.json'));
+    caches.push(fromJson);
+    assert.equal(JSON.parse(fromJson.configJson()).redis.url, server.url);
+    fs.rmSync(tmp, { recursive: true });
+  });
+});
+
+describe('stats', () => {
+  test('stats() is a plain object; statsPrometheus() is text', async () => {
+    await cache.set('st:1', 'v');
+    await cache.get('st:1');
+    cache.getLocal('st:1');
+    const s = cache.stats();
+    assert.equal(typeof s.l1_hits, 'number');
+    assert.ok(s.l1_hits >= 1);
+    assert.equal(typeof s.errors, 'object');
+    assert.ok(Array.isArray(s.hot_keys));
+    assert.match(cache.statsPrometheus(), /nearcache_/);
+  });
+});
