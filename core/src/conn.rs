@@ -22,7 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use redis::aio::MultiplexedConnection;
+// The `ConnectionLike` methods return boxed futures: the inherent
+// `send_packed_command` future is several KiB, and it was copied at every
+// level of every command's future (measured: 1 us of CPU per GET).
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Value};
 
 use crate::config::Config;
@@ -99,7 +102,13 @@ impl Pool {
             .map_err(|e| Error::config(format!("redis.url: {endpoint} is not a valid Redis URL ({:?})", e.kind())))?;
         let redis_settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
         let keepalive = socket2::TcpKeepalive::new().with_time(config.keepalive);
-        let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true).set_keepalive(keepalive);
+        // Nagle stays on (redis-rs's default): with many commands in flight
+        // it merges the multiplexer's small writes into fewer segments, which
+        // doubled 100-way GET throughput here (80k -> 160k ops/s, same run
+        // as raw redis-rs). A lone request is never delayed: Nagle holds data
+        // only while earlier data is unacknowledged, and Redis's reply
+        // carries the ACK.
+        let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(false).set_keepalive(keepalive);
         let info = info.set_redis_settings(redis_settings).set_tcp_settings(tcp);
         let client = redis::Client::open(info).map_err(|e| Error::config(format!("redis.url: {e}")))?;
         let options = redis::AsyncConnectionConfig::new()
@@ -278,7 +287,7 @@ impl Pool {
     /// Sends one command on `handle`, reporting a broken connection to its
     /// slot so the next caller dials a fresh one.
     pub(crate) async fn send(&self, handle: &mut Handle, cmd: &Cmd) -> Result<Value> {
-        match handle.conn.send_packed_command(cmd).await {
+        match handle.conn.req_packed_command(cmd).await {
             Ok(Value::ServerError(e)) => Err(Error::from(redis::RedisError::from(e))),
             Ok(value) => Ok(value),
             Err(e) => {
@@ -290,7 +299,7 @@ impl Pool {
 
     /// Sends a pipeline as one write; replies in order.
     pub(crate) async fn send_pipeline(&self, handle: &mut Handle, pipe: &redis::Pipeline) -> Result<Vec<Value>> {
-        match handle.conn.send_packed_commands(pipe, 0, pipe.len()).await {
+        match handle.conn.req_packed_commands(pipe, 0, pipe.len()).await {
             Ok(values) => Ok(values),
             Err(e) => {
                 self.report(handle, &e);
@@ -303,7 +312,7 @@ impl Pool {
     /// connection turns out to be broken (see [`Pool::query_read`]).
     pub(crate) async fn query_pipeline_read(&self, pipe: &redis::Pipeline) -> Result<Vec<Value>> {
         let mut handle = self.get().await?;
-        let first = handle.conn.send_packed_commands(pipe, 0, pipe.len()).await;
+        let first = handle.conn.req_packed_commands(pipe, 0, pipe.len()).await;
         let values = match first {
             Err(e) if is_broken(&e) => {
                 self.report(&handle, &e);
@@ -334,7 +343,7 @@ impl Pool {
     /// one. Only for commands that are safe to send twice.
     pub(crate) async fn query_read(&self, cmd: &Cmd) -> Result<Value> {
         let mut handle = self.get().await?;
-        match handle.conn.send_packed_command(cmd).await {
+        match handle.conn.req_packed_command(cmd).await {
             Ok(Value::ServerError(e)) => Err(Error::from(redis::RedisError::from(e))),
             Ok(value) => Ok(value),
             Err(e) if is_broken(&e) => {
