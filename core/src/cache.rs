@@ -690,6 +690,15 @@ impl Cache {
         inner.local.flush(FlushCause::Manual);
     }
 
+    /// `Ok` while the cache can be used; [`ErrorKind::Closed`] after
+    /// [`Cache::close`] or in a process forked after the cache was created.
+    /// Every method checks this itself; bindings call it before they spawn a
+    /// method's future on the runtime, so that a forked child gets the error
+    /// at once instead of a future that no thread will ever poll.
+    pub fn check_usable(&self) -> Result<()> {
+        self.inner.check_usable()
+    }
+
     /// Whether [`Cache::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)

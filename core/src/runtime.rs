@@ -31,6 +31,18 @@ pub(crate) fn get() -> Result<&'static tokio::runtime::Runtime> {
         .map_err(|e| Error::internal(format!("cannot start the nearcache runtime: {e}")))
 }
 
+/// The core's shared tokio runtime, started on first use.
+///
+/// For bindings that hand core futures to a foreign event loop bridge
+/// (the Python binding registers it with `pyo3-async-runtimes`, so that
+/// `asyncio` awaits run their I/O here and no second runtime is started).
+/// Spawn only futures that call [`crate::Cache::check_usable`] first, or call
+/// it before spawning: in a forked child this runtime's threads are gone, so
+/// a spawned future would never run.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    get()
+}
+
 /// Runs `future` on the core runtime and waits for it on this thread. Used by
 /// [`crate::blocking::Cache`] and the bindings; refuses to run inside an async
 /// context, where blocking would stall (or deadlock) that runtime.
