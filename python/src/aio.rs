@@ -1,0 +1,458 @@
+//! `nearcache.AsyncCache`: the asyncio cache over core's async `Cache`.
+//!
+//! Each method converts its arguments on the calling thread, then hands one
+//! core future to `pyo3-async-runtimes`, registered with core's own runtime
+//! (no second runtime, no thread per call): the future runs there, and its
+//! result is delivered to the caller's event loop. An L1 hit never leaves
+//! the calling thread: it returns an already-complete awaitable.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nearcache::{Cache, Lookup};
+use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
+
+use crate::convert;
+use crate::error::{guard, to_py, CatchUnwind, IntoPy};
+use crate::Ready;
+
+/// Points `pyo3-async-runtimes` at core's runtime (once per process; later
+/// calls find it set and do nothing).
+fn init_runtime(py: Python<'_>) -> PyResult<()> {
+    let runtime = nearcache::runtime().py(py)?;
+    let _already_set = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
+    Ok(())
+}
+
+/// Spawns `work` on core's runtime and returns an asyncio future for its
+/// result, converted by `out` with the GIL held.
+fn spawn<'py, T, W, O>(py: Python<'py>, cache: &Cache, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    W: Future<Output = nearcache::Result<T>> + Send + 'static,
+    O: for<'a> FnOnce(Python<'a>, T) -> PyResult<Bound<'a, PyAny>> + Send + 'static,
+{
+    // In a forked child the runtime's threads are gone: refuse here, where
+    // the caller is, rather than spawn a future no thread will poll.
+    cache.check_usable().py(py)?;
+    pyo3_async_runtimes::tokio::future_into_py(
+        py,
+        CatchUnwind(async move {
+            let result = work.await;
+            Python::attach(|py| match result {
+                Ok(value) => out(py, value).map(Bound::unbind),
+                Err(e) => Err(to_py(py, e)),
+            })
+        }),
+    )
+}
+
+fn owned(objs: &[Bound<'_, PyBytes>]) -> Vec<Bytes> {
+    objs.iter().map(|b| Bytes::copy_from_slice(b.as_bytes())).collect()
+}
+
+fn owned_one(obj: &Bound<'_, PyBytes>) -> Bytes {
+    Bytes::copy_from_slice(obj.as_bytes())
+}
+
+fn none(py: Python<'_>, _: ()) -> PyResult<Bound<'_, PyAny>> {
+    Ok(py.None().into_bound(py))
+}
+
+fn pyobj<'py, T>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a>,
+{
+    pyo3::IntoPyObjectExt::into_bound_py_any(value, py)
+}
+
+/// What a Python loader gave back: bytes at once, or an awaitable.
+enum Loaded<F> {
+    Now(Bytes),
+    Later(F),
+}
+
+/// The asyncio cache (`nearcache.AsyncCache`).
+#[pyclass(frozen, name = "AsyncCache", module = "nearcache._native")]
+pub(crate) struct PyAsyncCache {
+    inner: Cache,
+}
+
+impl PyAsyncCache {
+    fn create(py: Python<'_>, config: nearcache::Config) -> PyResult<Self> {
+        init_runtime(py)?;
+        Ok(PyAsyncCache { inner: Cache::new(config).py(py)? })
+    }
+
+    /// The L1 answer for `key`, if L1 has one (checks the key and that the
+    /// cache is usable).
+    fn local(&self, py: Python<'_>, key: &[u8]) -> PyResult<Option<Option<Bytes>>> {
+        match self.inner.get_local(key).py(py)? {
+            Lookup::Hit(value) => Ok(Some(Some(value))),
+            Lookup::Absent => Ok(Some(None)),
+            Lookup::Miss => Ok(None),
+        }
+    }
+}
+
+#[pymethods]
+impl PyAsyncCache {
+    #[new]
+    #[pyo3(signature = (url = None, **options))]
+    fn new(py: Python<'_>, url: Option<&Bound<'_, PyAny>>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        guard(|| PyAsyncCache::create(py, crate::config_from(py, url, options)?))
+    }
+
+    #[classmethod]
+    fn from_config(_cls: &Bound<'_, PyType>, py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        guard(|| PyAsyncCache::create(py, nearcache::Config::from_path(path).py(py)?))
+    }
+
+    #[classmethod]
+    fn from_env(_cls: &Bound<'_, PyType>, py: Python<'_>) -> PyResult<Self> {
+        guard(|| PyAsyncCache::create(py, nearcache::Config::from_env().py(py)?))
+    }
+
+    fn config_json(&self) -> String {
+        self.inner.config().to_json()
+    }
+
+    fn connect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.connect().await }, none)
+        })
+    }
+
+    fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = convert::key(key)?;
+            if let Some(found) = self.local(py, key.as_bytes())? {
+                return Ready::new(py, convert::opt_bytes(py, found));
+            }
+            let (cache, key) = (self.inner.clone(), owned_one(&key));
+            spawn(py, &self.inner, async move { cache.get(&key).await }, |py, v| Ok(convert::opt_bytes(py, v)))
+        })
+    }
+
+    fn get_json<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = convert::key(key)?;
+            if let Some(found) = self.local(py, key.as_bytes())? {
+                return Ready::new(py, convert::json_loads(py, found)?);
+            }
+            let (cache, key) = (self.inner.clone(), owned_one(&key));
+            spawn(py, &self.inner, async move { cache.get(&key).await }, convert::json_loads)
+        })
+    }
+
+    fn get_many<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let keys = owned(&convert::keys(keys, "keys")?);
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.get_many(&keys).await }, |py, v| {
+                convert::opt_bytes_list(py, v).map(Bound::into_any)
+            })
+        })
+    }
+
+    #[pyo3(signature = (key, value, ttl = None, nx = false, xx = false))]
+    fn set<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+        nx: bool,
+        xx: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (key, value) = (owned_one(&convert::key(key)?), owned_one(&convert::value(value)?));
+            let options = convert::set_options(convert::ttl(ttl)?, nx, xx);
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.set(&key, &value, options).await }, pyobj)
+        })
+    }
+
+    #[pyo3(signature = (key, obj, ttl = None, nx = false, xx = false))]
+    fn set_json<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        obj: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+        nx: bool,
+        xx: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (key, value) = (owned_one(&convert::key(key)?), owned_one(&convert::json_dumps(obj)?));
+            let options = convert::set_options(convert::ttl(ttl)?, nx, xx);
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.set(&key, &value, options).await }, pyobj)
+        })
+    }
+
+    #[pyo3(signature = (items, ttl = None))]
+    fn set_many<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let items: Vec<(Bytes, Bytes)> =
+                convert::items(items, "items")?.iter().map(|(k, v)| (owned_one(k), owned_one(v))).collect();
+            let ttl = convert::ttl(ttl)?;
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.set_many(&items, ttl).await }, none)
+        })
+    }
+
+    fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (cache, key) = (self.inner.clone(), owned_one(&convert::key(key)?));
+            spawn(py, &self.inner, async move { cache.delete(&key).await }, pyobj)
+        })
+    }
+
+    fn delete_many<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (cache, keys) = (self.inner.clone(), owned(&convert::keys(keys, "keys")?));
+            spawn(py, &self.inner, async move { cache.delete_many(&keys).await }, pyobj)
+        })
+    }
+
+    fn expire<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        ttl: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = owned_one(&convert::key(key)?);
+            let ttl = convert::ttl(Some(ttl))?
+                .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("expire needs a ttl, not None"))?;
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.expire(&key, ttl).await }, pyobj)
+        })
+    }
+
+    fn ttl<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (cache, key) = (self.inner.clone(), owned_one(&convert::key(key)?));
+            spawn(py, &self.inner, async move { cache.ttl(&key).await }, |py, t| pyobj(py, convert::ttl_out(t)))
+        })
+    }
+
+    fn hget<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        field: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (key, field) = (owned_one(&convert::key(key)?), owned_one(&convert::key(field)?));
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.hget(&key, &field).await }, |py, v| {
+                Ok(convert::opt_bytes(py, v))
+            })
+        })
+    }
+
+    fn hmget<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        fields: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (key, fields) = (owned_one(&convert::key(key)?), owned(&convert::keys(fields, "fields")?));
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.hmget(&key, &fields).await }, |py, v| {
+                convert::opt_bytes_list(py, v).map(Bound::into_any)
+            })
+        })
+    }
+
+    fn hgetall<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (cache, key) = (self.inner.clone(), owned_one(&convert::key(key)?));
+            spawn(py, &self.inner, async move { cache.hgetall(&key).await }, |py, pairs| {
+                convert::pairs_to_dict(py, pairs).map(Bound::into_any)
+            })
+        })
+    }
+
+    fn hset<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        mapping: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = owned_one(&convert::key(key)?);
+            let fields: Vec<(Bytes, Bytes)> =
+                convert::items(mapping, "mapping")?.iter().map(|(f, v)| (owned_one(f), owned_one(v))).collect();
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.hset(&key, &fields).await }, pyobj)
+        })
+    }
+
+    #[pyo3(signature = (key, *fields))]
+    fn hdel<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        fields: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (key, fields) = (owned_one(&convert::key(key)?), owned(&convert::keys(fields.as_any(), "fields")?));
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.hdel(&key, &fields).await }, pyobj)
+        })
+    }
+
+    #[pyo3(signature = (key, loader, ttl = None))]
+    fn get_or_load<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        loader: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = convert::key(key)?;
+            if let Lookup::Hit(value) = self.inner.get_local(key.as_bytes()).py(py)? {
+                return Ready::new(py, PyBytes::new(py, &value).into_any());
+            }
+            if !loader.is_callable() {
+                return Err(pyo3::exceptions::PyTypeError::new_err("loader must be callable"));
+            }
+            let ttl = convert::ttl(ttl)?;
+            let (cache, key, loader) = (self.inner.clone(), owned_one(&key), loader.clone().unbind());
+            let load = move || async move {
+                // The loader is called on a runtime thread with the GIL; a
+                // coroutine it returns runs on the caller's event loop (the
+                // task locals that future_into_py put in scope).
+                let step = Python::attach(|py| -> PyResult<_> {
+                    let out = loader.bind(py).call0()?;
+                    if out.hasattr("__await__")? {
+                        Ok(Loaded::Later(pyo3_async_runtimes::tokio::into_future(out)?))
+                    } else {
+                        Ok(Loaded::Now(convert::loaded(&out)?))
+                    }
+                })?;
+                match step {
+                    Loaded::Now(value) => Ok(value),
+                    Loaded::Later(fut) => {
+                        let out = fut.await?;
+                        Python::attach(|py| convert::loaded(out.bind(py)))
+                    }
+                }
+            };
+            spawn(py, &self.inner, async move { cache.get_or_load(&key, ttl, load).await }, |py, v| {
+                Ok(PyBytes::new(py, &v).into_any())
+            })
+        })
+    }
+
+    #[pyo3(signature = (*keys))]
+    fn invalidate_local(&self, py: Python<'_>, keys: &Bound<'_, PyTuple>) -> PyResult<()> {
+        guard(|| {
+            let keys = convert::keys(keys.as_any(), "keys")?;
+            let ks: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+            self.inner.invalidate_local(&ks).py(py)
+        })
+    }
+
+    fn invalidate_local_all(&self, py: Python<'_>) -> PyResult<()> {
+        guard(|| self.inner.invalidate_local_all().py(py))
+    }
+
+    #[pyo3(signature = (pattern = None))]
+    fn scan(&self, pattern: Option<&Bound<'_, PyAny>>) -> PyResult<AsyncScan> {
+        guard(|| {
+            let pattern = pattern.filter(|p| !p.is_none()).map(convert::key).transpose()?;
+            let scan = self.inner.scan(pattern.as_ref().map(|p| p.as_bytes()));
+            Ok(AsyncScan { cache: self.inner.clone(), inner: Arc::new(tokio::sync::Mutex::new(scan)) })
+        })
+    }
+
+    fn delete_prefix<'py>(&self, py: Python<'py>, prefix: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (cache, prefix) = (self.inner.clone(), owned_one(&convert::key(prefix)?));
+            spawn(py, &self.inner, async move { cache.delete_prefix(&prefix).await }, pyobj)
+        })
+    }
+
+    #[pyo3(signature = (*args))]
+    fn command<'py>(&self, py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let args = args.iter().map(|a| convert::arg(&a)).collect::<PyResult<Vec<_>>>()?;
+            let cache = self.inner.clone();
+            spawn(py, &self.inner, async move { cache.command(&args).await }, convert::reply_to_py)
+        })
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| convert::stats_to_py(py, &self.inner.stats()))
+    }
+
+    fn stats_prometheus(&self) -> String {
+        self.inner.stats_prometheus()
+    }
+
+    fn close(&self) {
+        self.inner.close()
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ready::new(py, slf.into_any())
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        self.inner.close();
+        Ready::new(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<nearcache.AsyncCache {} closed={}>",
+            self.inner.config().redis.url.redacted(),
+            if self.inner.is_closed() { "True" } else { "False" }
+        )
+    }
+}
+
+/// An async SCAN iterator (`AsyncCache.scan`, for `async for`).
+#[pyclass(frozen, module = "nearcache._native")]
+pub(crate) struct AsyncScan {
+    cache: Cache,
+    inner: Arc<tokio::sync::Mutex<nearcache::Scan>>,
+}
+
+#[pymethods]
+impl AsyncScan {
+    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let scan = Arc::clone(&self.inner);
+            spawn(py, &self.cache, async move { scan.lock().await.next().await }, |py, key| match key {
+                Some(key) => Ok(PyBytes::new(py, &key).into_any()),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            })
+        })
+    }
+}
