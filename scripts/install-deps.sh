@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and the machine lacks:
-# redis-server and redis-cli (Debian's packages). Idempotent and quiet when
+# redis-server and redis-cli, and python3-venv for the Python tests
+# (Debian's packages). Idempotent and quiet when
 # everything is there already.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+# `make python-test` builds a virtualenv; Debian splits venv/ensurepip out.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi

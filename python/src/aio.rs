@@ -131,7 +131,7 @@ impl PyAsyncCache {
         guard(|| {
             let key = convert::key(key)?;
             if let Some(found) = self.local(py, key.as_bytes())? {
-                return Ready::new(py, convert::opt_bytes(py, found));
+                return Ready::awaitable(py, convert::opt_bytes(py, found));
             }
             let (cache, key) = (self.inner.clone(), owned_one(&key));
             spawn(py, &self.inner, async move { cache.get(&key).await }, |py, v| Ok(convert::opt_bytes(py, v)))
@@ -142,7 +142,7 @@ impl PyAsyncCache {
         guard(|| {
             let key = convert::key(key)?;
             if let Some(found) = self.local(py, key.as_bytes())? {
-                return Ready::new(py, convert::json_loads(py, found)?);
+                return Ready::awaitable(py, convert::json_loads(py, found)?);
             }
             let (cache, key) = (self.inner.clone(), owned_one(&key));
             spawn(py, &self.inner, async move { cache.get(&key).await }, convert::json_loads)
@@ -256,9 +256,7 @@ impl PyAsyncCache {
         guard(|| {
             let (key, field) = (owned_one(&convert::key(key)?), owned_one(&convert::key(field)?));
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.hget(&key, &field).await }, |py, v| {
-                Ok(convert::opt_bytes(py, v))
-            })
+            spawn(py, &self.inner, async move { cache.hget(&key, &field).await }, |py, v| Ok(convert::opt_bytes(py, v)))
         })
     }
 
@@ -326,7 +324,7 @@ impl PyAsyncCache {
         guard(|| {
             let key = convert::key(key)?;
             if let Lookup::Hit(value) = self.inner.get_local(key.as_bytes()).py(py)? {
-                return Ready::new(py, PyBytes::new(py, &value).into_any());
+                return Ready::awaitable(py, PyBytes::new(py, &value).into_any());
             }
             if !loader.is_callable() {
                 return Err(pyo3::exceptions::PyTypeError::new_err("loader must be callable"));
@@ -415,13 +413,13 @@ impl PyAsyncCache {
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ready::new(py, slf.into_any())
+        Ready::awaitable(py, slf.into_any())
     }
 
     #[pyo3(signature = (*_exc))]
     fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         self.inner.close();
-        Ready::new(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
+        Ready::awaitable(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
     }
 
     fn __repr__(&self) -> String {

@@ -26,7 +26,10 @@ pub(crate) fn key<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>>
 /// would be iterated character by character).
 pub(crate) fn keys<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!("{what} must be an iterable of keys, not a single {}", type_name(obj))));
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an iterable of keys, not a single {}",
+            type_name(obj)
+        )));
     }
     let iter = obj
         .try_iter()
@@ -94,7 +97,9 @@ pub(crate) fn ttl(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> 
     // Core refuses a zero TTL with its own message; a negative or NaN one
     // cannot even be represented as a Duration.
     Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| {
-        crate::error::InvalidArgumentError::new_err(format!("a ttl must be a non-negative number of seconds, got {seconds}"))
+        crate::error::InvalidArgumentError::new_err(format!(
+            "a ttl must be a non-negative number of seconds, got {seconds}"
+        ))
     })
 }
 
@@ -142,9 +147,10 @@ pub(crate) fn tree(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::V
         if let Ok(n) = obj.extract::<i64>() {
             return Ok(Value::from(n));
         }
-        return obj.extract::<u64>().map(Value::from).map_err(|_| {
-            crate::error::ConfigError::new_err(format!("{path}: the number is out of range"))
-        });
+        return obj
+            .extract::<u64>()
+            .map(Value::from)
+            .map_err(|_| crate::error::ConfigError::new_err(format!("{path}: the number is out of range")));
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return serde_json::Number::from_f64(f.value())

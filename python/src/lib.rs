@@ -46,7 +46,7 @@ pub(crate) struct Ready {
 }
 
 impl Ready {
-    pub(crate) fn new<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn awaitable<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         Ok(Bound::new(py, Ready { value: value.unbind() })?.into_any())
     }
 }

@@ -15,10 +15,15 @@ from typing import Any, Generator, Optional, Union, final
 
 from typing_extensions import Self
 
+__all__ = ["Cache", "Scan", "AsyncCache", "AsyncScan", "Ready", "MAX_KEY_LEN", "__version__"]
+
 _Key = Union[bytes, str]
 _Value = Union[bytes, bytearray, memoryview]
 _Ttl = Union[float, timedelta]
-_Items = Union[Mapping[_Key, _Value], Iterable[tuple[_Key, _Value]]]
+# Mapping is invariant in its key type: list the usual dict types explicitly.
+_Items = Union[
+    Mapping[str, _Value], Mapping[bytes, _Value], Mapping[_Key, _Value], Iterable[tuple[_Key, _Value]]
+]
 _Arg = Union[bytes, str, int, float, bytearray, memoryview]
 
 MAX_KEY_LEN: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, Union, cast
 
@@ -67,7 +67,7 @@ def cached(
                     return serialize(await fn(*args, **kwargs))
 
                 try:
-                    raw = await cast(Awaitable[bytes], acache.get_or_load(make_key(args, kwargs), load, ttl=ttl))
+                    raw = await acache.get_or_load(make_key(args, kwargs), load, ttl=ttl)
                 except LoaderError as e:
                     if e.__cause__ is not None:
                         raise e.__cause__ from None
