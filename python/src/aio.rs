@@ -1,18 +1,27 @@
 //! `nearcache.AsyncCache`: the asyncio cache over core's async `Cache`.
 //!
-//! Each method converts its arguments on the calling thread, then hands one
-//! core future to `pyo3-async-runtimes`, registered with core's own runtime
-//! (no second runtime, no thread per call): the future runs there, and its
-//! result is delivered to the caller's event loop. An L1 hit never leaves
-//! the calling thread: it returns an already-complete awaitable.
+//! Each method converts its arguments on the calling thread, then spawns one
+//! core future on core's own runtime (no second runtime, no thread per
+//! call) and returns an asyncio future. Results come back through a
+//! [`Bridge`]: the runtime thread queues the finished result and writes one
+//! byte to a socket the event loop watches; the loop thread, which holds the
+//! GIL anyway, converts and delivers every queued result. No runtime thread
+//! ever waits for the GIL, which under load would serialise all completions.
+//! An L1 hit never leaves the calling thread: it returns an already-complete
+//! awaitable.
 
 use std::future::Future;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use nearcache::{Cache, Lookup};
+use parking_lot::Mutex;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 
 use crate::convert;
@@ -27,9 +36,12 @@ fn init_runtime(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Spawns `work` on core's runtime and returns an asyncio future for its
-/// result, converted by `out` with the GIL held.
-fn spawn<'py, T, W, O>(py: Python<'py>, cache: &Cache, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
+/// Spawns `work` through `pyo3-async-runtimes` (with asyncio task locals in
+/// scope, which a coroutine loader needs) and returns an asyncio future for
+/// its result, converted by `out` with the GIL held. Costlier than
+/// [`PyAsyncCache::submit`] (it takes the GIL on a blocking-pool thread per
+/// result), so only `get_or_load` uses it, on an L1 miss.
+fn spawn_with_locals<'py, T, W, O>(py: Python<'py>, cache: &Cache, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
 where
     T: Send + 'static,
     W: Future<Output = nearcache::Result<T>> + Send + 'static,
@@ -48,6 +60,88 @@ where
             })
         }),
     )
+}
+
+/// Turns a finished core result into the value (or exception) of its
+/// asyncio future; runs on the loop thread, with the GIL.
+type Deliver = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send>;
+
+/// Carries results from core's runtime threads to one asyncio event loop.
+pub(crate) struct Bridge {
+    /// Finished results and the futures they belong to.
+    done: Mutex<Vec<(Py<PyAny>, Deliver)>>,
+    /// Written (one byte) when `done` turns non-empty; never blocks.
+    wake: UnixStream,
+    /// Watched by the loop (`add_reader`); drained by [`Drain`].
+    watched: UnixStream,
+}
+
+impl Bridge {
+    fn new() -> std::io::Result<Bridge> {
+        let (wake, watched) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        watched.set_nonblocking(true)?;
+        Ok(Bridge { done: Mutex::new(Vec::new()), wake, watched })
+    }
+
+    /// Queues a result; called on a runtime thread, without the GIL.
+    fn complete(&self, future: Py<PyAny>, deliver: Deliver) {
+        let was_empty = {
+            let mut done = self.done.lock();
+            done.push((future, deliver));
+            done.len() == 1
+        };
+        // Only the push that makes the queue non-empty must wake the loop:
+        // a later push finds a wake-up pending (the drain reads the socket
+        // before it takes the queue). A full socket buffer already means a
+        // wake-up is pending, so a failed write loses nothing.
+        if was_empty {
+            let _ = (&self.wake).write(&[1]);
+        }
+    }
+
+    /// Delivers every queued result; called by the loop with the GIL.
+    fn drain(&self, py: Python<'_>) {
+        let mut sink = [0u8; 256];
+        while matches!((&self.watched).read(&mut sink), Ok(n) if n > 0) {}
+        let batch = std::mem::take(&mut *self.done.lock());
+        for (future, deliver) in batch {
+            let future = future.bind(py);
+            // A cancelled future is done: its result is dropped.
+            if future.call_method0(pyo3::intern!(py, "done")).and_then(|d| d.is_truthy()).unwrap_or(true) {
+                continue;
+            }
+            let outcome = match deliver(py) {
+                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,)),
+                Err(err) => future.call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),)),
+            };
+            if let Err(err) = outcome {
+                err.write_unraisable(py, Some(future));
+            }
+        }
+    }
+}
+
+/// The callback the event loop runs when a [`Bridge`]'s socket is readable.
+#[pyclass(frozen, module = "nearcache._native")]
+pub(crate) struct Drain {
+    bridge: Arc<Bridge>,
+}
+
+#[pymethods]
+impl Drain {
+    fn __call__(&self, py: Python<'_>) {
+        self.bridge.drain(py)
+    }
+}
+
+/// `asyncio.get_running_loop`, looked up once.
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .get_or_try_init(py, || py.import("asyncio")?.getattr("get_running_loop").map(Bound::unbind))?
+        .bind(py)
+        .call0()
 }
 
 fn owned(objs: &[Bound<'_, PyBytes>]) -> Vec<Bytes> {
@@ -79,12 +173,62 @@ enum Loaded<F> {
 #[pyclass(frozen, name = "AsyncCache", module = "nearcache._native")]
 pub(crate) struct PyAsyncCache {
     inner: Cache,
+    /// The bridge to the event loop this cache was last used from.
+    bridge: Mutex<Option<(Py<PyAny>, Arc<Bridge>)>>,
 }
 
 impl PyAsyncCache {
     fn create(py: Python<'_>, config: nearcache::Config) -> PyResult<Self> {
         init_runtime(py)?;
-        Ok(PyAsyncCache { inner: Cache::new(config).py(py)? })
+        Ok(PyAsyncCache { inner: Cache::new(config).py(py)?, bridge: Mutex::new(None) })
+    }
+
+    /// The running loop and its bridge (created and registered with the
+    /// loop on first use from that loop).
+    fn bridge<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Arc<Bridge>)> {
+        let event_loop = running_loop(py)?;
+        let mut slot = self.bridge.lock();
+        if let Some((known, bridge)) = slot.as_ref() {
+            if known.bind(py).is(&event_loop) {
+                return Ok((event_loop, Arc::clone(bridge)));
+            }
+        }
+        let bridge = Arc::new(Bridge::new().map_err(|e| {
+            crate::error::InternalError::new_err(format!("cannot create the event-loop wake-up socket: {e}"))
+        })?);
+        let drain = Drain { bridge: Arc::clone(&bridge) };
+        event_loop.call_method1("add_reader", (bridge.watched.as_raw_fd(), drain))?;
+        if let Some((old_loop, old)) = slot.replace((event_loop.clone().unbind(), Arc::clone(&bridge))) {
+            forget_loop(py, old_loop.bind(py), &old);
+        }
+        Ok((event_loop, bridge))
+    }
+
+    /// Spawns `work` on core's runtime; returns an asyncio future that gets
+    /// its result, converted by `out` on the loop thread.
+    fn submit<'py, T, W, O>(&self, py: Python<'py>, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: Send + 'static,
+        W: Future<Output = nearcache::Result<T>> + Send + 'static,
+        O: for<'a> FnOnce(Python<'a>, T) -> PyResult<Bound<'a, PyAny>> + Send + 'static,
+    {
+        // In a forked child the runtime's threads are gone: refuse here, where
+        // the caller is, rather than spawn a future no thread will poll.
+        self.inner.check_usable().py(py)?;
+        let runtime = nearcache::runtime().py(py)?;
+        let (event_loop, bridge) = self.bridge(py)?;
+        let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+        let handle = future.clone().unbind();
+        runtime.spawn(async move {
+            let result = CatchUnwind(async move { Ok(work.await) }).await;
+            let deliver: Deliver = Box::new(move |py| match result {
+                Ok(Ok(value)) => out(py, value),
+                Ok(Err(e)) => Err(to_py(py, e)),
+                Err(panic) => Err(panic),
+            });
+            bridge.complete(handle, deliver);
+        });
+        Ok(future)
     }
 
     /// The L1 answer for `key`, if L1 has one (checks the key and that the
@@ -94,6 +238,17 @@ impl PyAsyncCache {
             Lookup::Hit(value) => Ok(Some(Some(value))),
             Lookup::Absent => Ok(Some(None)),
             Lookup::Miss => Ok(None),
+        }
+    }
+}
+
+/// Unregisters a bridge from a loop this cache no longer uses (a closed loop
+/// has no readers left to remove).
+fn forget_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>, bridge: &Bridge) {
+    let closed = event_loop.call_method0("is_closed").and_then(|c| c.is_truthy()).unwrap_or(true);
+    if !closed {
+        if let Err(err) = event_loop.call_method1("remove_reader", (bridge.watched.as_raw_fd(),)) {
+            err.write_unraisable(py, Some(event_loop));
         }
     }
 }
@@ -123,7 +278,7 @@ impl PyAsyncCache {
     fn connect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.connect().await }, none)
+            self.submit(py, async move { cache.connect().await }, none)
         })
     }
 
@@ -134,7 +289,7 @@ impl PyAsyncCache {
                 return Ready::awaitable(py, convert::opt_bytes(py, found));
             }
             let (cache, key) = (self.inner.clone(), owned_one(&key));
-            spawn(py, &self.inner, async move { cache.get(&key).await }, |py, v| Ok(convert::opt_bytes(py, v)))
+            self.submit(py, async move { cache.get(&key).await }, |py, v| Ok(convert::opt_bytes(py, v)))
         })
     }
 
@@ -145,7 +300,7 @@ impl PyAsyncCache {
                 return Ready::awaitable(py, convert::json_loads(py, found)?);
             }
             let (cache, key) = (self.inner.clone(), owned_one(&key));
-            spawn(py, &self.inner, async move { cache.get(&key).await }, convert::json_loads)
+            self.submit(py, async move { cache.get(&key).await }, convert::json_loads)
         })
     }
 
@@ -153,7 +308,7 @@ impl PyAsyncCache {
         guard(|| {
             let keys = owned(&convert::keys(keys, "keys")?);
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.get_many(&keys).await }, |py, v| {
+            self.submit(py, async move { cache.get_many(&keys).await }, |py, v| {
                 convert::opt_bytes_list(py, v).map(Bound::into_any)
             })
         })
@@ -173,7 +328,7 @@ impl PyAsyncCache {
             let (key, value) = (owned_one(&convert::key(key)?), owned_one(&convert::value(value)?));
             let options = convert::set_options(convert::ttl(ttl)?, nx, xx);
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.set(&key, &value, options).await }, pyobj)
+            self.submit(py, async move { cache.set(&key, &value, options).await }, pyobj)
         })
     }
 
@@ -191,7 +346,7 @@ impl PyAsyncCache {
             let (key, value) = (owned_one(&convert::key(key)?), owned_one(&convert::json_dumps(obj)?));
             let options = convert::set_options(convert::ttl(ttl)?, nx, xx);
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.set(&key, &value, options).await }, pyobj)
+            self.submit(py, async move { cache.set(&key, &value, options).await }, pyobj)
         })
     }
 
@@ -207,21 +362,21 @@ impl PyAsyncCache {
                 convert::items(items, "items")?.iter().map(|(k, v)| (owned_one(k), owned_one(v))).collect();
             let ttl = convert::ttl(ttl)?;
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.set_many(&items, ttl).await }, none)
+            self.submit(py, async move { cache.set_many(&items, ttl).await }, none)
         })
     }
 
     fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let (cache, key) = (self.inner.clone(), owned_one(&convert::key(key)?));
-            spawn(py, &self.inner, async move { cache.delete(&key).await }, pyobj)
+            self.submit(py, async move { cache.delete(&key).await }, pyobj)
         })
     }
 
     fn delete_many<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let (cache, keys) = (self.inner.clone(), owned(&convert::keys(keys, "keys")?));
-            spawn(py, &self.inner, async move { cache.delete_many(&keys).await }, pyobj)
+            self.submit(py, async move { cache.delete_many(&keys).await }, pyobj)
         })
     }
 
@@ -236,14 +391,14 @@ impl PyAsyncCache {
             let ttl = convert::ttl(Some(ttl))?
                 .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("expire needs a ttl, not None"))?;
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.expire(&key, ttl).await }, pyobj)
+            self.submit(py, async move { cache.expire(&key, ttl).await }, pyobj)
         })
     }
 
     fn ttl<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let (cache, key) = (self.inner.clone(), owned_one(&convert::key(key)?));
-            spawn(py, &self.inner, async move { cache.ttl(&key).await }, |py, t| pyobj(py, convert::ttl_out(t)))
+            self.submit(py, async move { cache.ttl(&key).await }, |py, t| pyobj(py, convert::ttl_out(t)))
         })
     }
 
@@ -256,7 +411,7 @@ impl PyAsyncCache {
         guard(|| {
             let (key, field) = (owned_one(&convert::key(key)?), owned_one(&convert::key(field)?));
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.hget(&key, &field).await }, |py, v| Ok(convert::opt_bytes(py, v)))
+            self.submit(py, async move { cache.hget(&key, &field).await }, |py, v| Ok(convert::opt_bytes(py, v)))
         })
     }
 
@@ -269,7 +424,7 @@ impl PyAsyncCache {
         guard(|| {
             let (key, fields) = (owned_one(&convert::key(key)?), owned(&convert::keys(fields, "fields")?));
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.hmget(&key, &fields).await }, |py, v| {
+            self.submit(py, async move { cache.hmget(&key, &fields).await }, |py, v| {
                 convert::opt_bytes_list(py, v).map(Bound::into_any)
             })
         })
@@ -278,7 +433,7 @@ impl PyAsyncCache {
     fn hgetall<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let (cache, key) = (self.inner.clone(), owned_one(&convert::key(key)?));
-            spawn(py, &self.inner, async move { cache.hgetall(&key).await }, |py, pairs| {
+            self.submit(py, async move { cache.hgetall(&key).await }, |py, pairs| {
                 convert::pairs_to_dict(py, pairs).map(Bound::into_any)
             })
         })
@@ -295,7 +450,7 @@ impl PyAsyncCache {
             let fields: Vec<(Bytes, Bytes)> =
                 convert::items(mapping, "mapping")?.iter().map(|(f, v)| (owned_one(f), owned_one(v))).collect();
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.hset(&key, &fields).await }, pyobj)
+            self.submit(py, async move { cache.hset(&key, &fields).await }, pyobj)
         })
     }
 
@@ -309,7 +464,7 @@ impl PyAsyncCache {
         guard(|| {
             let (key, fields) = (owned_one(&convert::key(key)?), owned(&convert::keys(fields.as_any(), "fields")?));
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.hdel(&key, &fields).await }, pyobj)
+            self.submit(py, async move { cache.hdel(&key, &fields).await }, pyobj)
         })
     }
 
@@ -351,7 +506,7 @@ impl PyAsyncCache {
                     }
                 }
             };
-            spawn(py, &self.inner, async move { cache.get_or_load(&key, ttl, load).await }, |py, v| {
+            spawn_with_locals(py, &self.inner, async move { cache.get_or_load(&key, ttl, load).await }, |py, v| {
                 Ok(PyBytes::new(py, &v).into_any())
             })
         })
@@ -371,18 +526,18 @@ impl PyAsyncCache {
     }
 
     #[pyo3(signature = (pattern = None))]
-    fn scan(&self, pattern: Option<&Bound<'_, PyAny>>) -> PyResult<AsyncScan> {
+    fn scan(slf: &Bound<'_, Self>, pattern: Option<&Bound<'_, PyAny>>) -> PyResult<AsyncScan> {
         guard(|| {
             let pattern = pattern.filter(|p| !p.is_none()).map(convert::key).transpose()?;
-            let scan = self.inner.scan(pattern.as_ref().map(|p| p.as_bytes()));
-            Ok(AsyncScan { cache: self.inner.clone(), inner: Arc::new(tokio::sync::Mutex::new(scan)) })
+            let scan = slf.get().inner.scan(pattern.as_ref().map(|p| p.as_bytes()));
+            Ok(AsyncScan { owner: slf.clone().unbind(), inner: Arc::new(tokio::sync::Mutex::new(scan)) })
         })
     }
 
     fn delete_prefix<'py>(&self, py: Python<'py>, prefix: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let (cache, prefix) = (self.inner.clone(), owned_one(&convert::key(prefix)?));
-            spawn(py, &self.inner, async move { cache.delete_prefix(&prefix).await }, pyobj)
+            self.submit(py, async move { cache.delete_prefix(&prefix).await }, pyobj)
         })
     }
 
@@ -391,7 +546,7 @@ impl PyAsyncCache {
         guard(|| {
             let args = args.iter().map(|a| convert::arg(&a)).collect::<PyResult<Vec<_>>>()?;
             let cache = self.inner.clone();
-            spawn(py, &self.inner, async move { cache.command(&args).await }, convert::reply_to_py)
+            self.submit(py, async move { cache.command(&args).await }, convert::reply_to_py)
         })
     }
 
@@ -403,8 +558,11 @@ impl PyAsyncCache {
         self.inner.stats_prometheus()
     }
 
-    fn close(&self) {
-        self.inner.close()
+    fn close(&self, py: Python<'_>) {
+        self.inner.close();
+        if let Some((event_loop, bridge)) = self.bridge.lock().take() {
+            forget_loop(py, event_loop.bind(py), &bridge);
+        }
     }
 
     #[getter]
@@ -418,7 +576,7 @@ impl PyAsyncCache {
 
     #[pyo3(signature = (*_exc))]
     fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        self.inner.close();
+        self.close(py);
         Ready::awaitable(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
     }
 
@@ -434,7 +592,7 @@ impl PyAsyncCache {
 /// An async SCAN iterator (`AsyncCache.scan`, for `async for`).
 #[pyclass(frozen, module = "nearcache._native")]
 pub(crate) struct AsyncScan {
-    cache: Cache,
+    owner: Py<PyAsyncCache>,
     inner: Arc<tokio::sync::Mutex<nearcache::Scan>>,
 }
 
@@ -447,7 +605,7 @@ impl AsyncScan {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let scan = Arc::clone(&self.inner);
-            spawn(py, &self.cache, async move { scan.lock().await.next().await }, |py, key| match key {
+            self.owner.get().submit(py, async move { scan.lock().await.next().await }, |py, key| match key {
                 Some(key) => Ok(PyBytes::new(py, &key).into_any()),
                 None => Err(PyStopAsyncIteration::new_err(())),
             })

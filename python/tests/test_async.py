@@ -194,3 +194,28 @@ def test_fork_child_gets_closed_error(url: str, ns: str) -> None:
     os.waitpid(pid, 0)
     assert msg.startswith("closed:") and "fork" in msg, msg
     c.close()
+
+
+def test_one_cache_used_from_successive_event_loops(url: str, ns: str) -> None:
+    c = nearcache.AsyncCache(url, l1={"invalidation": "off"})
+
+    async def roundtrip(i: int) -> None:
+        await c.set(ns + "loop", str(i).encode())
+        assert await c.get(ns + "loop") == str(i).encode()
+        assert [k async for k in c.scan(ns + "loop")] == [(ns + "loop").encode()]
+
+    for i in range(3):
+        asyncio.run(roundtrip(i))  # a new loop each time: the cache follows it
+    c.close()
+    with pytest.raises(nearcache.ClosedError):
+        asyncio.run(roundtrip(9))
+
+
+def test_pending_results_survive_a_burst(url: str, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.set_many({f"{ns}{i}": str(i).encode() for i in range(50)})
+        futures = [c.get(f"{ns}{i % 50}") for i in range(2000)]
+        results = await asyncio.gather(*futures)
+        assert results == [str(i % 50).encode() for i in range(2000)]
+
+    run(url, body, l1={"invalidation": "off"})
