@@ -82,7 +82,7 @@ impl Cache {
         match self.inner.get_local(key)? {
             Lookup::Hit(value) => Ok(Some(value)),
             Lookup::Absent => Ok(None),
-            Lookup::Miss => block_on(self.inner.get(key))?,
+            Lookup::Miss => block_on(self.inner.get_after_miss(key))?,
         }
     }
 

@@ -274,6 +274,17 @@ impl Cache {
         }
     }
 
+    /// The Redis half of [`Cache::get`], for callers that already asked
+    /// [`Cache::get_local`] and got [`Lookup::Miss`] (the blocking facade,
+    /// the bindings): single flight and the guarded L1 fill, without a second
+    /// L1 lookup, so that the miss is counted once in [`Stats::l1_misses`].
+    pub async fn get_after_miss(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        self.inner.check_usable()?;
+        check_key(key)?;
+        self.inner.fetch(key).await
+    }
+
     /// The values of `keys`, in order: L1 answers what it can, one `MGET`
     /// fetches the rest.
     pub async fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>> {
