@@ -289,7 +289,7 @@ impl PyAsyncCache {
                 return Ready::awaitable(py, convert::opt_bytes(py, found));
             }
             let (cache, key) = (self.inner.clone(), owned_one(&key));
-            self.submit(py, async move { cache.get(&key).await }, |py, v| Ok(convert::opt_bytes(py, v)))
+            self.submit(py, async move { cache.get_after_miss(&key).await }, |py, v| Ok(convert::opt_bytes(py, v)))
         })
     }
 
@@ -300,7 +300,7 @@ impl PyAsyncCache {
                 return Ready::awaitable(py, convert::json_loads(py, found)?);
             }
             let (cache, key) = (self.inner.clone(), owned_one(&key));
-            self.submit(py, async move { cache.get(&key).await }, convert::json_loads)
+            self.submit(py, async move { cache.get_after_miss(&key).await }, convert::json_loads)
         })
     }
 

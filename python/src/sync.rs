@@ -79,7 +79,7 @@ impl PyCache {
                 Lookup::Hit(value) => Ok(PyBytes::new(py, &value).into_any()),
                 Lookup::Absent => Ok(py.None().into_bound(py)),
                 Lookup::Miss => {
-                    let value = wait(py, || run(self.inner.as_async().get(k)))?;
+                    let value = wait(py, || run(self.inner.as_async().get_after_miss(k)))?;
                     Ok(convert::opt_bytes(py, value))
                 }
             }
@@ -93,7 +93,7 @@ impl PyCache {
             let value = match self.inner.get_local(k).py(py)? {
                 Lookup::Hit(value) => Some(value),
                 Lookup::Absent => None,
-                Lookup::Miss => wait(py, || run(self.inner.as_async().get(k)))?,
+                Lookup::Miss => wait(py, || run(self.inner.as_async().get_after_miss(k)))?,
             };
             convert::json_loads(py, value)
         })

@@ -219,3 +219,14 @@ def test_pending_results_survive_a_burst(url: str, ns: str) -> None:
         assert results == [str(i % 50).encode() for i in range(2000)]
 
     run(url, body, l1={"invalidation": "off"})
+
+
+def test_a_miss_is_counted_once(url: str, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.get(ns + "k")
+        await c.get(ns + "k")
+        stats = c.stats()
+        assert stats["l1_misses"] == 1
+        assert stats["l1_negative_hits"] == 1
+
+    run(url, body)

@@ -421,3 +421,12 @@ def test_fork_child_gets_closed_error(cache: nearcache.Cache, ns: str) -> None:
     os.waitpid(pid, 0)
     assert msg.startswith("closed:") and "fork" in msg, msg
     assert cache.get(ns + "k") == b"v"  # the parent's cache still works
+
+
+def test_a_miss_is_counted_once(url: str, ns: str) -> None:
+    with nearcache.Cache(url) as c:
+        c.get(ns + "k")
+        c.get(ns + "k")  # a cached absence
+        stats = c.stats()
+        assert stats["l1_misses"] == 1
+        assert stats["l1_negative_hits"] == 1
