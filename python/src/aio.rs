@@ -28,40 +28,6 @@ use crate::convert;
 use crate::error::{guard, to_py, CatchUnwind, IntoPy};
 use crate::Ready;
 
-/// Points `pyo3-async-runtimes` at core's runtime (once per process; later
-/// calls find it set and do nothing).
-fn init_runtime(py: Python<'_>) -> PyResult<()> {
-    let runtime = nearcache::runtime().py(py)?;
-    let _already_set = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
-    Ok(())
-}
-
-/// Spawns `work` through `pyo3-async-runtimes` (with asyncio task locals in
-/// scope, which a coroutine loader needs) and returns an asyncio future for
-/// its result, converted by `out` with the GIL held. Costlier than
-/// [`PyAsyncCache::submit`] (it takes the GIL on a blocking-pool thread per
-/// result), so only `get_or_load` uses it, on an L1 miss.
-fn spawn_with_locals<'py, T, W, O>(py: Python<'py>, cache: &Cache, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
-where
-    T: Send + 'static,
-    W: Future<Output = nearcache::Result<T>> + Send + 'static,
-    O: for<'a> FnOnce(Python<'a>, T) -> PyResult<Bound<'a, PyAny>> + Send + 'static,
-{
-    // In a forked child the runtime's threads are gone: refuse here, where
-    // the caller is, rather than spawn a future no thread will poll.
-    cache.check_usable().py(py)?;
-    pyo3_async_runtimes::tokio::future_into_py(
-        py,
-        CatchUnwind(async move {
-            let result = work.await;
-            Python::attach(|py| match result {
-                Ok(value) => out(py, value).map(Bound::unbind),
-                Err(e) => Err(to_py(py, e)),
-            })
-        }),
-    )
-}
-
 /// Turns a finished core result into the value (or exception) of its
 /// asyncio future; runs on the loop thread, with the GIL.
 type Deliver = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send>;
@@ -135,6 +101,66 @@ impl Drain {
     }
 }
 
+/// Where a loader's result goes (taken by whoever sends it).
+type Reply = Arc<Mutex<Option<tokio::sync::oneshot::Sender<PyResult<Bytes>>>>>;
+
+fn send(reply: &Reply, result: PyResult<Bytes>) {
+    if let Some(tx) = reply.lock().take() {
+        // The receiver is gone only if the get_or_load future was dropped.
+        let _ = tx.send(result);
+    }
+}
+
+/// Runs a `get_or_load` loader on the event loop: a plain result is sent at
+/// once; an awaitable is scheduled and [`LoadDone`] sends its result.
+#[pyclass(frozen, module = "nearcache._native")]
+pub(crate) struct LoadStart {
+    loader: Py<PyAny>,
+    reply: Reply,
+}
+
+#[pymethods]
+impl LoadStart {
+    fn __call__(&self, py: Python<'_>) {
+        let started = self.loader.bind(py).call0().and_then(|out| {
+            if !out.hasattr(pyo3::intern!(py, "__await__"))? {
+                return Ok(Some(convert::loaded(&out)?));
+            }
+            let task = py.import("asyncio")?.call_method1("ensure_future", (out,))?;
+            task.call_method1("add_done_callback", (LoadDone { reply: Arc::clone(&self.reply) },))?;
+            Ok(None)
+        });
+        match started {
+            Ok(Some(value)) => send(&self.reply, Ok(value)),
+            Ok(None) => {}
+            Err(err) => send(&self.reply, Err(err)),
+        }
+    }
+}
+
+/// Sends the result of a loader's awaitable when it is done.
+#[pyclass(frozen, module = "nearcache._native")]
+pub(crate) struct LoadDone {
+    reply: Reply,
+}
+
+#[pymethods]
+impl LoadDone {
+    fn __call__(&self, task: &Bound<'_, PyAny>) {
+        let result = task.call_method0(pyo3::intern!(task.py(), "result")).and_then(|out| convert::loaded(&out));
+        send(&self.reply, result);
+    }
+}
+
+/// `contextvars.copy_context()`: the caller's context, for its loader.
+fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    COPY_CONTEXT
+        .get_or_try_init(py, || py.import("contextvars")?.getattr("copy_context").map(Bound::unbind))?
+        .bind(py)
+        .call0()
+}
+
 /// `asyncio.get_running_loop`, looked up once.
 fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -163,12 +189,6 @@ where
     pyo3::IntoPyObjectExt::into_bound_py_any(value, py)
 }
 
-/// What a Python loader gave back: bytes at once, or an awaitable.
-enum Loaded<F> {
-    Now(Bytes),
-    Later(F),
-}
-
 /// The asyncio cache (`nearcache.AsyncCache`).
 #[pyclass(frozen, name = "AsyncCache", module = "nearcache._native")]
 pub(crate) struct PyAsyncCache {
@@ -179,7 +199,6 @@ pub(crate) struct PyAsyncCache {
 
 impl PyAsyncCache {
     fn create(py: Python<'_>, config: nearcache::Config) -> PyResult<Self> {
-        init_runtime(py)?;
         Ok(PyAsyncCache { inner: Cache::new(config).py(py)?, bridge: Mutex::new(None) })
     }
 
@@ -485,28 +504,24 @@ impl PyAsyncCache {
                 return Err(pyo3::exceptions::PyTypeError::new_err("loader must be callable"));
             }
             let ttl = convert::ttl(ttl)?;
+            // The loader runs on the event loop's thread, in the caller's
+            // contextvars context; the core future only waits for its result.
+            let event_loop = running_loop(py)?.unbind();
+            let context = copy_context(py)?.unbind();
             let (cache, key, loader) = (self.inner.clone(), owned_one(&key), loader.clone().unbind());
             let load = move || async move {
-                // The loader is called on a runtime thread with the GIL; a
-                // coroutine it returns runs on the caller's event loop (the
-                // task locals that future_into_py put in scope).
-                let step = Python::attach(|py| -> PyResult<_> {
-                    let out = loader.bind(py).call0()?;
-                    if out.hasattr("__await__")? {
-                        Ok(Loaded::Later(pyo3_async_runtimes::tokio::into_future(out)?))
-                    } else {
-                        Ok(Loaded::Now(convert::loaded(&out)?))
-                    }
+                let (tx, rx) = tokio::sync::oneshot::channel::<PyResult<Bytes>>();
+                Python::attach(|py| {
+                    let start = LoadStart { loader, reply: Arc::new(Mutex::new(Some(tx))) };
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item("context", context)?;
+                    event_loop.bind(py).call_method("call_soon_threadsafe", (start,), Some(&kwargs)).map(drop)
                 })?;
-                match step {
-                    Loaded::Now(value) => Ok(value),
-                    Loaded::Later(fut) => {
-                        let out = fut.await?;
-                        Python::attach(|py| convert::loaded(out.bind(py)))
-                    }
-                }
+                rx.await.unwrap_or_else(|_| {
+                    Err(crate::error::InternalError::new_err("the event loop dropped the loader before it finished"))
+                })
             };
-            spawn_with_locals(py, &self.inner, async move { cache.get_or_load(&key, ttl, load).await }, |py, v| {
+            self.submit(py, async move { cache.get_or_load(&key, ttl, load).await }, |py, v| {
                 Ok(PyBytes::new(py, &v).into_any())
             })
         })
@@ -577,7 +592,7 @@ impl PyAsyncCache {
     #[pyo3(signature = (*_exc))]
     fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         self.close(py);
-        Ready::awaitable(py, pyo3::types::PyBool::new(py, false).to_owned().into_any())
+        Ready::awaitable(py, py.None().into_bound(py))
     }
 
     fn __repr__(&self) -> String {

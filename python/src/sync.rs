@@ -332,9 +332,8 @@ impl PyCache {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
         self.inner.close();
-        false
     }
 
     fn __repr__(&self) -> String {

@@ -230,3 +230,51 @@ def test_a_miss_is_counted_once(url: str, ns: str) -> None:
         assert stats["l1_negative_hits"] == 1
 
     run(url, body)
+
+
+def test_get_or_load_keeps_the_callers_context(url: str, ns: str) -> None:
+    import contextvars
+
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+    async def loader() -> bytes:
+        return request_id.get().encode()
+
+    async def body(c: nearcache.AsyncCache) -> None:
+        request_id.set("req-7")
+        assert await c.get_or_load(ns + "ctx", loader) == b"req-7"
+        assert await c.get_or_load(ns + "ctx2", lambda: request_id.get().encode()) == b"req-7"
+
+    run(url, body)
+
+
+def test_an_async_cache_created_in_a_forked_child_works(url: str, ns: str) -> None:
+    asyncio.run(_touch(url, ns))  # the parent has started nearcache's runtime
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+
+            async def child() -> bytes | None:
+                async with nearcache.AsyncCache(url) as c:
+                    await c.set(ns + "k", b"child")
+                    return await c.get_or_load(ns + "k2", lambda: b"loaded")
+
+            try:
+                msg = repr(asyncio.run(asyncio.wait_for(child(), 5)))
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                msg = f"error:{type(e).__name__}:{e}"
+            os.write(w, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        msg = f.read().decode()
+    os.waitpid(pid, 0)
+    assert msg == repr(b"loaded")
+
+
+async def _touch(url: str, ns: str) -> None:
+    async with nearcache.AsyncCache(url) as c:
+        await c.set(ns + "parent", b"p")

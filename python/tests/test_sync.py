@@ -430,3 +430,27 @@ def test_a_miss_is_counted_once(url: str, ns: str) -> None:
         stats = c.stats()
         assert stats["l1_misses"] == 1
         assert stats["l1_negative_hits"] == 1
+
+
+def test_a_cache_created_in_a_forked_child_works(cache: nearcache.Cache, url: str, ns: str) -> None:
+    cache.set(ns + "k", b"parent")  # the parent has started nearcache's runtime
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            try:
+                with nearcache.Cache(url) as fresh:
+                    fresh.set(ns + "k", b"child")
+                    msg = repr(fresh.get(ns + "k"))
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                msg = f"error:{type(e).__name__}:{e}"
+            os.write(w, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        msg = f.read().decode()
+    os.waitpid(pid, 0)
+    assert msg == repr(b"child")
+    assert cache.get(ns + "k") == b"child"

@@ -123,7 +123,7 @@ class Cache:
     def __exit__(
         self,
         *_exc: Union[type[BaseException], BaseException, TracebackType, None],
-    ) -> bool: ...
+    ) -> None: ...
 
 @final
 class Scan:
@@ -222,7 +222,7 @@ class AsyncCache:
     def __aexit__(
         self,
         *_exc: Union[type[BaseException], BaseException, TracebackType, None],
-    ) -> Awaitable[bool]: ...
+    ) -> Awaitable[None]: ...
 
 @final
 class AsyncScan:
