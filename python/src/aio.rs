@@ -239,11 +239,10 @@ impl PyAsyncCache {
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
         let handle = future.clone().unbind();
         runtime.spawn(async move {
-            let result = CatchUnwind(async move { Ok(work.await) }).await;
+            let result = CatchUnwind(work).await;
             let deliver: Deliver = Box::new(move |py| match result {
-                Ok(Ok(value)) => out(py, value),
-                Ok(Err(e)) => Err(to_py(py, e)),
-                Err(panic) => Err(panic),
+                Ok(value) => out(py, value),
+                Err(e) => Err(to_py(py, e)),
             });
             bridge.complete(handle, deliver);
         });

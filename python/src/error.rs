@@ -68,29 +68,31 @@ impl<T> IntoPy<T> for nearcache::Result<T> {
 pub(crate) fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(payload) => Err(panic_error(payload)),
+        // Only called from Python, so the thread is attached already.
+        Err(payload) => Err(Python::attach(|py| to_py(py, panic_error(payload)))),
     }
 }
 
-/// The `InternalError` for a caught panic payload.
-pub(crate) fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+/// The core `Internal` error for a caught panic payload (mapped like every
+/// other core error, so it gets its `.code`).
+pub(crate) fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned());
-    InternalError::new_err(format!("a bug in nearcache (Rust panic): {what}"))
+    Error::new(ErrorKind::Internal, format!("a bug in nearcache (Rust panic): {what}"))
 }
 
-/// A future that turns a panic while polling into `InternalError`, for the
-/// futures handed to asyncio.
+/// A future that turns a panic while polling into an `Internal` error, for
+/// the futures handed to asyncio.
 pub(crate) struct CatchUnwind<F>(pub(crate) F);
 
 impl<F, T> std::future::Future for CatchUnwind<F>
 where
-    F: std::future::Future<Output = PyResult<T>>,
+    F: std::future::Future<Output = nearcache::Result<T>>,
 {
-    type Output = PyResult<T>;
+    type Output = nearcache::Result<T>;
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         // SAFETY: structural pinning of the only field; `self` is never moved

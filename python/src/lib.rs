@@ -68,6 +68,13 @@ impl Ready {
     }
 }
 
+/// Panics inside the binding's panic guard; lets the test suite check that a
+/// Rust panic surfaces as `nearcache.InternalError`, not a crash.
+#[pyfunction]
+fn _panic_for_tests(message: &str) -> PyResult<()> {
+    error::guard(|| panic!("{message}"))
+}
+
 /// The extension module.
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -76,6 +83,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<aio::PyAsyncCache>()?;
     m.add_class::<aio::AsyncScan>()?;
     m.add_class::<Ready>()?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add("MAX_KEY_LEN", nearcache::MAX_KEY_LEN)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

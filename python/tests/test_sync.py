@@ -454,3 +454,11 @@ def test_a_cache_created_in_a_forked_child_works(cache: nearcache.Cache, url: st
     os.waitpid(pid, 0)
     assert msg == repr(b"child")
     assert cache.get(ns + "k") == b"child"
+
+
+def test_a_rust_panic_becomes_internal_error() -> None:
+    from nearcache import _native
+
+    with pytest.raises(nearcache.InternalError, match="boom") as info:
+        _native._panic_for_tests("boom")
+    assert info.value.code == "NC_INTERNAL"

@@ -15,7 +15,7 @@ from typing import Any, Generator, Optional, Union, final
 
 from typing_extensions import Self
 
-__all__ = ["Cache", "Scan", "AsyncCache", "AsyncScan", "Ready", "MAX_KEY_LEN", "__version__"]
+__all__ = ["Cache", "Scan", "AsyncCache", "AsyncScan", "Ready", "_panic_for_tests", "MAX_KEY_LEN", "__version__"]
 
 _Key = Union[bytes, str]
 _Value = Union[bytes, bytearray, memoryview]
@@ -30,6 +30,9 @@ MAX_KEY_LEN: int
 """The longest key accepted, in bytes (64 KiB)."""
 
 __version__: str
+
+def _panic_for_tests(message: str) -> None:
+    """Panics in Rust inside the binding's guard (raises :class:`~nearcache.InternalError`); for tests."""
 
 @final
 class Cache:
