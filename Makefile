@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test node-test
+test: deps lint unit c-test node-test python-test
 
 deps:
 	@scripts/install-deps.sh
@@ -29,6 +29,18 @@ unit:
 c-test:
 	$(MAKE) -C bindings/c header-check
 	$(MAKE) -C bindings/c check
+
+## The Python package: build it into .venv (release wheel, like `pip install
+## ./python`), run the pytest suite against a launched redis-server, check the
+## stubs against the native module (stubtest) and type-check package and tests.
+PYTHON ?= python3
+VENV := .venv
+python-test: deps
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "./python[test]"
+	$(VENV)/bin/python -m pytest python/tests -q
+	$(VENV)/bin/python -m mypy.stubtest nearcache._native
+	$(VENV)/bin/python -m mypy --strict python/py_src/nearcache python/tests
 
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps

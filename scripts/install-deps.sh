@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and the machine lacks:
-# redis-server and redis-cli (Debian's packages), and for the C library a C
+# redis-server and redis-cli (Debian's packages), for the C library a C
 # compiler, pkg-config and python3 (cbindgen comes from `make -C bindings/c
-# cbindgen`). Idempotent and quiet when everything is there already.
+# cbindgen`), and python3-venv for the Python tests. Idempotent and quiet
+# when everything is there already.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# `make python-test` builds a virtualenv; Debian splits venv/ensurepip out.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -302,10 +302,14 @@ impl Cache {
         }
     }
 
-    /// The Redis half of [`Cache::get`], for a caller that has just had
-    /// [`Lookup::Miss`] from [`Cache::get_local`] (the blocking facade):
-    /// the key is not looked up, nor counted as a miss, a second time.
-    pub(crate) async fn get_after_miss(&self, key: &[u8]) -> Result<Option<Bytes>> {
+    /// The Redis half of [`Cache::get`], for callers that already asked
+    /// [`Cache::get_local`] and got [`Lookup::Miss`] (the blocking facade,
+    /// the bindings): single flight and the guarded L1 fill, without a second
+    /// L1 lookup, so that the miss is counted once in [`Stats::l1_misses`].
+    pub async fn get_after_miss(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        self.inner.check_usable()?;
+        check_key(key)?;
         self.inner.fetch(key).await
     }
 
@@ -723,6 +727,15 @@ impl Cache {
         }
         inner.pool.close();
         inner.local.flush(FlushCause::Manual);
+    }
+
+    /// `Ok` while the cache can be used; [`ErrorKind::Closed`] after
+    /// [`Cache::close`] or in a process forked after the cache was created.
+    /// Every method checks this itself; bindings call it before they spawn a
+    /// method's future on the runtime, so that a forked child gets the error
+    /// at once instead of a future that no thread will ever poll.
+    pub fn check_usable(&self) -> Result<()> {
+        self.inner.check_usable()
     }
 
     /// Whether [`Cache::close`] was called.

@@ -35,5 +35,5 @@ pub use config::{Config, Invalidation};
 pub use error::{Error, ErrorKind, Result};
 pub use expiry::Ttl;
 pub use l1::{Lookup, ENTRY_OVERHEAD};
-pub use runtime::{block_on, spawn};
+pub use runtime::{block_on, runtime, spawn};
 pub use stats::{Flushes, HotKey, LatencySummary, SlowEntry, Stats};

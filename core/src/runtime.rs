@@ -7,28 +7,65 @@
 //! here.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::error::{Error, Result};
 
-static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+/// A runtime and the fork generation of the process that started it.
+struct Current {
+    generation: u64,
+    runtime: tokio::runtime::Runtime,
+}
 
-/// The shared runtime, started on first use.
+/// The runtime of this process: null until first use, then a leaked
+/// `Current` that is never freed (so the pointer stays valid forever).
+static CURRENT: AtomicPtr<Current> = AtomicPtr::new(std::ptr::null_mut());
+/// Serialises starting a runtime.
+static STARTING: Mutex<()> = Mutex::new(());
+
+fn current() -> Option<&'static Current> {
+    // SAFETY: CURRENT is null or a pointer from `Box::leak`, never freed.
+    unsafe { CURRENT.load(Ordering::Acquire).as_ref() }
+}
+
+/// The shared runtime, started on first use, and started again in a forked
+/// child: a child inherits the parent's runtime object but none of its
+/// worker threads, so a future spawned there would never run. The parent's
+/// runtime is leaked in the child (dropping it would wait for threads that
+/// do not exist there).
 pub(crate) fn get() -> Result<&'static tokio::runtime::Runtime> {
     install_fork_handler();
-    RUNTIME
-        .get_or_init(|| {
-            let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
-                .thread_name("nearcache-io")
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| Error::internal(format!("cannot start the nearcache runtime: {e}")))
+    let generation = fork_generation();
+    if let Some(cur) = current().filter(|c| c.generation == generation) {
+        return Ok(&cur.runtime);
+    }
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(cur) = current().filter(|c| c.generation == generation) {
+        return Ok(&cur.runtime);
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("nearcache-io")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the nearcache runtime: {e}")))?;
+    let cur: &'static mut Current = Box::leak(Box::new(Current { generation, runtime }));
+    CURRENT.store(cur, Ordering::Release);
+    Ok(&cur.runtime)
+}
+
+/// The core's shared tokio runtime, started on first use (and again in a
+/// forked child, whose inherited runtime has no threads).
+///
+/// For bindings that bridge core futures to a foreign event loop (the
+/// Python binding's `AsyncCache` spawns here, so that `asyncio` calls run
+/// their I/O on this runtime and no second runtime is started). Call
+/// [`crate::Cache::check_usable`] before spawning a cache's future: a cache
+/// created before a fork is unusable in the child.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    get()
 }
 
 /// Runs `future` on the core runtime and waits for it on this thread. Used by

@@ -1,0 +1,45 @@
+"""nearcache: a fast Redis client-side cache.
+
+A hot key is answered from process memory (the L1 tier) in well under a
+microsecond; a miss goes to Redis over auto-pipelined connections; a write
+anywhere invalidates every process's copy. :class:`Cache` is synchronous,
+:class:`AsyncCache` is for asyncio; both take the same options as the config
+file (``Cache(url, l1={"max_bytes": "64MiB"})``).
+"""
+
+from __future__ import annotations
+
+from nearcache._native import MAX_KEY_LEN, AsyncCache, Cache, __version__
+from nearcache.cached import cached
+from nearcache.errors import (
+    AuthError,
+    ClosedError,
+    CodecError,
+    ConfigError,
+    ConnectionError,
+    InternalError,
+    InvalidArgumentError,
+    LoaderError,
+    NearcacheError,
+    RedisError,
+    TimeoutError,
+)
+
+__all__ = [
+    "Cache",
+    "AsyncCache",
+    "cached",
+    "MAX_KEY_LEN",
+    "NearcacheError",
+    "ConfigError",
+    "ConnectionError",
+    "TimeoutError",
+    "AuthError",
+    "RedisError",
+    "CodecError",
+    "InvalidArgumentError",
+    "ClosedError",
+    "LoaderError",
+    "InternalError",
+    "__version__",
+]

@@ -1,0 +1,280 @@
+"""nearcache.AsyncCache against a real redis-server (asyncio.run per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis
+
+import nearcache
+
+
+def run(url: str, body: Callable[[nearcache.AsyncCache], Awaitable[Any]], **options: Any) -> Any:
+    async def main() -> Any:
+        async with nearcache.AsyncCache(url, **options) as c:
+            return await body(c)
+
+    return asyncio.run(main())
+
+
+def test_every_method(url: str, raw: redis.Redis, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.connect()
+        assert await c.set(ns + "a", b"1") is True
+        assert await c.get(ns + "a") == b"1"
+        assert await c.get(ns + "a") == b"1"  # L1 hit: an already-complete awaitable
+        assert await c.get(ns + "none") is None
+        assert await c.set(ns + "a", b"2", nx=True) is False
+        assert await c.set(ns + "b", bytearray(b"2"), ttl=60) is True
+        left = await c.ttl(ns + "b")
+        assert left is not None and 50 < left <= 60
+        assert await c.ttl(ns + "a") == math.inf
+        assert await c.ttl(ns + "none") is None
+        assert await c.set_json(ns + "j", [1, "x"]) is True
+        assert await c.get_json(ns + "j") == [1, "x"]
+        assert await c.get_json(ns + "j") == [1, "x"]
+        items: dict[str, bytes | memoryview] = {ns + "m1": b"x", ns + "m2": memoryview(b"y")}
+        await c.set_many(items, ttl=30)
+        assert await c.get_many([ns + "m1", ns + "m2", ns + "m3"]) == [b"x", b"y", None]
+        assert await c.expire(ns + "m1", 10) is True
+        assert await c.delete(ns + "m1") is True
+        assert await c.delete_many([ns + "m2", ns + "m3"]) == 1
+        assert await c.hset(ns + "h", {"f": b"v", "g": b"w"}) == 2
+        assert await c.hget(ns + "h", "f") == b"v"
+        assert await c.hmget(ns + "h", ["f", "x"]) == [b"v", None]
+        assert await c.hgetall(ns + "h") == {b"f": b"v", b"g": b"w"}
+        assert await c.hdel(ns + "h", "f") == 1
+        assert await c.command("PING") == "PONG"
+        await c.set_many({f"{ns}s:{i}": b"x" for i in range(5)})
+        keys = {k async for k in c.scan(ns + "s:*")}
+        assert keys == {f"{ns}s:{i}".encode() for i in range(5)}
+        assert await c.delete_prefix(ns + "s:") == 5
+        c.invalidate_local(ns + "a")
+        c.invalidate_local_all()
+        assert c.stats()["l1_hits"] >= 1
+        assert "nearcache_l1_hits_total" in c.stats_prometheus()
+        assert '"redis"' in c.config_json()
+        with pytest.raises(nearcache.InvalidArgumentError):
+            await c.command("MULTI")
+        with pytest.raises(nearcache.InvalidArgumentError):
+            await c.get("")
+        with pytest.raises(TypeError):
+            await c.get(None)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await c.set(ns + "a", "str")  # type: ignore[arg-type]
+
+    run(url, body)
+    assert raw.get(ns + "a") == b"1"
+
+
+def test_get_or_load_with_coroutine_and_plain_loaders(url: str, ns: str) -> None:
+    calls = []
+
+    async def loader() -> bytes:
+        calls.append(1)
+        await asyncio.sleep(0.1)
+        return b"loaded"
+
+    async def failing() -> bytes:
+        raise LookupError("nope")
+
+    async def body(c: nearcache.AsyncCache) -> None:
+        results = await asyncio.gather(*(c.get_or_load(ns + "k", loader, ttl=60) for _ in range(20)))
+        assert results == [b"loaded"] * 20
+        assert len(calls) == 1
+        assert await c.get_or_load(ns + "k", loader) == b"loaded"
+        assert await c.get_or_load(ns + "p", lambda: b"plain") == b"plain"
+        with pytest.raises(nearcache.LoaderError) as info:
+            await c.get_or_load(ns + "f", failing)
+        assert isinstance(info.value.__cause__, LookupError)
+        with pytest.raises(TypeError):
+            await c.get_or_load(ns + "x", 5)  # type: ignore[arg-type]
+
+    run(url, body)
+
+
+def test_cancelling_a_pending_get_leaves_the_cache_usable(url: str, raw: redis.Redis, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.connect()
+        raw.client_pause(300)  # replies are held: the get stays pending
+        pending = asyncio.ensure_future(c.get(ns + "slow"))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        await c.set(ns + "slow", b"after")
+        assert await c.get(ns + "slow") == b"after"
+        assert await asyncio.wait_for(c.get(ns + "other"), 5) is None
+
+    run(url, body, redis={"command_timeout": "2s"})
+
+
+def test_many_concurrent_tasks(url: str, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.set_many({f"{ns}{i}": str(i).encode() for i in range(100)})
+
+        async def reader(i: int) -> None:
+            for _ in range(20):
+                assert await c.get(f"{ns}{i}") == str(i).encode()
+
+        await asyncio.gather(*(reader(i) for i in range(100)))
+
+    run(url, body)
+
+
+def test_tracking_sees_writes_from_other_clients(url: str, raw: redis.Redis, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        raw.set(ns + "t", b"v1")
+        assert await c.get(ns + "t") == b"v1"
+        raw.set(ns + "t", b"v2")
+        deadline = time.monotonic() + 2.0
+        while await c.get(ns + "t") != b"v2":
+            assert time.monotonic() < deadline, "the invalidation did not arrive within 2 s"
+            await asyncio.sleep(0.005)
+
+    run(url, body)
+
+
+def test_closed_and_unreachable(url: str, ns: str) -> None:
+    async def main() -> None:
+        c = nearcache.AsyncCache(url)
+        async with c:
+            await c.set(ns + "k", b"v")
+        assert c.closed
+        with pytest.raises(nearcache.ClosedError):
+            await c.get(ns + "k")
+        with pytest.raises(nearcache.ClosedError):
+            await c.set(ns + "k", b"v")
+        gone = nearcache.AsyncCache("redis://127.0.0.1:1", redis={"connect_timeout": "200ms"})
+        with pytest.raises(nearcache.ConnectionError):
+            await gone.get(ns + "k")
+        with pytest.raises(nearcache.ConfigError):
+            nearcache.AsyncCache(url, l1={"ttl": "forever"})
+
+    asyncio.run(main())
+
+
+def test_fork_child_gets_closed_error(url: str, ns: str) -> None:
+    async def prepare() -> nearcache.AsyncCache:
+        c = nearcache.AsyncCache(url)
+        await c.set(ns + "k", b"v")
+        return c
+
+    c = asyncio.run(prepare())
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+
+            async def child() -> str:
+                try:
+                    await c.set(ns + "k", b"child")
+                    return "no error"
+                except nearcache.ClosedError as e:
+                    return "closed:" + str(e)
+
+            try:
+                msg = asyncio.run(asyncio.wait_for(child(), 5))
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                msg = f"other:{type(e).__name__}:{e}"
+            os.write(w, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        msg = f.read().decode()
+    os.waitpid(pid, 0)
+    assert msg.startswith("closed:") and "fork" in msg, msg
+    c.close()
+
+
+def test_one_cache_used_from_successive_event_loops(url: str, ns: str) -> None:
+    c = nearcache.AsyncCache(url, l1={"invalidation": "off"})
+
+    async def roundtrip(i: int) -> None:
+        await c.set(ns + "loop", str(i).encode())
+        assert await c.get(ns + "loop") == str(i).encode()
+        assert [k async for k in c.scan(ns + "loop")] == [(ns + "loop").encode()]
+
+    for i in range(3):
+        asyncio.run(roundtrip(i))  # a new loop each time: the cache follows it
+    c.close()
+    with pytest.raises(nearcache.ClosedError):
+        asyncio.run(roundtrip(9))
+
+
+def test_pending_results_survive_a_burst(url: str, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.set_many({f"{ns}{i}": str(i).encode() for i in range(50)})
+        futures = [c.get(f"{ns}{i % 50}") for i in range(2000)]
+        results = await asyncio.gather(*futures)
+        assert results == [str(i % 50).encode() for i in range(2000)]
+
+    run(url, body, l1={"invalidation": "off"})
+
+
+def test_a_miss_is_counted_once(url: str, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.get(ns + "k")
+        await c.get(ns + "k")
+        stats = c.stats()
+        assert stats["l1_misses"] == 1
+        assert stats["l1_negative_hits"] == 1
+
+    run(url, body)
+
+
+def test_get_or_load_keeps_the_callers_context(url: str, ns: str) -> None:
+    import contextvars
+
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+    async def loader() -> bytes:
+        return request_id.get().encode()
+
+    async def body(c: nearcache.AsyncCache) -> None:
+        request_id.set("req-7")
+        assert await c.get_or_load(ns + "ctx", loader) == b"req-7"
+        assert await c.get_or_load(ns + "ctx2", lambda: request_id.get().encode()) == b"req-7"
+
+    run(url, body)
+
+
+def test_an_async_cache_created_in_a_forked_child_works(url: str, ns: str) -> None:
+    asyncio.run(_touch(url, ns))  # the parent has started nearcache's runtime
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+
+            async def child() -> bytes | None:
+                async with nearcache.AsyncCache(url) as c:
+                    await c.set(ns + "k", b"child")
+                    return await c.get_or_load(ns + "k2", lambda: b"loaded")
+
+            try:
+                msg = repr(asyncio.run(asyncio.wait_for(child(), 5)))
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                msg = f"error:{type(e).__name__}:{e}"
+            os.write(w, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        msg = f.read().decode()
+    os.waitpid(pid, 0)
+    assert msg == repr(b"loaded")
+
+
+async def _touch(url: str, ns: str) -> None:
+    async with nearcache.AsyncCache(url) as c:
+        await c.set(ns + "parent", b"p")
