@@ -274,6 +274,8 @@ static void test_config_handle(void) {
 }
 
 static void test_open_variants(void) {
+  /* Reset after every free: a failed open leaves `cache` untouched, and a
+     freed handle passed on would crash the suite instead of failing a check. */
   nc_cache *cache = NULL;
   char *json = NULL;
   char path[1024];
@@ -289,6 +291,7 @@ static void test_open_variants(void) {
   CHECK(json != NULL && strstr(json, url) != NULL);
   nc_string_free(json);
   nc_cache_free(cache);
+  cache = NULL;
 
   /* TOML text. */
   char toml[512];
@@ -296,6 +299,7 @@ static void test_open_variants(void) {
   CHECK_STATUS(nc_cache_open_toml(toml, &cache), NC_OK);
   CHECK_STATUS(nc_cache_set(cache, S("toml:k"), S("v"), 0, 0), NC_OK);
   nc_cache_free(cache);
+  cache = NULL;
   CHECK_STATUS(nc_cache_open_toml("[l1]\nttl = \"forever\"\n", &cache), NC_ERR_CONFIG);
   CHECK(strncmp(nc_last_error(), "l1.ttl:", 7) == 0);
   CHECK_STATUS(nc_cache_open_toml("[l1\n", &cache), NC_ERR_CONFIG);
@@ -310,6 +314,7 @@ static void test_open_variants(void) {
   free(expected);
   nc_string_free(json);
   nc_cache_free(cache);
+  cache = NULL;
   const char *bad[] = {"bad-size", "unknown-field"};
   for (size_t i = 0; i < 2; i++) {
     char name[128];
@@ -331,6 +336,7 @@ static void test_open_variants(void) {
   CHECK(json != NULL && strstr(json, url) != NULL);
   nc_string_free(json);
   nc_cache_free(cache);
+  cache = NULL;
   setenv("NEARCACHE_URL", "ftp://nowhere", 1);
   CHECK_STATUS(nc_cache_open_env(&cache), NC_ERR_CONFIG);
   CHECK_MESSAGE_HAS("NEARCACHE_URL");
