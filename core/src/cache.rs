@@ -214,7 +214,8 @@ impl Cache {
             config.compression.level,
             usize::try_from(config.compression.max_value_size).unwrap_or(usize::MAX),
         );
-        let pool = Arc::new(Pool::new(&config, Arc::clone(&recorder), Arc::clone(&local))?);
+        let endpoint = crate::endpoint::Endpoint::from_url(&config.redis.url, &config.redis, "redis.url")?;
+        let pool = Arc::new(Pool::new(&endpoint, &config, Arc::clone(&recorder), Arc::clone(&local))?);
         if config.l1.invalidation.uses_server_push() {
             // Health pings bound staleness on half-open connections (rule 5).
             let health =

@@ -19,6 +19,7 @@ pub mod codec;
 mod command;
 pub mod config;
 mod conn;
+mod endpoint;
 mod error;
 mod expiry;
 mod fills;
