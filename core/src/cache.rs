@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redis::{Cmd, Value};
 
+use crate::backend::Backend;
 use crate::clock::{duration_nanos, Clock};
 use crate::codec::Codec;
 use crate::command::{self, Effect, Reply};
 use crate::config::{Config, Invalidation};
-use crate::conn::Pool;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry::{jitter, Ttl};
 use crate::fills::{share, FillGuard, Fills, Join};
@@ -103,7 +103,8 @@ struct Inner {
     /// Single flight for `get_or_load` loaders (separate from read fills).
     loads: Fills,
     codec: Codec,
-    pool: Arc<Pool>,
+    /// Where each key's commands go (one server, a cluster, routes).
+    backend: Backend,
     recorder: Arc<Recorder>,
     closed: AtomicBool,
     fork_generation: u64,
@@ -114,7 +115,7 @@ struct Inner {
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
-            .field("endpoint", &self.inner.pool.endpoint())
+            .field("endpoint", &self.inner.backend.name())
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -204,7 +205,6 @@ impl Cache {
 
     fn with_clock(config: Config, clock: Clock) -> Result<Cache> {
         config.validate()?;
-        refuse_unimplemented(&config)?;
         crate::runtime::watch_forks();
         let recorder = Arc::new(Recorder::new(config.observability.slow_threshold, config.observability.hot_keys));
         let local = Arc::new(Local::new(&config.l1, clock, Arc::clone(&recorder)));
@@ -214,12 +214,10 @@ impl Cache {
             config.compression.level,
             usize::try_from(config.compression.max_value_size).unwrap_or(usize::MAX),
         );
-        let endpoint = crate::endpoint::Endpoint::from_url(&config.redis.url, &config.redis, "redis.url")?;
-        let pool = Arc::new(Pool::new(&endpoint, &config, Arc::clone(&recorder), Arc::clone(&local))?);
+        let backend = Backend::new(&config, &recorder, &local)?;
         if config.l1.invalidation.uses_server_push() {
             // Health pings bound staleness on half-open connections (rule 5).
-            let health =
-                tracking::health_loop(Arc::downgrade(&pool), Arc::downgrade(&local), config.l1.health_interval);
+            let health = tracking::health_loop(Arc::downgrade(&local), config.l1.health_interval);
             crate::runtime::get()?.spawn(health);
         }
         Ok(Cache {
@@ -228,7 +226,7 @@ impl Cache {
                 local,
                 loads: Fills::new(),
                 codec,
-                pool,
+                backend,
                 recorder,
                 closed: AtomicBool::new(false),
                 fork_generation: crate::runtime::fork_generation(),
@@ -246,7 +244,7 @@ impl Cache {
     /// Opens every connection now; returns the first error.
     pub async fn connect(&self) -> Result<()> {
         self.inner.check_usable()?;
-        self.inner.pool.connect_all().await.map_err(|e| self.inner.count(e))
+        self.inner.backend.connect_all().await.map_err(|e| self.inner.count(e))
     }
 
     /// Answers from L1 only, synchronously, never touching the network or
@@ -362,12 +360,14 @@ impl Cache {
             cmd.arg("XX");
         }
         inner.own_write(key);
-        let reply = inner.timed(Op::Set, key, inner.pool.query(&cmd)).await?;
+        let reply = inner.timed(Op::Set, key, inner.backend.query(key, &cmd)).await?;
         Ok(!matches!(reply, Value::Nil))
     }
 
     /// Writes several keys: one `MSET`, or, with a TTL, one `MULTI`/`EXEC`
-    /// of `SET PX` (all-or-nothing either way).
+    /// of `SET PX` (all-or-nothing either way). In a cluster, or with keys
+    /// under different routes, there is one such command per hash slot and
+    /// deployment, sent concurrently: all-or-nothing per slot only.
     pub async fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         items: &[(K, V)],
@@ -386,29 +386,33 @@ impl Cache {
         for (key, _) in &encoded {
             inner.own_write(key);
         }
-        let first = encoded[0].0;
-        match ttl {
-            None => {
-                let mut cmd = redis::cmd("MSET");
-                for (key, value) in &encoded {
-                    cmd.arg(*key).arg(value.as_ref());
+        let keys: Vec<&[u8]> = encoded.iter().map(|(key, _)| *key).collect();
+        let writes = inner.groups(&keys).into_iter().map(|group| {
+            let first = encoded[group[0]].0;
+            let encoded = &encoded;
+            async move {
+                match ttl {
+                    None => {
+                        let mut cmd = redis::cmd("MSET");
+                        for &i in &group {
+                            cmd.arg(encoded[i].0).arg(encoded[i].1.as_ref());
+                        }
+                        inner.timed(Op::SetMany, first, inner.backend.query(first, &cmd)).await.map(drop)
+                    }
+                    Some(ttl) => {
+                        let mut pipe = redis::pipe();
+                        pipe.atomic();
+                        for &i in &group {
+                            let (key, value) = &encoded[i];
+                            let ms = ttl_millis(jitter(ttl, inner.config.write.ttl_jitter), key)?;
+                            pipe.cmd("SET").arg(*key).arg(value.as_ref()).arg("PX").arg(ms).ignore();
+                        }
+                        inner.timed(Op::SetMany, first, inner.backend.query_pipeline(first, &pipe)).await.map(drop)
+                    }
                 }
-                inner.timed(Op::SetMany, first, inner.pool.query(&cmd)).await?;
             }
-            Some(ttl) => {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for (key, value) in &encoded {
-                    let ms = ttl_millis(jitter(ttl, inner.config.write.ttl_jitter), key)?;
-                    pipe.cmd("SET").arg(*key).arg(value.as_ref()).arg("PX").arg(ms).ignore();
-                }
-                let send = async {
-                    let mut handle = inner.pool.get().await?;
-                    inner.pool.send_pipeline(&mut handle, &pipe).await
-                };
-                inner.timed(Op::SetMany, first, send).await?;
-            }
-        }
+        });
+        futures_util::future::try_join_all(writes).await?;
         Ok(())
     }
 
@@ -417,21 +421,19 @@ impl Cache {
         Ok(self.delete_many(&[key]).await? > 0)
     }
 
-    /// Deletes `keys` with one `DEL`; returns how many existed.
+    /// Deletes `keys` with one `DEL` (one per hash slot and deployment in a
+    /// cluster or with routes); returns how many existed.
     pub async fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64> {
         let inner = &*self.inner;
         inner.check_usable()?;
-        let Some(first) = keys.first() else { return Ok(0) };
-        let mut cmd = redis::cmd("DEL");
-        for key in keys {
-            check_key(key.as_ref())?;
-            cmd.arg(key.as_ref());
+        let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+        for key in &keys {
+            check_key(key)?;
         }
-        for key in keys {
-            inner.own_write(key.as_ref());
+        for key in &keys {
+            inner.own_write(key);
         }
-        let reply = inner.timed(Op::Delete, first.as_ref(), inner.pool.query(&cmd)).await?;
-        int_reply(reply, "DEL").map(|n| n.max(0) as u64)
+        inner.delete_keys("DEL", Op::Delete, &keys).await
     }
 
     /// Sets `key` to expire after `ttl` (no jitter: the caller asked for
@@ -444,7 +446,7 @@ impl Cache {
         let mut cmd = redis::cmd("PEXPIRE");
         cmd.arg(key).arg(ttl_millis(ttl, key)?);
         inner.own_write(key);
-        let reply = inner.timed(Op::Expire, key, inner.pool.query(&cmd)).await?;
+        let reply = inner.timed(Op::Expire, key, inner.backend.query(key, &cmd)).await?;
         Ok(int_reply(reply, "PEXPIRE")? == 1)
     }
 
@@ -454,7 +456,7 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
-        let reply = inner.timed(Op::Ttl, key, inner.pool.query_read(redis::cmd("PTTL").arg(key))).await?;
+        let reply = inner.timed(Op::Ttl, key, inner.backend.query_read(key, redis::cmd("PTTL").arg(key))).await?;
         Ok(Ttl::from_pttl(int_reply(reply, "PTTL")?))
     }
 
@@ -464,8 +466,9 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
-        let reply =
-            inner.timed(Op::HGet, key, inner.pool.query_read(redis::cmd("HGET").arg(key).arg(field.as_ref()))).await?;
+        let reply = inner
+            .timed(Op::HGet, key, inner.backend.query_read(key, redis::cmd("HGET").arg(key).arg(field.as_ref())))
+            .await?;
         inner.decode_value(key, reply)
     }
 
@@ -483,7 +486,7 @@ impl Cache {
         for field in fields {
             cmd.arg(field.as_ref());
         }
-        match inner.timed(Op::HMGet, key, inner.pool.query_read(&cmd)).await? {
+        match inner.timed(Op::HMGet, key, inner.backend.query_read(key, &cmd)).await? {
             Value::Array(items) => items.into_iter().map(|v| inner.decode_value(key, v)).collect(),
             other => Err(unexpected("HMGET", &other)),
         }
@@ -495,7 +498,8 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         check_key(key)?;
-        let reply = inner.timed(Op::HGetAll, key, inner.pool.query_read(redis::cmd("HGETALL").arg(key))).await?;
+        let reply =
+            inner.timed(Op::HGetAll, key, inner.backend.query_read(key, redis::cmd("HGETALL").arg(key))).await?;
         let pairs: Vec<(Value, Value)> = match reply {
             Value::Map(pairs) => pairs,
             Value::Array(flat) => {
@@ -533,7 +537,7 @@ impl Cache {
             cmd.arg(field.as_ref()).arg(inner.encode(key, value.as_ref())?.as_bytes());
         }
         inner.own_write(key);
-        let reply = inner.timed(Op::HSet, key, inner.pool.query(&cmd)).await?;
+        let reply = inner.timed(Op::HSet, key, inner.backend.query(key, &cmd)).await?;
         int_reply(reply, "HSET").map(|n| n.max(0) as u64)
     }
 
@@ -552,7 +556,7 @@ impl Cache {
             cmd.arg(field.as_ref());
         }
         inner.own_write(key);
-        let reply = inner.timed(Op::HDel, key, inner.pool.query(&cmd)).await?;
+        let reply = inner.timed(Op::HDel, key, inner.backend.query(key, &cmd)).await?;
         int_reply(reply, "HDEL").map(|n| n.max(0) as u64)
     }
 
@@ -635,6 +639,8 @@ impl Cache {
             cache: self.clone(),
             pattern: pattern.map(Bytes::copy_from_slice),
             cursor: 0,
+            nodes: None,
+            node: 0,
             finished: false,
             pending: std::collections::VecDeque::new(),
         }
@@ -657,13 +663,11 @@ impl Cache {
             if batch.is_empty() {
                 continue;
             }
-            let mut cmd = redis::cmd("UNLINK");
-            for key in &batch {
+            let keys: Vec<&[u8]> = batch.iter().map(|key| key.as_ref()).collect();
+            for key in &keys {
                 self.inner.own_write(key);
-                cmd.arg(key.as_ref());
             }
-            let reply = self.inner.timed(Op::Unlink, prefix, self.inner.pool.query(&cmd)).await?;
-            deleted += int_reply(reply, "UNLINK")?.max(0) as u64;
+            deleted += self.inner.delete_keys("UNLINK", Op::Unlink, &keys).await?;
         }
         self.inner.local.drop_prefix(prefix);
         Ok(deleted)
@@ -692,8 +696,12 @@ impl Cache {
         for part in &parts {
             cmd.arg(*part);
         }
-        let key = parts.get(1).copied().unwrap_or_default();
-        let reply = inner.timed(Op::Command, key, inner.pool.query(&cmd)).await?;
+        // Routed by the first argument when there is one (the key of nearly
+        // every command); keyless commands go to the `[redis]` deployment.
+        let reply = match parts.get(1).copied() {
+            Some(key) => inner.timed(Op::Command, key, inner.backend.query(key, &cmd)).await?,
+            None => inner.timed(Op::Command, b"", inner.backend.query_keyless(&cmd)).await?,
+        };
         Ok(Reply::from_value(reply))
     }
 
@@ -726,7 +734,7 @@ impl Cache {
         if inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        inner.pool.close();
+        inner.backend.close();
         inner.local.flush(FlushCause::Manual);
     }
 
@@ -892,6 +900,41 @@ impl Inner {
         }
     }
 
+    /// Splits `keys` (by index, order kept) into groups that one multi-key
+    /// command can serve: same deployment and, in a cluster, same slot.
+    fn groups(&self, keys: &[&[u8]]) -> Vec<Vec<usize>> {
+        if !self.backend.is_sharded() {
+            return vec![(0..keys.len()).collect()];
+        }
+        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let group = self.backend.group_of(key);
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((group, vec![i])),
+            }
+        }
+        groups.into_iter().map(|(_, members)| members).collect()
+    }
+
+    /// `DEL` / `UNLINK` of `keys`, one command per group, concurrently;
+    /// returns how many existed.
+    async fn delete_keys(&self, command: &'static str, op: Op, keys: &[&[u8]]) -> Result<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let deletes = self.groups(keys).into_iter().map(|group| async move {
+            let first = keys[group[0]];
+            let mut cmd = redis::cmd(command);
+            for &i in &group {
+                cmd.arg(keys[i]);
+            }
+            let reply = self.timed(op, first, self.backend.query(first, &cmd)).await?;
+            int_reply(reply, command).map(|n| n.max(0) as u64)
+        });
+        Ok(futures_util::future::try_join_all(deletes).await?.into_iter().sum())
+    }
+
     /// A miss: one round trip per key however many callers want it, and a
     /// guarded L1 fill.
     async fn fetch(&self, key: &[u8]) -> Result<Option<Bytes>> {
@@ -942,7 +985,7 @@ impl Inner {
 
     /// `GET` from Redis, decompressed (for keys L1 does not hold).
     async fn read(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        let reply = self.timed(Op::Get, key, self.pool.query_read(redis::cmd("GET").arg(key))).await?;
+        let reply = self.timed(Op::Get, key, self.backend.query_read(key, redis::cmd("GET").arg(key))).await?;
         self.decode_value(key, reply)
     }
 
@@ -951,7 +994,7 @@ impl Inner {
     async fn read_with_ttl(&self, key: &[u8]) -> Result<(Option<Bytes>, Ttl)> {
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
-        let replies = self.timed(Op::Get, key, self.pool.query_pipeline_read(&pipe)).await?;
+        let replies = self.timed(Op::Get, key, self.backend.query_pipeline_read(key, &pipe)).await?;
         let mut replies = replies.into_iter();
         let (Some(value), Some(pttl)) = (replies.next(), replies.next()) else {
             return Err(self.count(Error::new(ErrorKind::Redis, "GET + PTTL: expected two replies")));
@@ -959,9 +1002,30 @@ impl Inner {
         Ok((self.decode_value(key, value)?, Ttl::from_pttl(int_reply(pttl, "PTTL")?)))
     }
 
-    /// `MGET` (with a `PTTL` per key, same round trip) for keys L1 could not
-    /// answer, with fill tokens for each.
+    /// `MGET` for keys L1 could not answer: one per group (hash slot and
+    /// deployment), sent concurrently.
     async fn fetch_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
+        if !self.backend.is_sharded() {
+            return self.fetch_group(keys).await;
+        }
+        let groups = self.groups(keys);
+        let fetches = groups.iter().map(|group| async move {
+            let members: Vec<&[u8]> = group.iter().map(|&i| keys[i]).collect();
+            self.fetch_group(&members).await
+        });
+        let fetched = futures_util::future::try_join_all(fetches).await?;
+        let mut out = vec![None; keys.len()];
+        for (group, values) in groups.iter().zip(fetched) {
+            for (&i, value) in group.iter().zip(values) {
+                out[i] = value;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `MGET` (with a `PTTL` per key, same round trip) for keys that share
+    /// one group, with fill tokens for each.
+    async fn fetch_group(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
         let owned: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
         // Followers are not awaited: joining would serialise this MGET behind
         // other flights, so a key already in flight is read without a fill.
@@ -986,7 +1050,7 @@ impl Inner {
                 pipe.cmd("PTTL").arg(*key);
             }
         }
-        let replies = match self.timed(Op::GetMany, keys[0], self.pool.query_pipeline_read(&pipe)).await {
+        let replies = match self.timed(Op::GetMany, keys[0], self.backend.query_pipeline_read(keys[0], &pipe)).await {
             Ok(replies) => self.parse_mget(keys, &guards, replies),
             Err(e) => Err(e),
         };
@@ -1039,6 +1103,11 @@ pub struct Scan {
     cache: Cache,
     pattern: Option<Bytes>,
     cursor: u64,
+    /// The servers to scan, one after the other (every master of every
+    /// deployment), fetched on the first step.
+    nodes: Option<Vec<Arc<crate::conn::Pool>>>,
+    /// The server being scanned.
+    node: usize,
     finished: bool,
     pending: std::collections::VecDeque<Bytes>,
 }
@@ -1072,7 +1141,14 @@ impl Scan {
         }
         cmd.arg("COUNT").arg(SCAN_COUNT);
         let key = self.pattern.as_deref().unwrap_or_default();
-        let reply = inner.timed(Op::Scan, key, inner.pool.query_read(&cmd)).await?;
+        if self.nodes.is_none() {
+            self.nodes = Some(inner.timed(Op::Scan, key, inner.backend.masters()).await?);
+        }
+        let Some(pool) = self.nodes.as_ref().and_then(|nodes| nodes.get(self.node)).cloned() else {
+            self.finished = true;
+            return Ok(None);
+        };
+        let reply = inner.timed(Op::Scan, key, pool.query_read(&cmd)).await?;
         let Value::Array(mut parts) = reply else { return Err(unexpected("SCAN", &reply)) };
         if parts.len() != 2 {
             return Err(Error::new(ErrorKind::Redis, "SCAN: expected [cursor, keys]"));
@@ -1083,25 +1159,14 @@ impl Scan {
             .ok()
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| Error::new(ErrorKind::Redis, "SCAN: the cursor is not a number"))?;
-        self.finished = self.cursor == 0;
+        if self.cursor == 0 {
+            // This server is done; the next step starts on the next one.
+            self.node += 1;
+            self.finished = self.nodes.as_ref().is_none_or(|nodes| self.node >= nodes.len());
+        }
         let Value::Array(keys) = keys else { return Err(unexpected("SCAN", &keys)) };
         keys.into_iter().map(|k| bulk(k, "SCAN")).collect::<Result<Vec<_>>>().map(Some)
     }
-}
-
-/// Parts of the schema that parse but have no implementation yet are
-/// refused, not silently ignored (issue 10 implements them).
-fn refuse_unimplemented(config: &Config) -> Result<()> {
-    if config.redis.mode == crate::config::Mode::Cluster {
-        return Err(Error::config("redis.mode: \"cluster\" is not implemented yet; use \"standalone\""));
-    }
-    if !config.routes.is_empty() {
-        return Err(Error::config("routes: prefix routes are not implemented yet; remove [[routes]]"));
-    }
-    if config.redis.url.is_tls() {
-        return Err(Error::config("redis.url: rediss:// (TLS) is not implemented yet"));
-    }
-    Ok(())
 }
 
 /// Whether to time this L1 lookup: one in `L1_SAMPLE_MASK + 1` per thread.

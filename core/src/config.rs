@@ -99,6 +99,10 @@ pub struct RedisConfig {
     pub url: RedisUrl,
     /// Standalone server or Redis Cluster.
     pub mode: Mode,
+    /// Where cluster reads go: `"master"` (default) or `"replica"`. Replica
+    /// reads add the replication lag to the staleness bound (README,
+    /// "Scaling out"); writes always go to the master.
+    pub read_from: ReadFrom,
     /// Sent with `CLIENT SETNAME` so that `CLIENT LIST` and `nearcache doctor`
     /// can tell processes apart; `"auto"` means `app:host:pid`
     /// (see [`RedisConfig::resolved_client_name`]).
@@ -143,6 +147,18 @@ pub enum Mode {
     Standalone,
     /// Redis Cluster: commands are routed by hash slot, `MGET` is split per slot.
     Cluster,
+}
+
+/// Which node of a cluster shard serves reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadFrom {
+    /// The shard's master: reads see every acknowledged write.
+    #[default]
+    Master,
+    /// One of the shard's replicas (round robin; the master when it has
+    /// none): spreads reads, at the cost of the replication lag.
+    Replica,
 }
 
 /// The in-process tier.
@@ -280,6 +296,7 @@ impl Default for RedisConfig {
         RedisConfig {
             url: RedisUrl::default(),
             mode: Mode::Standalone,
+            read_from: ReadFrom::Master,
             client_name: "auto".to_owned(),
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_millis(250),
@@ -770,6 +787,10 @@ impl Config {
         for (i, route) in self.routes.iter().enumerate() {
             ensure_url_fits_mode(&route.url, route.mode, &format!("routes[{i}].url"))?;
         }
+        let any_cluster = self.redis.mode == Mode::Cluster || self.routes.iter().any(|r| r.mode == Mode::Cluster);
+        ensure(self.redis.read_from == ReadFrom::Master || any_cluster, "redis.read_from", || {
+            "\"replica\" applies to cluster deployments only (set mode = \"cluster\")".to_owned()
+        })?;
         let hot_keys = self.observability.hot_keys;
         ensure(hot_keys <= 1024, "observability.hot_keys", || format!("must be at most 1024, got {hot_keys}"))?;
         Ok(())
@@ -1561,6 +1582,16 @@ big_value_warn = "10KiB"
     }
 
     #[test]
+    fn replica_reads_need_a_cluster() {
+        assert_starts(&toml_err("[redis]\nread_from = \"replica\""), "redis.read_from: \"replica\" applies to cluster");
+        assert_starts(&toml_err("[redis]\nread_from = \"any\""), "redis.read_from: unknown variant");
+        let cluster = "[redis]\nurl = \"redis://127.0.0.1:7000\"\nmode = \"cluster\"\nread_from = \"replica\"";
+        assert_eq!(Config::from_toml_str(cluster).map(|c| c.redis.read_from).ok(), Some(ReadFrom::Replica));
+        let routed = "[redis]\nread_from = \"replica\"\n[[routes]]\nprefix = \"c:\"\nurl = \"redis://h:7000\"\nmode = \"cluster\"";
+        assert!(Config::from_toml_str(routed).is_ok());
+    }
+
+    #[test]
     fn defaults_match_design() {
         let c = Config::default();
         assert_eq!(c.redis.url.expose(), "redis://127.0.0.1:6379/0");
@@ -2284,6 +2315,7 @@ big_value_warn = "10KiB"
             CompressionConfig { algorithm: Algorithm::Zstd, min_size: 10_000, level: 19, max_value_size: 100 << 20 };
         cfg.write.ttl_jitter = 0.0;
         cfg.routes.push(RouteConfig { prefix: "c:".into(), url: url("redis://[::1]:7000"), mode: Mode::Cluster });
+        cfg.redis.read_from = ReadFrom::Replica;
         cfg.observability =
             ObservabilityConfig { slow_threshold: Duration::from_millis(2), hot_keys: 0, big_value_warn: 1 << 20 };
         cfg
@@ -2308,7 +2340,7 @@ big_value_warn = "10KiB"
     #[test]
     fn to_json_is_pretty_and_in_schema_order() {
         let json = Config::default().to_json();
-        let expected_start = "{\n  \"redis\": {\n    \"url\": \"redis://127.0.0.1:6379/0\",\n    \"mode\": \"standalone\",\n    \"client_name\": \"auto\",\n    \"connect_timeout\": \"1s\",";
+        let expected_start = "{\n  \"redis\": {\n    \"url\": \"redis://127.0.0.1:6379/0\",\n    \"mode\": \"standalone\",\n    \"read_from\": \"master\",\n    \"client_name\": \"auto\",\n    \"connect_timeout\": \"1s\",";
         assert!(json.starts_with(expected_start), "{json}");
         let keys: Vec<&str> = json
             .lines()

@@ -93,13 +93,20 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(endpoint: &Endpoint, full: &Config, recorder: Arc<Recorder>, local: Arc<Local>) -> Result<Self> {
+    /// A pool for `endpoint`, registered with `local` (whose serving deadline
+    /// counts every registered pool's connections).
+    pub(crate) fn new(
+        endpoint: &Endpoint,
+        full: &Config,
+        recorder: Arc<Recorder>,
+        local: Arc<Local>,
+    ) -> Result<Arc<Self>> {
         let config = &full.redis;
         let client = endpoint.client()?;
         let options = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.command_timeout));
-        Ok(Pool {
+        let pool = Arc::new(Pool {
             client,
             options,
             client_name: config.resolved_client_name(),
@@ -114,7 +121,9 @@ impl Pool {
             recorder,
             local,
             tracking: tracking_command(&full.l1),
-        })
+        });
+        pool.local.register(&pool);
+        Ok(pool)
     }
 
     pub(crate) fn endpoint(&self) -> &str {
@@ -185,7 +194,7 @@ impl Pool {
                 state.last_error = None;
                 state.ever_connected = true;
                 drop(state);
-                self.local.confirmed_until(self.oldest_confirmation());
+                self.local.refresh_deadline();
                 Ok(Handle { conn, slot: index, generation })
             }
             Err(err) => {
@@ -313,13 +322,36 @@ impl Pool {
             Ok(values) => values,
         };
         // A server error inside the pipeline is that command's reply.
-        values
-            .into_iter()
-            .map(|v| match v {
-                Value::ServerError(e) => Err(Error::from(redis::RedisError::from(e))),
-                v => Ok(v),
-            })
-            .collect()
+        values.into_iter().map(server_reply).collect()
+    }
+
+    /// A pipeline (or transaction) on any connection, not retried.
+    pub(crate) async fn query_pipeline(&self, pipe: &redis::Pipeline) -> Result<Vec<Value>> {
+        let mut handle = self.get().await?;
+        self.send_pipeline(&mut handle, pipe).await
+    }
+
+    /// `cmd` preceded by `ASKING`, in one write: the answer to a cluster
+    /// `ASK` redirect while its slot migrates to this node.
+    pub(crate) async fn query_asking(&self, cmd: &Cmd) -> Result<Value> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ASKING").add_command(cmd.clone());
+        let mut values = self.query_pipeline(&pipe).await?;
+        server_reply(values.pop().unwrap_or_default())
+    }
+
+    /// Every command of `pipe` preceded by its own `ASKING` (the flag lasts
+    /// one command). Transactions cannot be redirected this way.
+    pub(crate) async fn query_pipeline_asking(&self, pipe: &redis::Pipeline) -> Result<Vec<Value>> {
+        if pipe.is_transaction() {
+            return Err(Error::new(ErrorKind::Redis, "a transaction hit a slot in migration (ASK); retry later"));
+        }
+        let mut asked = redis::pipe();
+        for cmd in pipe.cmd_iter() {
+            asked.cmd("ASKING").add_command(cmd.clone());
+        }
+        let values = self.query_pipeline(&asked).await?;
+        values.into_iter().skip(1).step_by(2).map(server_reply).collect()
     }
 
     /// One command on any connection.
@@ -404,6 +436,14 @@ impl Pool {
         for slot in self.slots.iter() {
             slot.state.lock().live = None;
         }
+    }
+}
+
+/// A server error reply as an `Error`, anything else as the value.
+fn server_reply(value: Value) -> Result<Value> {
+    match value {
+        Value::ServerError(e) => Err(Error::from(redis::RedisError::from(e))),
+        value => Ok(value),
     }
 }
 

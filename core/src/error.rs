@@ -98,6 +98,15 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// A Redis Cluster redirect reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Redirect {
+    /// The slot lives elsewhere for good: refresh the slot map.
+    Moved(String),
+    /// The key is being migrated: ask that node once, after `ASKING`.
+    Ask(String),
+}
+
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A nearcache error: a [`ErrorKind`], a message with context, and the
@@ -166,6 +175,17 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
+    /// The cluster redirect (`MOVED` / `ASK`) this error is, if any.
+    pub(crate) fn redirect(&self) -> Option<Redirect> {
+        let err = self.source.as_deref()?.downcast_ref::<redis::RedisError>()?;
+        let (addr, _slot) = err.redirect_node()?;
+        let addr = addr.to_owned();
+        match err.code() {
+            Some("ASK") => Some(Redirect::Ask(addr)),
+            _ => Some(Redirect::Moved(addr)),
+        }
+    }
+
     /// Prefixes the message with context (`GET user:1: ...`).
     #[must_use]
     pub(crate) fn context(mut self, context: impl fmt::Display) -> Self {
@@ -227,6 +247,10 @@ fn classify_server_error(err: &redis::RedisError) -> ErrorKind {
     // as credential problems, as redis-py's AuthenticationError does.
     match err.code() {
         Some("NOAUTH" | "WRONGPASS" | "NOPERM") => ErrorKind::Auth,
+        // The server is there but cannot serve for a moment (a cluster
+        // failover or slot migration, a dataset loading after restart): as
+        // retryable as a lost connection, so it gets the same kind.
+        Some("CLUSTERDOWN" | "TRYAGAIN" | "LOADING" | "MASTERDOWN") => ErrorKind::Connection,
         _ => ErrorKind::Redis,
     }
 }
@@ -263,6 +287,44 @@ mod tests {
             panic!("not an error reply");
         };
         assert_eq!(Error::from(redis::RedisError::from(reply)).kind(), ErrorKind::Redis);
+    }
+
+    fn server_error(reply: &[u8]) -> Error {
+        let redis::Value::ServerError(reply) = redis::parse_redis_value(reply).unwrap() else {
+            panic!("not an error reply");
+        };
+        Error::from(redis::RedisError::from(reply))
+    }
+
+    #[test]
+    fn transient_server_states_are_retryable() {
+        for reply in [
+            &b"-CLUSTERDOWN The cluster is down\r\n"[..],
+            b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n",
+            b"-LOADING Redis is loading the dataset in memory\r\n",
+            b"-MASTERDOWN Link with MASTER is down\r\n",
+        ] {
+            let err = server_error(reply);
+            assert!(err.kind().is_retryable(), "{err}");
+        }
+        assert_eq!(
+            server_error(b"-CROSSSLOT Keys in request don't hash to the same slot\r\n").kind(),
+            ErrorKind::Redis
+        );
+    }
+
+    #[test]
+    fn redirects_name_their_node() {
+        assert_eq!(
+            server_error(b"-MOVED 3999 127.0.0.1:6381\r\n").redirect(),
+            Some(Redirect::Moved("127.0.0.1:6381".into()))
+        );
+        assert_eq!(
+            server_error(b"-ASK 3999 127.0.0.1:6381\r\n").redirect(),
+            Some(Redirect::Ask("127.0.0.1:6381".into()))
+        );
+        assert_eq!(server_error(b"-ERR nope\r\n").redirect(), None);
+        assert_eq!(Error::invalid("x").redirect(), None);
     }
 
     #[test]

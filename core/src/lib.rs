@@ -12,9 +12,11 @@
 
 #![warn(missing_docs)]
 
+mod backend;
 pub mod blocking;
 mod cache;
 pub mod clock;
+mod cluster;
 pub mod codec;
 mod command;
 pub mod config;

@@ -240,6 +240,7 @@ pub(crate) struct Counters {
     pub flush_nil: AtomicU64,
     pub flush_health: AtomicU64,
     pub flush_manual: AtomicU64,
+    pub flush_topology: AtomicU64,
     pub reconnects: AtomicU64,
     pub compression_bytes_saved: AtomicU64,
     pub compressed_writes: AtomicU64,
@@ -330,6 +331,7 @@ impl Recorder {
                 nil: get(&c.flush_nil),
                 health: get(&c.flush_health),
                 manual: get(&c.flush_manual),
+                topology: get(&c.flush_topology),
             },
             reconnects: get(&c.reconnects),
             compression_bytes_saved: get(&c.compression_bytes_saved),
@@ -374,6 +376,8 @@ pub struct Flushes {
     pub health: u64,
     /// `invalidate_local` with no keys, or `close`.
     pub manual: u64,
+    /// A cluster slot changed master.
+    pub topology: u64,
 }
 
 /// Latency of one command, in microseconds.
@@ -515,6 +519,7 @@ impl Stats {
             ("nil", self.flushes.nil),
             ("health", self.flushes.health),
             ("manual", self.flushes.manual),
+            ("topology", self.flushes.topology),
         ] {
             let _ = writeln!(out, "nearcache_l1_flushes_total{{cause=\"{cause}\"}} {value}");
         }

@@ -44,6 +44,8 @@ pub(crate) enum FlushCause {
     Health,
     /// The caller asked (`invalidate_local_all`, a raw FLUSHDB, `close`).
     Manual,
+    /// A cluster slot moved to another master.
+    Topology,
 }
 
 /// L1 and everything that decides whether an entry may be served.
@@ -64,6 +66,10 @@ pub(crate) struct Local {
     /// L1 answers only while the clock is below this (rule 5). `u64::MAX`
     /// in `ttl` mode, where no connection vouches for L1.
     serve_until: AtomicU64,
+    /// Every connection pool that fills L1 (one per server: several in a
+    /// cluster or with routes). The serving deadline is the oldest
+    /// confirmation among all their live connections.
+    pools: parking_lot::Mutex<Vec<Weak<Pool>>>,
 }
 
 impl Local {
@@ -82,6 +88,7 @@ impl Local {
             max_staleness: duration_nanos(l1.max_staleness),
             epoch: AtomicU64::new(1),
             serve_until: AtomicU64::new(serve_until),
+            pools: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -159,6 +166,7 @@ impl Local {
             FlushCause::Nil => &counters.flush_nil,
             FlushCause::Health => &counters.flush_health,
             FlushCause::Manual => &counters.flush_manual,
+            FlushCause::Topology => &counters.flush_topology,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -195,6 +203,26 @@ impl Local {
             }
             _ => self.flush(FlushCause::Nil),
         }
+    }
+
+    /// Adds a pool whose connections vouch for L1.
+    pub(crate) fn register(&self, pool: &Arc<Pool>) {
+        let mut pools = self.pools.lock();
+        pools.retain(|p| p.strong_count() > 0);
+        pools.push(Arc::downgrade(pool));
+    }
+
+    /// The registered pools still alive.
+    pub(crate) fn pools(&self) -> Vec<Arc<Pool>> {
+        self.pools.lock().iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Moves the serving deadline to the oldest confirmation among the live
+    /// connections of every pool. A pool without a live connection does not
+    /// hold L1 back: the entries it filled were flushed when it lost them.
+    pub(crate) fn refresh_deadline(&self) {
+        let oldest = self.pools().iter().filter_map(|pool| pool.oldest_confirmation()).min();
+        self.confirmed_until(oldest);
     }
 
     /// Sets the health deadline from the oldest confirmation among live
@@ -240,44 +268,50 @@ pub(crate) fn covered(l1: &L1Config, key: &[u8]) -> bool {
 
 /// Runs [`health_round`] every `interval` until the cache is dropped or
 /// closed. Holds the cache's parts only during a round.
-pub(crate) async fn health_loop(pool: Weak<Pool>, local: Weak<Local>, interval: Duration) {
+pub(crate) async fn health_loop(local: Weak<Local>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let (Some(pool), Some(local)) = (pool.upgrade(), local.upgrade()) else { return };
-        if pool.is_closed() {
+        let Some(local) = local.upgrade() else { return };
+        let pools = local.pools();
+        if pools.iter().all(|pool| pool.is_closed()) {
             return;
         }
-        health_round(&pool, &local).await;
+        health_round(&pools, &local).await;
     }
 }
 
-/// Pings every live connection at once; a PONG confirms its connection as of
-/// the time the PING was sent. Connections unconfirmed for `max_staleness`
-/// are recycled (L1 flushed), and the serving deadline is moved.
-pub(crate) async fn health_round(pool: &Arc<Pool>, local: &Arc<Local>) {
+/// Pings every live connection of every pool at once; a PONG confirms its
+/// connection as of the time the PING was sent. Connections unconfirmed for
+/// `max_staleness` are recycled (L1 flushed), and the serving deadline is
+/// moved.
+pub(crate) async fn health_round(pools: &[Arc<Pool>], local: &Arc<Local>) {
     let mut pings = tokio::task::JoinSet::new();
-    for (slot, mut handle) in pool.live() {
-        let pool = Arc::clone(pool);
-        let clock = local.clock.clone();
-        pings.spawn(async move {
-            let tp = clock.now();
-            let ok = pool.send(&mut handle, &redis::cmd("PING")).await.is_ok();
-            (slot, handle.generation(), tp, ok)
-        });
+    for (index, pool) in pools.iter().enumerate() {
+        for (slot, mut handle) in pool.live() {
+            let pool = Arc::clone(pool);
+            let clock = local.clock.clone();
+            pings.spawn(async move {
+                let tp = clock.now();
+                let ok = pool.send(&mut handle, &redis::cmd("PING")).await.is_ok();
+                (index, slot, handle.generation(), tp, ok)
+            });
+        }
     }
     while let Some(done) = pings.join_next().await {
-        if let Ok((slot, generation, tp, true)) = done {
-            pool.confirm(slot, generation, tp);
+        if let Ok((index, slot, generation, tp, true)) = done {
+            pools[index].confirm(slot, generation, tp);
         }
     }
-    for (slot, generation, confirmed) in pool.confirmations() {
-        if local.is_overdue(confirmed) {
-            pool.recycle(slot, generation);
+    for pool in pools {
+        for (slot, generation, confirmed) in pool.confirmations() {
+            if local.is_overdue(confirmed) {
+                pool.recycle(slot, generation);
+            }
         }
     }
-    local.confirmed_until(pool.oldest_confirmation());
+    local.refresh_deadline();
 }
 
 #[cfg(test)]

@@ -604,14 +604,27 @@ async fn invalidation_off_never_caches() {
 }
 
 #[test]
-fn schema_parts_not_implemented_yet_are_refused_not_ignored() {
+fn cluster_and_routes_construct_without_io() {
+    // Connections open on first use: an unreachable cluster or route is an
+    // error on the first command, not at construction.
     let mut config = Config::default();
+    config.redis.url = "redis://127.0.0.1:1".parse().unwrap();
     config.redis.mode = nearcache::config::Mode::Cluster;
-    assert_eq!(Cache::new(config).unwrap_err().kind(), ErrorKind::Config);
-    let config = Config::from_toml_str("[[routes]]\nprefix = \"big:\"\nurl = \"redis://127.0.0.1:7000\"\n").unwrap();
-    let err = Cache::new(config).unwrap_err();
-    assert!(err.to_string().contains("routes"), "{err}");
-    let mut config = Config::default();
-    config.redis.url = "rediss://127.0.0.1:7000".parse().unwrap();
-    assert_eq!(Cache::new(config).unwrap_err().kind(), ErrorKind::Config);
+    Cache::new(config).unwrap();
+    let config = Config::from_toml_str("[[routes]]\nprefix = \"big:\"\nurl = \"redis://127.0.0.1:1\"\n").unwrap();
+    Cache::new(config).unwrap();
+}
+
+#[tokio::test]
+async fn set_many_with_ttl_leaves_the_connection_in_step() {
+    // One connection, so every command after the MULTI/EXEC shares it: a
+    // transaction whose replies were not all consumed would hand its leftover
+    // replies to the next commands.
+    let redis = TestRedis::start().unwrap();
+    let cache = cache_with(&redis, |c| c.redis.connections = 1);
+    cache.set_many(&[("c", "3"), ("d", "4")], Some(Duration::from_secs(30))).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(cache.command(&["GET", "c"]).await.unwrap(), Reply::Bytes(b("3")));
+        assert_eq!(cache.command(&["PING"]).await.unwrap(), Reply::Status("PONG".into()));
+    }
 }

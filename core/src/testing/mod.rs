@@ -438,7 +438,9 @@ mod tests {
     }
 }
 
+pub mod cluster;
 pub mod consistency;
+pub use cluster::TestCluster;
 
 /// A test hook: holds one fill of a key after its reply arrived from Redis
 /// and before it is inserted into L1, so a test can make a write land in

@@ -1,0 +1,340 @@
+//! Redis Cluster mode against a real local cluster (3 masters, 3 replicas,
+//! started by `nearcache::testing::TestCluster`): routing, per-slot MGET,
+//! per-node tracking, replica reads, and the consistency checker through a
+//! resharding and a failover under load.
+//!
+//! Each test starts its own cluster (about 2 s), so they can run in
+//! parallel without sharing state.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nearcache::config::{Mode, ReadFrom};
+use nearcache::testing::consistency::{History, Read};
+use nearcache::testing::TestCluster;
+use nearcache::{Cache, Config, ErrorKind, Invalidation, Lookup, SetOptions};
+use parking_lot::Mutex;
+
+fn config(cluster: &TestCluster) -> Config {
+    let mut config = Config::default();
+    config.redis.url = cluster.url().parse().unwrap();
+    config.redis.mode = Mode::Cluster;
+    config.redis.client_name = "nc-cluster".into();
+    config
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// Polls `cond` every 10 ms until it holds or `within` passes.
+async fn eventually(within: Duration, mut cond: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond().await
+}
+
+/// `calls` of `command` on the node at `port`, from INFO commandstats.
+fn calls(cluster: &TestCluster, port: u16, command: &str) -> u64 {
+    let info = cluster.node(port).unwrap().cli(&["INFO", "commandstats"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verb_works_across_slots() {
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+    cache.connect().await.unwrap();
+
+    let keys: Vec<String> = (0..60).map(|i| format!("k:{i}")).collect();
+    let masters: std::collections::HashSet<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    assert_eq!(masters.len(), 3, "the keys must span every master");
+
+    for (i, key) in keys.iter().enumerate() {
+        assert!(cache.set(key, format!("v{i}"), SetOptions::default()).await.unwrap());
+    }
+    // Every key landed on the master that owns its slot.
+    for key in keys.iter().take(10) {
+        let owner = cluster.master_of(key).unwrap();
+        let direct = cluster.node(owner).unwrap().cli(&["GET", key]).unwrap();
+        assert!(direct.starts_with('v'), "{key} is not on its master {owner}: {direct:?}");
+    }
+    let expected: Vec<Option<Bytes>> = (0..keys.len()).map(|i| Some(b(&format!("v{i}")))).collect();
+    assert_eq!(cache.get_many(&keys).await.unwrap(), expected);
+    // The MGET filled L1: now every key is local.
+    for key in &keys {
+        assert!(matches!(cache.get_local(key.as_bytes()).unwrap(), Lookup::Hit(_)), "{key}");
+    }
+
+    let pairs: Vec<(String, String)> = (0..30).map(|i| (format!("m:{i}"), format!("w{i}"))).collect();
+    cache.set_many(&pairs, None).await.unwrap();
+    cache.set_many(&pairs[..10], Some(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(cache.get("m:29").await.unwrap(), Some(b("w29")));
+    assert!(matches!(cache.ttl("m:3").await.unwrap(), nearcache::Ttl::Expires(_)));
+    assert!(cache.expire("m:20", Duration::from_secs(30)).await.unwrap());
+
+    assert_eq!(cache.hset("h:1", &[("a", "1"), ("b", "2")]).await.unwrap(), 2);
+    assert_eq!(cache.hget("h:1", "a").await.unwrap(), Some(b("1")));
+    assert_eq!(cache.hgetall("h:1").await.unwrap().len(), 2);
+
+    // SCAN visits every master.
+    let mut scan = cache.scan(Some(b"m:*"));
+    let mut seen = std::collections::HashSet::new();
+    while let Some(key) = scan.next().await.unwrap() {
+        seen.insert(key);
+    }
+    assert_eq!(seen.len(), 30);
+    assert_eq!(cache.delete_prefix("m:").await.unwrap(), 30);
+    assert_eq!(cache.get("m:1").await.unwrap(), None);
+    assert_eq!(cache.delete_many(&keys[..20]).await.unwrap(), 20);
+
+    // A raw command is routed by its key; a multi-slot one gets Redis's error.
+    assert_eq!(cache.command(&["GET", "k:30"]).await.unwrap(), nearcache::Reply::Bytes(b("v30")));
+    let err = cache.command(&["MGET", "k:30", "k:31", "k:32"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Redis, "{err}");
+    assert!(err.to_string().to_uppercase().contains("CROSSSLOT"), "{err}");
+    // Hash tags keep keys together.
+    cache.set_many(&[("{u1}:a", "1"), ("{u1}:b", "2")], None).await.unwrap();
+    assert_eq!(
+        cache.command(&["MGET", "{u1}:a", "{u1}:b"]).await.unwrap(),
+        nearcache::Reply::Array(vec![nearcache::Reply::Bytes(b("1")), nearcache::Reply::Bytes(b("2"))])
+    );
+    cache.close();
+    assert_eq!(cache.get("k:40").await.unwrap_err().kind(), ErrorKind::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_many_sends_one_mget_per_slot() {
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+    let keys: Vec<String> = (0..4).map(|i| format!("{{t}}:{i}")).chain(["x1".into(), "x2".into()]).collect();
+    for key in &keys {
+        cache.set(key, "v", SetOptions::default()).await.unwrap();
+    }
+    let before: u64 = cluster.nodes().iter().map(|n| calls(&cluster, n.port(), "mget")).sum();
+    let values = cache.get_many(&keys).await.unwrap();
+    assert!(values.iter().all(|v| v.as_deref() == Some(&b"v"[..])));
+    let after: u64 = cluster.nodes().iter().map(|n| calls(&cluster, n.port(), "mget")).sum();
+    // {t}:0..3 share a slot; x1 and x2 hash to two other slots.
+    assert_eq!(after - before, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_any_master_invalidates_l1() {
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+    // One key per master.
+    let mut keys: Vec<(String, u16)> = Vec::new();
+    for i in 0.. {
+        let key = format!("inv:{i}");
+        let master = cluster.master_of(&key).unwrap();
+        if keys.iter().all(|(_, m)| *m != master) {
+            keys.push((key, master));
+        }
+        if keys.len() == 3 {
+            break;
+        }
+    }
+    for (key, _) in &keys {
+        cluster.cli(&["SET", key, "old"]).unwrap();
+        assert_eq!(cache.get(key).await.unwrap(), Some(b("old")));
+        assert!(matches!(cache.get_local(key.as_bytes()).unwrap(), Lookup::Hit(_)));
+    }
+    for (key, master) in &keys {
+        // Written on the master directly, by another client.
+        cluster.node(*master).unwrap().cli(&["SET", key, "new"]).unwrap();
+        let c = cache.clone();
+        let seen = eventually(Duration::from_secs(2), async || c.get(key).await.unwrap() == Some(b("new"))).await;
+        assert!(seen, "{key} on {master}: the invalidation never arrived");
+    }
+    assert!(cache.stats().invalidations >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_reads_go_to_replicas_and_are_invalidated() {
+    let cluster = TestCluster::start().unwrap();
+    let mut config = config(&cluster);
+    config.redis.read_from = ReadFrom::Replica;
+    let cache = Cache::new(config).unwrap();
+    cache.connect().await.unwrap();
+    let masters: Vec<u16> = cluster.masters().unwrap().iter().map(|m| m.port).collect();
+    let replicas: Vec<u16> = cluster.nodes().iter().map(|n| n.port()).filter(|p| !masters.contains(p)).collect();
+    assert_eq!(replicas.len(), 3);
+
+    let writer = Cache::new(self::config(&cluster)).unwrap();
+    writer.set("r:1", "one", SetOptions::default()).await.unwrap();
+    // Replication is asynchronous: the replica may lag for a moment.
+    let c = cache.clone();
+    assert!(
+        eventually(Duration::from_secs(2), async || c.get_after_miss("r:1").await.unwrap() == Some(b("one"))).await
+    );
+    let on_replicas: u64 = replicas.iter().map(|&p| calls(&cluster, p, "get")).sum();
+    let on_masters: u64 = masters.iter().map(|&p| calls(&cluster, p, "get")).sum();
+    assert!(on_replicas >= 1, "no GET reached a replica (masters: {on_masters}; {:?})", cache.stats().errors);
+    assert_eq!(on_masters, 0, "a read went to a master");
+
+    // Now in L1; a write on the master reaches the replica by replication,
+    // and the replica's tracking invalidates our copy.
+    assert_eq!(cache.get("r:1").await.unwrap(), Some(b("one")));
+    assert!(matches!(cache.get_local(b"r:1").unwrap(), Lookup::Hit(_)));
+    writer.set("r:1", "two", SetOptions::default()).await.unwrap();
+    let c = cache.clone();
+    assert!(
+        eventually(Duration::from_secs(2), async || c.get("r:1").await.unwrap() == Some(b("two"))).await,
+        "the replica never invalidated the L1 copy"
+    );
+}
+
+// ---- consistency under resharding and failover ----------------------------
+
+const KEYS: usize = 24;
+const READERS: usize = 4;
+const MAX_STALENESS: Duration = Duration::from_millis(500);
+
+fn key(i: usize) -> String {
+    format!("cc:{i}")
+}
+
+/// Writes increasing versions of every key through a cache with L1 off
+/// (nearcache's cluster router as a plain client), recording
+/// acknowledgements. Pauses while `hold` is set, so that a master is killed
+/// only once its replica has every acknowledged write.
+async fn writer(cache: Cache, history: Arc<History>, stop: Arc<AtomicBool>, hold: Arc<AtomicBool>) {
+    let mut versions = [0u64; KEYS];
+    let mut k = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if hold.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        versions[k] += 1;
+        match cache.set(key(k), versions[k].to_string(), SetOptions::default()).await {
+            Ok(_) => history.record_write(k, versions[k], Instant::now()),
+            // Not acknowledged: the version is never read back as written
+            // (a later write uses a higher one), so skipping it is safe.
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+        k = (k + 1) % KEYS;
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+}
+
+struct Outcome {
+    reads: Vec<Read>,
+    errors: Vec<ErrorKind>,
+}
+
+async fn reader(cache: Cache, r: usize, stop: Arc<AtomicBool>, out: Arc<Mutex<Outcome>>) {
+    let mut k = r;
+    while !stop.load(Ordering::Relaxed) {
+        k = (k * 7 + 3) % KEYS;
+        let started = Instant::now();
+        match cache.get(key(k)).await {
+            Ok(value) => {
+                let version = value.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap());
+                out.lock().reads.push(Read { key: k, started, version });
+            }
+            Err(e) => {
+                out.lock().errors.push(e.kind());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_stale_reads_through_resharding_and_failover() {
+    let mut cluster = TestCluster::start().unwrap();
+    let mut reader_config = config(&cluster);
+    reader_config.redis.command_timeout = Duration::from_millis(300);
+    reader_config.redis.connect_timeout = Duration::from_millis(300);
+    reader_config.redis.reconnect.max = Duration::from_millis(100);
+    reader_config.l1.max_staleness = MAX_STALENESS;
+    reader_config.l1.health_interval = Duration::from_millis(100);
+    let readers = Cache::new(reader_config.clone()).unwrap();
+    let mut writer_config = reader_config;
+    writer_config.l1.invalidation = Invalidation::Off;
+    let writer_cache = Cache::new(writer_config).unwrap();
+
+    let history = Arc::new(History::new(KEYS));
+    let stop = Arc::new(AtomicBool::new(false));
+    let hold = Arc::new(AtomicBool::new(false));
+    let outcome = Arc::new(Mutex::new(Outcome { reads: Vec::new(), errors: Vec::new() }));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(writer(writer_cache, Arc::clone(&history), Arc::clone(&stop), Arc::clone(&hold)));
+    for r in 0..READERS {
+        tasks.spawn(reader(readers.clone(), r, Arc::clone(&stop), Arc::clone(&outcome)));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // Resharding: move 2000 slots (with their keys) between two masters
+    // while the load runs.
+    let masters = cluster.masters().unwrap();
+    let (from, to) = (masters[0].port, masters[1].port);
+    let resharded = {
+        let started = Instant::now();
+        tokio::task::block_in_place(|| cluster.reshard(from, to, 2000)).unwrap();
+        started.elapsed()
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Failover: quiesce writes so the replicas have every acknowledged one,
+    // kill the master of cc:0, resume.
+    hold.store(true, Ordering::Release);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let victim = cluster.master_of(&key(0)).unwrap();
+    tokio::task::block_in_place(|| cluster.node_mut(victim).unwrap().kill());
+    hold.store(false, Ordering::Release);
+    let failover_started = Instant::now();
+    let mut recovered = false;
+    while failover_started.elapsed() < Duration::from_secs(15) {
+        if cluster.master_of(&key(0)).is_ok_and(|port| port != victim) {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "no replica took over from {victim} within 15 s");
+    let failover = failover_started.elapsed();
+    // Load continues on the new topology.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let reads_before_end = outcome.lock().reads.len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    while tasks.join_next().await.is_some() {}
+
+    let outcome = outcome.lock();
+    let report = history.check(&outcome.reads, MAX_STALENESS);
+    let stats = readers.stats();
+    eprintln!(
+        "cluster: {} reads ({:.0} % from L1), {} errors, max staleness {:?}, {} stale; resharding {resharded:?}, \
+         failover {failover:?}; flushes {:?}",
+        report.reads,
+        stats.hit_ratio() * 100.0,
+        outcome.errors.len(),
+        report.max_staleness,
+        report.stale,
+        stats.flushes
+    );
+    assert_eq!(report.stale, 0, "stale reads beyond {MAX_STALENESS:?}: {:?}", report.examples);
+    assert!(report.reads > 500, "too few reads to judge ({})", report.reads);
+    assert!(stats.l1_hits > 0, "L1 never served: the check proves nothing");
+    assert!(outcome.reads.len() > reads_before_end, "no successful read after the failover");
+    for kind in &outcome.errors {
+        assert!(kind.is_retryable(), "an error that is not a transient one during failover: {kind:?}");
+    }
+    assert!(stats.flushes.disconnect + stats.flushes.topology > 0, "the failover flushed nothing");
+}
