@@ -8,6 +8,8 @@
 //! (rule 4), which is coarser than needed but never serves an entry whose
 //! invalidation may have been missed.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use redis::{Cmd, Pipeline, Value};
@@ -17,16 +19,26 @@ use crate::config::{Config, Mode, RedisUrl};
 use crate::conn::Pool;
 use crate::endpoint::Endpoint;
 use crate::error::Result;
-use crate::stats::Recorder;
+use crate::stats::{DeploymentStats, Recorder};
 use crate::tracking::Local;
 
-/// One Redis deployment.
-enum Deployment {
+/// How a deployment is reached.
+enum Target {
     Standalone(Arc<Pool>),
     Cluster(Box<Cluster>),
 }
 
-impl Deployment {
+/// One Redis deployment: `[redis]`, or a route's.
+struct Deployment {
+    /// The route's prefix; empty for `[redis]`.
+    prefix: Vec<u8>,
+    target: Target,
+    /// Commands sent to it and how many failed, for `Stats::deployments`.
+    commands: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Target {
     fn new(
         url: &RedisUrl,
         mode: Mode,
@@ -38,46 +50,62 @@ impl Deployment {
         let endpoint = Endpoint::from_url(url, &config.redis, field)?;
         Ok(match mode {
             Mode::Standalone => {
-                Deployment::Standalone(Pool::new(&endpoint, config, Arc::clone(recorder), Arc::clone(local))?)
+                Target::Standalone(Pool::new(&endpoint, config, Arc::clone(recorder), Arc::clone(local))?)
             }
             Mode::Cluster => {
-                Deployment::Cluster(Box::new(Cluster::new(endpoint, config, Arc::clone(recorder), Arc::clone(local))?))
+                Target::Cluster(Box::new(Cluster::new(endpoint, config, Arc::clone(recorder), Arc::clone(local))?))
             }
         })
     }
 
     fn name(&self) -> &str {
         match self {
-            Deployment::Standalone(pool) => pool.endpoint(),
-            Deployment::Cluster(cluster) => cluster.name(),
+            Target::Standalone(pool) => pool.endpoint(),
+            Target::Cluster(cluster) => cluster.name(),
         }
     }
 }
 
-/// A route: keys starting with `prefix` go to `deployment`.
-struct Route {
-    prefix: Vec<u8>,
-    deployment: Deployment,
+impl Deployment {
+    fn new(prefix: &str, target: Target) -> Deployment {
+        Deployment {
+            prefix: prefix.as_bytes().to_vec(),
+            target,
+            commands: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts `work` as one command of this deployment.
+    async fn counted<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        let result = work.await;
+        if result.is_err() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 /// Every deployment of a cache, and the rule that picks one per key.
 pub(crate) struct Backend {
     default: Deployment,
     /// Longest prefix first, so the first match is the longest.
-    routes: Vec<Route>,
+    routes: Vec<Deployment>,
 }
 
 impl Backend {
     pub(crate) fn new(config: &Config, recorder: &Arc<Recorder>, local: &Arc<Local>) -> Result<Backend> {
-        let default = Deployment::new(&config.redis.url, config.redis.mode, "redis.url", config, recorder, local)?;
+        let target = Target::new(&config.redis.url, config.redis.mode, "redis.url", config, recorder, local)?;
+        let default = Deployment::new("", target);
         let mut routes = config
             .routes
             .iter()
             .enumerate()
             .map(|(i, route)| {
                 let field = format!("routes[{i}].url");
-                let deployment = Deployment::new(&route.url, route.mode, &field, config, recorder, local)?;
-                Ok(Route { prefix: route.prefix.as_bytes().to_vec(), deployment })
+                let target = Target::new(&route.url, route.mode, &field, config, recorder, local)?;
+                Ok(Deployment::new(&route.prefix, target))
             })
             .collect::<Result<Vec<_>>>()?;
         routes.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
@@ -86,7 +114,7 @@ impl Backend {
 
     /// `host:port` of the default deployment, for `Debug`.
     pub(crate) fn name(&self) -> &str {
-        self.default.name()
+        self.default.target.name()
     }
 
     /// Which deployment serves `key`: 0 for `[redis]`, `i + 1` for a route.
@@ -97,37 +125,38 @@ impl Backend {
     fn deployment(&self, key: &[u8]) -> &Deployment {
         match self.index_of(key) {
             0 => &self.default,
-            i => &self.routes[i - 1].deployment,
+            i => &self.routes[i - 1],
         }
     }
 
     fn deployments(&self) -> impl Iterator<Item = &Deployment> {
-        std::iter::once(&self.default).chain(self.routes.iter().map(|route| &route.deployment))
+        std::iter::once(&self.default).chain(self.routes.iter())
     }
 
     /// Whether keys may live in different places (so multi-key commands
     /// must be split by [`Backend::group_of`]).
     pub(crate) fn is_sharded(&self) -> bool {
-        !self.routes.is_empty() || matches!(self.default, Deployment::Cluster(_))
+        !self.routes.is_empty() || matches!(self.default.target, Target::Cluster(_))
     }
 
     /// Keys with the same group can share one multi-key command: same
     /// deployment and, in a cluster, same hash slot.
     pub(crate) fn group_of(&self, key: &[u8]) -> u32 {
         let index = self.index_of(key) as u32;
-        let slot = match self.deployment(key) {
-            Deployment::Standalone(_) => 0,
-            Deployment::Cluster(_) => u32::from(Cluster::shard_of(key)),
+        let slot = match self.deployment(key).target {
+            Target::Standalone(_) => 0,
+            Target::Cluster(_) => u32::from(Cluster::shard_of(key)),
         };
         (index << 16) | slot
     }
 
     /// A command that may write, for the node serving `key`.
     pub(crate) async fn query(&self, key: &[u8], cmd: &Cmd) -> Result<Value> {
-        match self.deployment(key) {
-            Deployment::Standalone(pool) => pool.query(cmd).await,
-            Deployment::Cluster(cluster) => {
-                Box::pin(cluster.execute(key, Request::Write(cmd))).await.map(Response::one)
+        let deployment = self.deployment(key);
+        match &deployment.target {
+            Target::Standalone(pool) => deployment.counted(pool.query(cmd)).await,
+            Target::Cluster(cluster) => {
+                deployment.counted(Box::pin(cluster.execute(key, Request::Write(cmd)))).await.map(Response::one)
             }
         }
     }
@@ -135,28 +164,34 @@ impl Backend {
     /// A read for `key` (retried once on a broken connection; may go to a
     /// replica when `read_from = "replica"`).
     pub(crate) async fn query_read(&self, key: &[u8], cmd: &Cmd) -> Result<Value> {
-        match self.deployment(key) {
-            Deployment::Standalone(pool) => pool.query_read(cmd).await,
-            Deployment::Cluster(cluster) => Box::pin(cluster.execute(key, Request::Read(cmd))).await.map(Response::one),
+        let deployment = self.deployment(key);
+        match &deployment.target {
+            Target::Standalone(pool) => deployment.counted(pool.query_read(cmd)).await,
+            Target::Cluster(cluster) => {
+                deployment.counted(Box::pin(cluster.execute(key, Request::Read(cmd)))).await.map(Response::one)
+            }
         }
     }
 
     /// A pipeline or transaction whose keys all share `key`'s group.
     pub(crate) async fn query_pipeline(&self, key: &[u8], pipe: &Pipeline) -> Result<Vec<Value>> {
-        match self.deployment(key) {
-            Deployment::Standalone(pool) => pool.query_pipeline(pipe).await,
-            Deployment::Cluster(cluster) => {
-                Box::pin(cluster.execute(key, Request::Pipeline(pipe))).await.map(Response::many)
+        let deployment = self.deployment(key);
+        match &deployment.target {
+            Target::Standalone(pool) => deployment.counted(pool.query_pipeline(pipe)).await,
+            Target::Cluster(cluster) => {
+                deployment.counted(Box::pin(cluster.execute(key, Request::Pipeline(pipe)))).await.map(Response::many)
             }
         }
     }
 
     /// A pipeline of reads whose keys all share `key`'s group.
     pub(crate) async fn query_pipeline_read(&self, key: &[u8], pipe: &Pipeline) -> Result<Vec<Value>> {
-        match self.deployment(key) {
-            Deployment::Standalone(pool) => pool.query_pipeline_read(pipe).await,
-            Deployment::Cluster(cluster) => {
-                Box::pin(cluster.execute(key, Request::ReadPipeline(pipe))).await.map(Response::many)
+        let deployment = self.deployment(key);
+        match &deployment.target {
+            Target::Standalone(pool) => deployment.counted(pool.query_pipeline_read(pipe)).await,
+            Target::Cluster(cluster) => {
+                let work = Box::pin(cluster.execute(key, Request::ReadPipeline(pipe)));
+                deployment.counted(work).await.map(Response::many)
             }
         }
     }
@@ -164,9 +199,12 @@ impl Backend {
     /// A command without a key (`PING`, `INFO`, `DBSIZE`): the `[redis]`
     /// deployment, any master of a cluster.
     pub(crate) async fn query_keyless(&self, cmd: &Cmd) -> Result<Value> {
-        match &self.default {
-            Deployment::Standalone(pool) => pool.query(cmd).await,
-            Deployment::Cluster(cluster) => cluster.any_master().await?.query(cmd).await,
+        let deployment = &self.default;
+        match &deployment.target {
+            Target::Standalone(pool) => deployment.counted(pool.query(cmd)).await,
+            Target::Cluster(cluster) => {
+                deployment.counted(async { cluster.any_master().await?.query(cmd).await }).await
+            }
         }
     }
 
@@ -175,9 +213,9 @@ impl Backend {
     pub(crate) async fn masters(&self) -> Result<Vec<Arc<Pool>>> {
         let mut out = Vec::new();
         for deployment in self.deployments() {
-            match deployment {
-                Deployment::Standalone(pool) => out.push(Arc::clone(pool)),
-                Deployment::Cluster(cluster) => out.extend(cluster.masters().await?),
+            match &deployment.target {
+                Target::Standalone(pool) => out.push(Arc::clone(pool)),
+                Target::Cluster(cluster) => out.extend(cluster.masters().await?),
             }
         }
         Ok(out)
@@ -186,9 +224,9 @@ impl Backend {
     /// Opens every connection of every deployment; returns the first error.
     pub(crate) async fn connect_all(&self) -> Result<()> {
         for deployment in self.deployments() {
-            match deployment {
-                Deployment::Standalone(pool) => pool.connect_all().await?,
-                Deployment::Cluster(cluster) => cluster.connect_all().await?,
+            match &deployment.target {
+                Target::Standalone(pool) => pool.connect_all().await?,
+                Target::Cluster(cluster) => cluster.connect_all().await?,
             }
         }
         Ok(())
@@ -196,10 +234,27 @@ impl Backend {
 
     pub(crate) fn close(&self) {
         for deployment in self.deployments() {
-            match deployment {
-                Deployment::Standalone(pool) => pool.close(),
-                Deployment::Cluster(cluster) => cluster.close(),
+            match &deployment.target {
+                Target::Standalone(pool) => pool.close(),
+                Target::Cluster(cluster) => cluster.close(),
             }
         }
+    }
+
+    /// Per-deployment counters, `[redis]` first, then the routes (longest
+    /// prefix first).
+    pub(crate) fn stats(&self) -> Vec<DeploymentStats> {
+        self.deployments()
+            .map(|deployment| DeploymentStats {
+                prefix: String::from_utf8_lossy(&deployment.prefix).into_owned(),
+                endpoint: deployment.target.name().to_owned(),
+                mode: match deployment.target {
+                    Target::Standalone(_) => Mode::Standalone.as_str(),
+                    Target::Cluster(_) => Mode::Cluster.as_str(),
+                },
+                commands: deployment.commands.load(Ordering::Relaxed),
+                errors: deployment.errors.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 }

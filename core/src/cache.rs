@@ -710,7 +710,7 @@ impl Cache {
         let inner = &*self.inner;
         let store = &inner.local.store;
         let c = store.counters();
-        inner.recorder.snapshot(L1Snapshot {
+        let mut stats = inner.recorder.snapshot(L1Snapshot {
             hits: c.hits,
             misses: c.misses,
             negative_hits: c.negative_hits,
@@ -719,7 +719,9 @@ impl Cache {
             max_bytes: if inner.local.enabled() { inner.config.l1.max_bytes } else { 0 },
             evictions: c.evictions,
             rejected_too_big: c.rejected_too_big,
-        })
+        });
+        stats.deployments = inner.backend.stats();
+        stats
     }
 
     /// The stats in the Prometheus text format.

@@ -39,4 +39,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use expiry::Ttl;
 pub use l1::{Lookup, ENTRY_OVERHEAD};
 pub use runtime::{block_on, runtime, spawn};
-pub use stats::{Flushes, HotKey, LatencySummary, SlowEntry, Stats};
+pub use stats::{DeploymentStats, Flushes, HotKey, LatencySummary, SlowEntry, Stats};

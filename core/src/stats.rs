@@ -349,6 +349,7 @@ impl Recorder {
             slow_commands: self.slow.count.load(Ordering::Relaxed),
             slow_log: self.slow.entries.lock().iter().cloned().collect(),
             hot_keys: self.hot_keys.top(),
+            deployments: Vec::new(),
         }
     }
 }
@@ -378,6 +379,21 @@ pub struct Flushes {
     pub manual: u64,
     /// A cluster slot changed master.
     pub topology: u64,
+}
+
+/// Commands sent to one deployment (`[redis]` or a route).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeploymentStats {
+    /// The route's key prefix; empty for `[redis]`.
+    pub prefix: String,
+    /// `host:port` of the server (the seed node of a cluster); never a password.
+    pub endpoint: String,
+    /// `"standalone"` or `"cluster"`.
+    pub mode: &'static str,
+    /// Round trips sent (a pipeline counts once).
+    pub commands: u64,
+    /// Round trips that failed.
+    pub errors: u64,
 }
 
 /// Latency of one command, in microseconds.
@@ -473,6 +489,9 @@ pub struct Stats {
     pub slow_log: Vec<SlowEntry>,
     /// Approximately the hottest keys, hottest first.
     pub hot_keys: Vec<HotKey>,
+    /// Commands per deployment: `[redis]` first (prefix `""`), then each
+    /// `[[routes]]` entry.
+    pub deployments: Vec<DeploymentStats>,
 }
 
 impl Stats {
