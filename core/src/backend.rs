@@ -208,6 +208,16 @@ impl Backend {
         }
     }
 
+    /// `cmd` on every master of every deployment, one after the other;
+    /// returns the last reply (the first error stops).
+    pub(crate) async fn query_every_master(&self, cmd: &Cmd) -> Result<Value> {
+        let mut last = Value::Nil;
+        for pool in self.masters().await? {
+            last = pool.query(cmd).await?;
+        }
+        Ok(last)
+    }
+
     /// Every master of every deployment, for commands that must visit each
     /// one (SCAN).
     pub(crate) async fn masters(&self) -> Result<Vec<Arc<Pool>>> {

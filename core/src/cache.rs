@@ -681,7 +681,8 @@ impl Cache {
         let inner = &*self.inner;
         inner.check_usable()?;
         let parts: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
-        match command::classify(&parts).map_err(|e| inner.count(e))? {
+        let effect = command::classify(&parts).map_err(|e| inner.count(e))?;
+        match effect {
             Effect::Read => {}
             Effect::Write => {
                 for arg in &parts[1..] {
@@ -698,9 +699,14 @@ impl Cache {
         }
         // Routed by the first argument when there is one (the key of nearly
         // every command); keyless commands go to the `[redis]` deployment.
-        let reply = match parts.get(1).copied() {
-            Some(key) => inner.timed(Op::Command, key, inner.backend.query(key, &cmd)).await?,
-            None => inner.timed(Op::Command, b"", inner.backend.query_keyless(&cmd)).await?,
+        // FLUSHALL / FLUSHDB empty every master of every deployment, as the
+        // caller emptied all of L1.
+        let reply = match (effect, parts.get(1).copied()) {
+            (Effect::Flush, _) if inner.backend.is_sharded() => {
+                inner.timed(Op::Command, b"", inner.backend.query_every_master(&cmd)).await?
+            }
+            (_, Some(key)) => inner.timed(Op::Command, key, inner.backend.query(key, &cmd)).await?,
+            (_, None) => inner.timed(Op::Command, b"", inner.backend.query_keyless(&cmd)).await?,
         };
         Ok(Reply::from_value(reply))
     }

@@ -81,6 +81,13 @@ async fn the_longest_prefix_picks_the_server() {
     assert_eq!(seen, vec![b("big:1"), b("big:huge:1")]);
     assert_eq!(cache.delete_prefix("big:").await.unwrap(), 2);
     assert_eq!(cache.get("big:huge:1").await.unwrap(), None);
+
+    // FLUSHDB through command() empties every deployment, as it empties L1.
+    cache.set("big:3", "x", SetOptions::default()).await.unwrap();
+    cache.command(&["FLUSHDB"]).await.unwrap();
+    for server in [&servers.default, &servers.big, &servers.huge] {
+        assert_eq!(server.cli(&["DBSIZE"]).unwrap().trim(), "0", "{} kept its keys", server.port());
+    }
 }
 
 #[tokio::test]
