@@ -93,7 +93,7 @@ function newState(cache) {
     strings: new Map(),
     buffers: new Map(),
     bytes: 0,
-    max: cache._l1MaxBytes(),
+    max: cache._l1MaxBytes(), // 0: L1 is off
     // null where the runtime refuses external ArrayBuffers: every hit then
     // asks core.
     words: buffer === undefined ? null : new Int32Array(buffer),
@@ -222,12 +222,25 @@ function sendBatch(cache, state) {
     done = Promise.reject(err);
   }
   done.then(
-    (results) => {
+    ([blob, errors]) => {
       const { resolves, rejects } = batch;
-      for (let i = 0; i < results.length; i++) {
-        const value = results[i];
-        if (value instanceof Error) rejects[i](value);
-        else resolves[i](value);
+      const n = resolves.length;
+      // Per key: an i32 length, -1 for a missing key, -2 - i for errors[i];
+      // then the values back to back (see src/cache.rs, _getBatch). Each
+      // caller gets its own slice of the blob: disjoint, so writing into
+      // one changes no other.
+      const tags = new Int32Array(blob.buffer, blob.byteOffset, n);
+      let offset = blob.byteOffset + ((n * 4 + 7) & ~7);
+      for (let i = 0; i < n; i++) {
+        const tag = tags[i];
+        if (tag >= 0) {
+          resolves[i](Buffer.from(blob.buffer, offset, tag));
+          offset += tag;
+        } else if (tag === -1) {
+          resolves[i](null);
+        } else {
+          rejects[i](errors[-2 - tag]);
+        }
       }
     },
     (err) => {
@@ -268,6 +281,10 @@ Object.defineProperties(proto, {
   get: {
     value: function get(key) {
       if (typeof key === 'string' || key instanceof Uint8Array) {
+        const state = this[kLocal];
+        // Without L1 there is nothing to look up: straight to Redis (core
+        // still checks the key there).
+        if (state !== undefined && state !== null && state.max === 0) return getFromRedis(this, key);
         let found;
         try {
           found = lookup(this, key);

@@ -85,10 +85,12 @@ async function timeConcurrent(fn, width = 100) {
   return Number(process.hrtime.bigint() - start) / ops;
 }
 
-function row(name, ns, base) {
+// ratios: time / the base's time (hit path), throughput / the bases'
+// throughput (concurrent GETs).
+function row(name, ns, bases, invert = false) {
   const ops = 1e9 / ns;
-  const ratio = base ? (ns / base).toFixed(3) : '';
-  return `${name.padEnd(52)} ${ns.toFixed(0).padStart(9)} ns/op ${ops.toFixed(0).padStart(11)} ops/s ${ratio.padStart(8)}`;
+  const ratios = bases.map((b) => (b ? (invert ? b / ns : ns / b).toFixed(3) : '-').padStart(9)).join(' ');
+  return `${name.padEnd(52)} ${ns.toFixed(0).padStart(9)} ns/op ${ops.toFixed(0).padStart(11)} ops/s ${ratios}`;
 }
 
 async function main() {
@@ -118,7 +120,7 @@ async function main() {
 
     log(`node ${process.version}, ${KEYS} keys x ${VALUE.length} B, ${seconds} s per case`);
     log('');
-    log('hit path (one caller)                                   time        rate   vs node-redis CSC');
+    log('hit path (one caller)                                   time        rate   time / node-redis CSC hit');
     const base = await timeSequential((i) => csc.get(keys[i % KEYS]));
     const rows = [
       ['JS Map get', timeSync((i) => map.get(keys[i % KEYS]))],
@@ -127,10 +129,10 @@ async function main() {
       ['nearcache await get (hit)', await timeSequential((i) => cache.get(keys[i % KEYS]))],
       ['node-redis await get (client-side cache hit)', base],
     ];
-    for (const [name, ns] of rows) log(row(name, ns, base));
+    for (const [name, ns] of rows) log(row(name, ns, [base]));
 
     log('');
-    log('100 concurrent GETs                                     time        rate   vs ioredis');
+    log('100 concurrent GETs                                     time        rate   throughput / ioredis, / glide');
     const io = new Redis(server.url, { enableAutoPipelining: true });
     io.on('error', () => {});
     const nr = createClient({ url: server.url });
@@ -144,14 +146,16 @@ async function main() {
       ['node-redis get', await timeConcurrent((i) => nr.get(keys[i % KEYS]))],
     ];
     let glideClient = null;
+    let glideNs = 0;
     if (glide) {
       const { port } = new URL(server.url);
       glideClient = await glide.GlideClient.createClient({ addresses: [{ host: '127.0.0.1', port: Number(port) }] });
-      tput.push(['valkey-glide get', await timeConcurrent((i) => glideClient.get(keys[i % KEYS]))]);
+      glideNs = await timeConcurrent((i) => glideClient.get(keys[i % KEYS], { decoder: glide.Decoder.Bytes }));
+      tput.push(['valkey-glide get', glideNs]);
     } else {
       log('(valkey-glide not installed: npm install --no-save @valkey/valkey-glide)');
     }
-    for (const [name, ns] of tput) log(row(name, ns, ioNs));
+    for (const [name, ns] of tput) log(row(name, ns, [ioNs, glideNs], true));
 
     io.disconnect();
     await nr.quit();
