@@ -165,11 +165,15 @@ impl JsCache {
         if view.lookup == Lookup::Miss {
             return Ok(Raw(convert::undefined(env_raw)));
         }
+        // index.js reads the words through an Int32Array: hand them over as
+        // the same signed values, or they would never compare equal again
+        // once a word passes 2^31.
+        let signed = |word: u32| f64::from(i32::from_ne_bytes(word.to_ne_bytes()));
         slots.copy_from_slice(&[
             view.version as f64,
             view.word as f64,
-            f64::from(view.change),
-            f64::from(view.global),
+            signed(view.change),
+            signed(view.global),
             view.valid_for.as_secs_f64() * 1000.0,
         ]);
         Ok(Raw(match view.lookup {
