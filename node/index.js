@@ -172,7 +172,7 @@ function masterOf(cache, key) {
   if (found === undefined) {
     if (known !== undefined) {
       map.delete(mapKey);
-      if (known.master !== null) state.bytes -= known.master.length;
+      state.bytes -= weight(mapKey, known.master);
     }
     return undefined;
   }
@@ -193,20 +193,24 @@ function masterOf(cache, key) {
     global: out[3],
     deadline: asked + out[4],
   };
-  if (known !== undefined && known.master !== null) state.bytes -= known.master.length;
-  map.set(mapKey, entry);
-  if (found === null) return null;
-  state.bytes += found.length + mapKey.length;
+  if (known !== undefined) state.bytes -= weight(mapKey, known.master);
+  state.bytes += weight(mapKey, found);
   if (state.bytes > state.max) {
     // Masters are a conversion cache: dropping them costs one Buffer build
     // per key on its next hit, nothing else.
     state.strings = new Map();
     state.buffers = new Map();
-    state.bytes = 0;
-    state.strings.set(mapKey, entry);
-    state.bytes = found.length + mapKey.length;
+    state.bytes = weight(mapKey, found);
+    map = typeof key === 'string' ? state.strings : state.buffers;
   }
+  map.set(mapKey, entry);
   return found;
+}
+
+// What an entry is charged against l1.max_bytes: cached absences too, so
+// that many missing keys cannot grow the map without bound.
+function weight(mapKey, master) {
+  return mapKey.length + 64 + (master === null ? 0 : master.length);
 }
 const closedOut = new Float64Array(5);
 

@@ -352,6 +352,27 @@ describe('hits answered in JavaScript (copies checked against core change words)
     c.close();
   });
 
+  test('the kept copies stay within l1.max_bytes, cached absences included', async () => {
+    const c = open({ l1: { max_bytes: '64KiB' } });
+    const value = Buffer.alloc(1024, 'v');
+    await c.setMany(Array.from({ length: 200 }, (_, i) => [`js:m${i}`, value]));
+    const state = () => c[Object.getOwnPropertySymbols(c).find((k) => k.description === 'nearcache.local')];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 200; i++) {
+        await c.get(`js:m${i}`);
+        const got = c.getLocal(i % 2 ? `js:m${i}` : Buffer.from(`js:m${i}`));
+        assert.ok(got === undefined || got.equals(value), `js:m${i}`);
+        assert.ok(state().bytes <= state().max, `${state().bytes} > ${state().max}`);
+      }
+    }
+    for (let i = 0; i < 2000; i++) {
+      await c.get(`js:absent${i}`);
+      c.getLocal(`js:absent${i}`);
+    }
+    assert.ok(state().bytes <= state().max);
+    assert.ok(state().strings.size < 2000, `${state().strings.size} entries kept`);
+  });
+
   test('close drops the copies: NC_CLOSED', async () => {
     const c = open();
     await c.set('js:c', 'v');
