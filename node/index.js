@@ -40,6 +40,10 @@ const nativeStatsPrometheus = proto.statsPrometheus;
 
 const kLocal = Symbol('nearcache.local');
 const GLOBAL_WORD = 64; // the last of core's 65 change words
+// A kept copy goes back to core at least this often even when nothing
+// changed, so that core still sees the key as used: its eviction (CLOCK
+// visited bit) and hot-key sketch only learn of hits it answers.
+const REVISIT_MS = 1000;
 // Date.now() is the cheapest clock here (a V8 builtin; performance.now()
 // goes through a native binding). It is wall-clock time, so lookups keep
 // the latest value seen and treat a step backwards as "every copy expired".
@@ -182,7 +186,7 @@ function masterOf(cache, key) {
     known.word = out[1];
     known.change = out[2];
     known.global = out[3];
-    known.deadline = asked + out[4];
+    known.deadline = asked + Math.min(out[4], REVISIT_MS);
     return known.master;
   }
   const entry = {
@@ -191,7 +195,7 @@ function masterOf(cache, key) {
     word: out[1],
     change: out[2],
     global: out[3],
-    deadline: asked + out[4],
+    deadline: asked + Math.min(out[4], REVISIT_MS),
   };
   if (known !== undefined) state.bytes -= weight(mapKey, known.master);
   state.bytes += weight(mapKey, found);
