@@ -237,9 +237,10 @@ function sendBatch(cache, state) {
     done = Promise.reject(err);
   }
   done.then(
-    ([blob, errors]) => {
+    (settled) => {
       const { resolves, rejects } = batch;
       const n = resolves.length;
+      const [blob, errors] = settled;
       // Per key: an i32 length, -1 for a missing key, -2 - i for errors[i];
       // then the values back to back (see src/cache.rs, _getBatch). Each
       // caller gets its own slice of the blob: disjoint, so writing into
@@ -261,7 +262,11 @@ function sendBatch(cache, state) {
     (err) => {
       for (const reject of batch.rejects) reject(err);
     },
-  );
+  ).catch((err) => {
+    // A bug in the above must not become an unhandled rejection (a crash):
+    // callers not yet settled get it instead.
+    for (const reject of batch.rejects) reject(err);
+  });
 }
 
 function getFromRedis(cache, key) {
