@@ -1,9 +1,10 @@
 'use strict';
 // nearcache for Node: the native Cache (src/, napi-rs) plus the parts that
-// are JavaScript by nature: reuse of the Buffer built for an L1 entry, scan()
-// as an async iterator, getOrLoad's loader adapter, and the JSON helpers.
-// Every cache behaviour (coherence, TTLs, single flight) lives in the Rust
-// core; this file only decides how a value becomes a Buffer.
+// are JavaScript by nature: reuse of the Buffer built for an L1 entry, one
+// native call per event-loop turn for misses, scan() as an async iterator,
+// getOrLoad's loader adapter, and the JSON helpers. Every cache decision
+// (coherence, TTLs, the health bound, single flight) is core's: a reused
+// Buffer is served only while core's change words and deadline vouch for it.
 
 const native = require('./nearcache.node');
 
@@ -36,10 +37,9 @@ const nativeStatsPrometheus = proto.statsPrometheus;
 // writes into its Buffer cannot change what anyone else reads. The masters
 // are a conversion cache, bounded by l1.max_bytes and dropped on close().
 // Hits answered here are added to core's counters in stats(); they do not
-// feed core's latency samples or hot-key sketch.
+// feed core's latency samples.
 
 const kLocal = Symbol('nearcache.local');
-const GLOBAL_WORD = 64; // the last of core's 65 change words
 // A kept copy goes back to core at least this often even when nothing
 // changed, so that core still sees the key as used: its eviction (CLOCK
 // visited bit) and hot-key sketch only learn of hits it answers.
@@ -102,6 +102,7 @@ function newState(cache) {
     // null where the runtime refuses external ArrayBuffers: every hit then
     // asks core.
     words: buffer === undefined ? null : new Int32Array(buffer),
+    globalWord: buffer === undefined ? 0 : buffer.byteLength / 4 - 1, // core puts it last
     lastNow: now(),
     out: new Float64Array(5),
     hits: 0,
@@ -159,7 +160,7 @@ function masterOf(cache, key) {
     if (
       words !== null &&
       words[known.word] === known.change &&
-      words[GLOBAL_WORD] === known.global &&
+      words[state.globalWord] === known.global &&
       fresh(state, known.deadline)
     ) {
       if (known.master === null) {
