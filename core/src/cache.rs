@@ -16,7 +16,7 @@ use crate::config::{Config, Invalidation};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry::{jitter, Ttl};
 use crate::fills::{share, FillGuard, Fills, Join};
-use crate::l1::{Lookup, NewEntry, Store};
+use crate::l1::{ChangeWords, LocalView, Lookup, NewEntry, Store};
 use crate::stats::{L1Snapshot, Op, Recorder, Stats, L1_SAMPLE_MASK};
 use crate::tracking::{self, FlushCause, Local};
 
@@ -288,6 +288,38 @@ impl Cache {
         let found = inner.local.lookup_versioned(key);
         inner.recorder.latency(Op::L1, started.elapsed(), key);
         Ok(found)
+    }
+
+    /// [`Cache::get_local_versioned`], plus what a binding needs to reuse
+    /// its converted copy of the answer without calling core on every hit:
+    /// the change words to watch and how long the answer holds if they do not
+    /// change (see [`LocalView`] and [`Cache::change_words`]).
+    ///
+    /// ```
+    /// # nearcache::testing::run_with_redis(|url| async move {
+    /// let cache = nearcache::Cache::builder().url(url).build()?;
+    /// cache.set("k", "v", Default::default()).await?;
+    /// cache.get("k").await?; // fills L1
+    /// let view = cache.get_local_view(b"k")?;
+    /// let words = cache.change_words();
+    /// let word = |i: usize| words.words()[i].load(std::sync::atomic::Ordering::Acquire);
+    /// assert_eq!(word(view.word), view.change);
+    /// cache.invalidate_local(&["k"])?;
+    /// assert_ne!(word(view.word), view.change); // the copy must be dropped
+    /// # Ok(()) });
+    /// ```
+    #[inline]
+    pub fn get_local_view(&self, key: &[u8]) -> Result<LocalView> {
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        Ok(inner.local.lookup_view(key))
+    }
+
+    /// The change words [`Cache::get_local_view`] refers to; they stay
+    /// readable for as long as the returned handle lives.
+    pub fn change_words(&self) -> ChangeWords {
+        self.inner.local.store.changes().clone()
     }
 
     /// The value of `key`: from L1 if it is there, else from Redis (one

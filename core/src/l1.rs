@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -47,6 +47,79 @@ pub enum Lookup {
     Absent,
     /// L1 cannot answer; ask Redis.
     Miss,
+}
+
+/// Change counters over L1, readable without a call into core: one 32-bit
+/// word per store shard, bumped (wrapping) whenever an entry of that shard
+/// is removed, replaced or evicted, and one last word, bumped whenever L1
+/// stops trusting entries wholesale (a flush, an epoch change, a health
+/// deadline moved back). Bindings keep a converted copy of an entry (a JS
+/// Buffer) with the words [`LocalView`] reported and reuse it while both
+/// words are unchanged and its `valid_for` has not run out; on any change
+/// they ask core again. Cheap to clone; the words live as long as a clone.
+#[derive(Clone)]
+pub struct ChangeWords(Arc<[AtomicU32]>);
+
+impl ChangeWords {
+    fn new() -> Self {
+        ChangeWords((0..=SHARDS).map(|_| AtomicU32::new(0)).collect())
+    }
+
+    /// The words, shard words first, the global word last. They are written
+    /// with `Release` and may be read from another language as plain
+    /// aligned 32-bit loads (x86-64 and aarch64 keep those atomic).
+    pub fn words(&self) -> &[AtomicU32] {
+        &self.0
+    }
+
+    /// The index of the global word.
+    pub fn global_index(&self) -> usize {
+        SHARDS
+    }
+
+    #[inline]
+    pub(crate) fn bump(&self, index: usize) {
+        if let Some(word) = self.0.get(index) {
+            word.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn read(&self, index: usize) -> u32 {
+        self.0.get(index).map_or(0, |w| w.load(Ordering::Acquire))
+    }
+}
+
+/// What [`crate::Cache::get_local_view`] reports: the answer, the entry's
+/// version (as `get_local_versioned`), and what a binding needs to reuse a
+/// converted copy without asking again: the change word of the entry's shard
+/// and its value when the entry was read (under the shard's lock, so any
+/// later removal changes it), the global word's value (read before the
+/// lookup), and how long the answer stays valid if nothing changes (until the
+/// entry's expiry or the health deadline, whichever is first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalView {
+    /// The answer, as [`crate::Cache::get_local`] gives it.
+    pub lookup: Lookup,
+    /// The entry's version; 0 for a miss.
+    pub version: u64,
+    /// Index of the entry's shard word in [`ChangeWords::words`].
+    pub word: usize,
+    /// That word's value when the entry was read.
+    pub change: u32,
+    /// The global word's value, read before the lookup.
+    pub global: u32,
+    /// How long the answer stays true unless a word changes (zero for a miss).
+    pub valid_for: std::time::Duration,
+}
+
+/// A hit or negative hit as the store saw it, for [`LocalView`].
+pub(crate) struct Seen {
+    pub lookup: Lookup,
+    pub version: u64,
+    pub word: usize,
+    pub change: u32,
+    pub expires_at: u64,
 }
 
 /// An entry to insert.
@@ -146,6 +219,7 @@ pub(crate) struct ShardedStore {
     evictions: AtomicU64,
     rejected_too_big: AtomicU64,
     hot_keys: Option<Arc<HotKeys>>,
+    changes: ChangeWords,
 }
 
 impl ShardedStore {
@@ -159,7 +233,13 @@ impl ShardedStore {
             evictions: AtomicU64::new(0),
             rejected_too_big: AtomicU64::new(0),
             hot_keys,
+            changes: ChangeWords::new(),
         }
+    }
+
+    /// The change words of this store (see [`ChangeWords`]).
+    pub(crate) fn changes(&self) -> &ChangeWords {
+        &self.changes
     }
 
     /// hashbrown uses the low bits for the bucket and the top seven for its
@@ -207,8 +287,60 @@ impl ShardedStore {
                     }
                     let (removed, _) = slot.remove();
                     self.unlink(&removed);
+                    self.changes.bump((start + step) % SHARDS);
                     self.evictions.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+        }
+    }
+
+    /// The lookup behind `get_versioned`, with what [`LocalView`] needs;
+    /// `None` for a miss. Counts hits and misses.
+    #[inline]
+    pub(crate) fn get_seen(&self, key: &[u8], now: u64, min_epoch: u64) -> Option<Seen> {
+        let hash = self.hasher.hash_one(key);
+        let index = Self::shard_index(hash);
+        let shard = &self.shards[index];
+        let mut seq = 0;
+        let mut expires_at = 0;
+        let (change, found) = {
+            let inner = shard.inner.read();
+            // Read under the lock: removals bump the word under the write
+            // lock, so a later removal of this entry changes it.
+            let change = self.changes.read(index);
+            let found = match inner.table.find(hash, |e| e.key.as_ref() == key) {
+                Some(e) if e.expires_at > now && e.epoch >= min_epoch => {
+                    if !e.visited.load(Ordering::Relaxed) {
+                        e.visited.store(true, Ordering::Relaxed);
+                    }
+                    seq = e.seq;
+                    expires_at = e.expires_at;
+                    Some(e.value.clone())
+                }
+                _ => None,
+            };
+            (change, found)
+        };
+        // `seq` is unique per insertion within a shard and never reused (it
+        // survives `clear`), so with the shard index it names one insertion.
+        let version = (seq << SHARD_BITS) | index as u64;
+        match found {
+            Some(Some(value)) => {
+                let n = shard.hits.fetch_add(1, Ordering::Relaxed);
+                if n & HOT_KEY_SAMPLE_MASK == 0 {
+                    if let Some(hot) = &self.hot_keys {
+                        hot.record(key);
+                    }
+                }
+                Some(Seen { lookup: Lookup::Hit(value), version, word: index, change, expires_at })
+            }
+            Some(None) => {
+                shard.negative_hits.fetch_add(1, Ordering::Relaxed);
+                Some(Seen { lookup: Lookup::Absent, version, word: index, change, expires_at })
+            }
+            None => {
+                shard.misses.fetch_add(1, Ordering::Relaxed);
+                None
             }
         }
     }
@@ -227,44 +359,9 @@ impl ShardedStore {
 impl Store for ShardedStore {
     #[inline]
     fn get_versioned(&self, key: &[u8], now: u64, min_epoch: u64) -> (Lookup, u64) {
-        let hash = self.hasher.hash_one(key);
-        let index = Self::shard_index(hash);
-        let shard = &self.shards[index];
-        let mut seq = 0;
-        let found = {
-            let inner = shard.inner.read();
-            match inner.table.find(hash, |e| e.key.as_ref() == key) {
-                Some(e) if e.expires_at > now && e.epoch >= min_epoch => {
-                    if !e.visited.load(Ordering::Relaxed) {
-                        e.visited.store(true, Ordering::Relaxed);
-                    }
-                    seq = e.seq;
-                    Some(e.value.clone())
-                }
-                _ => None,
-            }
-        };
-        // `seq` is unique per insertion within a shard and never reused (it
-        // survives `clear`), so with the shard index it names one insertion.
-        let version = (seq << SHARD_BITS) | index as u64;
-        match found {
-            Some(Some(value)) => {
-                let n = shard.hits.fetch_add(1, Ordering::Relaxed);
-                if n & HOT_KEY_SAMPLE_MASK == 0 {
-                    if let Some(hot) = &self.hot_keys {
-                        hot.record(key);
-                    }
-                }
-                (Lookup::Hit(value), version)
-            }
-            Some(None) => {
-                shard.negative_hits.fetch_add(1, Ordering::Relaxed);
-                (Lookup::Absent, version)
-            }
-            None => {
-                shard.misses.fetch_add(1, Ordering::Relaxed);
-                (Lookup::Miss, 0)
-            }
+        match self.get_seen(key, now, min_epoch) {
+            Some(seen) => (seen.lookup, seen.version),
+            None => (Lookup::Miss, 0),
         }
     }
 
@@ -300,6 +397,7 @@ impl Store for ShardedStore {
                     self.total_bytes.fetch_sub(existing.weight, Ordering::Relaxed);
                     self.total_bytes.fetch_add(weight, Ordering::Relaxed);
                     *existing = fresh;
+                    self.changes.bump(index);
                 }
                 None => {
                     inner.table.insert_unique(hash, fresh, |e| e.hash);
@@ -325,11 +423,13 @@ impl Store for ShardedStore {
 
     fn remove(&self, key: &[u8]) -> bool {
         let hash = self.hasher.hash_one(key);
-        let mut inner = self.shards[Self::shard_index(hash)].inner.write();
+        let index = Self::shard_index(hash);
+        let mut inner = self.shards[index].inner.write();
         match inner.table.find_entry(hash, |e| e.key.as_ref() == key) {
             Ok(slot) => {
                 let (removed, _) = slot.remove();
                 self.unlink(&removed);
+                self.changes.bump(index);
                 true
             }
             Err(_) => false,
@@ -338,8 +438,9 @@ impl Store for ShardedStore {
 
     fn remove_prefix(&self, prefix: &[u8]) -> u64 {
         let mut removed = 0;
-        for shard in self.shards.iter() {
+        for (index, shard) in self.shards.iter().enumerate() {
             let mut inner = shard.inner.write();
+            let before = removed;
             inner.table.retain(|e| {
                 let keep = !e.key.starts_with(prefix);
                 if !keep {
@@ -348,19 +449,23 @@ impl Store for ShardedStore {
                 }
                 keep
             });
+            if removed != before {
+                self.changes.bump(index);
+            }
         }
         removed
     }
 
     fn clear(&self) -> u64 {
         let mut removed = 0;
-        for shard in self.shards.iter() {
+        for (index, shard) in self.shards.iter().enumerate() {
             let mut inner = shard.inner.write();
             for e in inner.table.drain() {
                 self.unlink(&e);
                 removed += 1;
             }
             inner.queue.clear();
+            self.changes.bump(index);
         }
         removed
     }

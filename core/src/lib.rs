@@ -37,6 +37,6 @@ pub use command::Reply;
 pub use config::{Config, Invalidation};
 pub use error::{Error, ErrorKind, Result};
 pub use expiry::Ttl;
-pub use l1::{Lookup, ENTRY_OVERHEAD};
+pub use l1::{ChangeWords, LocalView, Lookup, ENTRY_OVERHEAD};
 pub use runtime::{block_on, runtime, spawn};
 pub use stats::{DeploymentStats, Flushes, HotKey, LatencySummary, SlowEntry, Stats};

@@ -30,7 +30,7 @@ use crate::clock::{duration_nanos, Clock};
 use crate::config::{Invalidation, L1Config};
 use crate::conn::Pool;
 use crate::fills::Fills;
-use crate::l1::{Lookup, ShardedStore, Store};
+use crate::l1::{LocalView, Lookup, ShardedStore, Store};
 use crate::stats::Recorder;
 
 /// Why L1 was emptied.
@@ -117,6 +117,42 @@ impl Local {
         self.store.get_versioned(key, now, min_epoch)
     }
 
+    /// [`Local::lookup_versioned`] with what a binding needs to reuse a
+    /// converted copy of the answer (see [`LocalView`]).
+    pub(crate) fn lookup_view(&self, key: &[u8]) -> LocalView {
+        let changes = self.store.changes();
+        let global_index = changes.global_index();
+        let miss = |global| LocalView {
+            lookup: Lookup::Miss,
+            version: 0,
+            word: global_index,
+            change: 0,
+            global,
+            valid_for: Duration::ZERO,
+        };
+        if !self.enabled {
+            return miss(0);
+        }
+        // Read first: flushes and health-deadline cuts bump it after they
+        // take effect, so a copy made from this lookup is dropped by any
+        // that lands after this read.
+        let global = changes.read(global_index);
+        let now = self.clock.now();
+        let serve_until = self.serve_until.load(Ordering::Acquire);
+        let min_epoch = if now < serve_until { self.epoch.load(Ordering::Acquire) } else { u64::MAX };
+        match self.store.get_seen(key, now, min_epoch) {
+            Some(seen) => LocalView {
+                lookup: seen.lookup,
+                version: seen.version,
+                word: seen.word,
+                change: seen.change,
+                global,
+                valid_for: Duration::from_nanos(seen.expires_at.min(serve_until).saturating_sub(now)),
+            },
+            None => miss(global),
+        }
+    }
+
     /// The epoch a fill must record; read before its request is sent.
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
@@ -170,6 +206,7 @@ impl Local {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.store.changes().bump(self.store.changes().global_index());
         let keep_for_stale = self.stale_if_error > 0 && matches!(cause, FlushCause::Disconnect | FlushCause::Health);
         self.fills.invalidate_all(|| {
             if !keep_for_stale {
@@ -232,7 +269,11 @@ impl Local {
             return;
         }
         let until = oldest_confirmation.map_or(0, |tp| tp.saturating_add(self.max_staleness));
-        self.serve_until.store(until, Ordering::Release);
+        let before = self.serve_until.swap(until, Ordering::AcqRel);
+        if until < before {
+            // Copies kept by bindings were promised the old deadline.
+            self.store.changes().bump(self.store.changes().global_index());
+        }
     }
 
     /// Whether a confirmation at `tp` is too old to vouch for L1 any more.
@@ -360,6 +401,99 @@ mod tests {
         assert!(matches!(local.lookup(b"k"), Lookup::Hit(_)));
         local.confirmed_until(None);
         assert_eq!(local.lookup(b"k"), Lookup::Miss);
+    }
+
+    /// A binding's copy made from a view stays usable exactly while its two
+    /// words are unchanged and `valid_for` has not run out.
+    fn still_usable(local: &Local, view: &LocalView, made_at: u64) -> bool {
+        let words = local.store.changes();
+        words.read(view.word) == view.change
+            && words.read(words.global_index()) == view.global
+            && local.clock.now() < made_at + duration_nanos(view.valid_for)
+    }
+
+    #[test]
+    fn views_change_whenever_l1_stops_serving_the_entry() {
+        let (local, clock) = local(Invalidation::Tracking);
+        local.confirmed_until(Some(clock.now()));
+        let view_of = |key: &str| {
+            let view = local.lookup_view(key.as_bytes());
+            assert!(matches!(view.lookup, Lookup::Hit(_)), "{key}: {view:?}");
+            (view, local.clock.now())
+        };
+
+        // An invalidation of the key; not one of another key in its shard.
+        fill(&local, "a", "v");
+        let (view, at) = view_of("a");
+        assert_eq!(view.valid_for, Duration::from_secs(2), "the health deadline comes first");
+        local.on_push(push(Some(&["not-cached"])));
+        assert!(still_usable(&local, &view, at));
+        local.on_push(push(Some(&["a"])));
+        assert!(!still_usable(&local, &view, at));
+
+        // A refill of the same key (replacing the entry), a flush, a prefix drop.
+        fill(&local, "b", "v");
+        let (view, at) = view_of("b");
+        fill(&local, "b", "w");
+        assert!(!still_usable(&local, &view, at));
+        let (view, at) = view_of("b");
+        local.flush(FlushCause::Manual);
+        assert!(!still_usable(&local, &view, at));
+        fill(&local, "c:1", "v");
+        let (view, at) = view_of("c:1");
+        local.drop_prefix(b"c:");
+        assert!(!still_usable(&local, &view, at));
+
+        // The health deadline passing, and being cut back.
+        fill(&local, "d", "v");
+        let (view, at) = view_of("d");
+        clock.advance(Duration::from_millis(1999));
+        assert!(still_usable(&local, &view, at));
+        clock.advance(Duration::from_millis(1));
+        assert!(!still_usable(&local, &view, at));
+        assert_eq!(local.lookup_view(b"d").lookup, Lookup::Miss);
+        local.confirmed_until(Some(clock.now()));
+        let (view, at) = view_of("d");
+        local.confirmed_until(None);
+        assert!(!still_usable(&local, &view, at));
+        local.confirmed_until(Some(clock.now()));
+        let (view, at) = view_of("d");
+        local.confirmed_until(Some(clock.now() + 1));
+        assert!(still_usable(&local, &view, at), "a later deadline keeps copies");
+    }
+
+    #[test]
+    fn views_end_at_the_entry_expiry_and_on_eviction() {
+        let (local, clock) = local(Invalidation::Ttl);
+        let now = clock.now();
+        local.store.insert(
+            NewEntry { key: Bytes::from_static(b"k"), value: None, expires_at: now + 500, epoch: local.epoch() },
+            now,
+        );
+        let view = local.lookup_view(b"k");
+        assert_eq!((view.lookup.clone(), view.valid_for), (Lookup::Absent, Duration::from_nanos(500)));
+        clock.advance(Duration::from_nanos(500));
+        assert!(!still_usable(&local, &view, now));
+
+        // Eviction: a store of one entry's room.
+        let l1 = L1Config { invalidation: Invalidation::Ttl, max_bytes: 300, ..L1Config::default() };
+        let small = Local::new(&l1, clock.clone(), Arc::new(Recorder::new(Duration::from_secs(1), 0)));
+        fill(&small, "first", "v");
+        let view = small.lookup_view(b"first");
+        assert!(matches!(view.lookup, Lookup::Hit(_)));
+        let at = clock.now();
+        for i in 0..200 {
+            fill(&small, &format!("other:{i}"), "v");
+        }
+        assert_eq!(small.lookup_view(b"first").lookup, Lookup::Miss);
+        assert!(!still_usable(&small, &view, at));
+    }
+
+    #[test]
+    fn views_of_a_disabled_l1_are_misses() {
+        let (local, _) = local(Invalidation::Off);
+        fill(&local, "k", "v");
+        assert_eq!(local.lookup_view(b"k").lookup, Lookup::Miss);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 // redis-server and one key set (1000 keys, 1 KiB values):
 //
 //   hit path:    getLocal, getLocalInto, `await get` (L1 hits)
-//                vs a JS Map get vs node-redis's client-side cache hit
+//                vs a JS Map get (plus a Buffer copy, the floor of a hit that
+//                returns a Buffer of the caller's own) vs node-redis's
+//                client-side cache hit
 //   throughput:  100 concurrent GETs in flight through nearcache (L1 on: hits;
 //                L1 off: every GET goes to Redis) vs ioredis
 //                (enableAutoPipelining) vs node-redis vs valkey-glide
@@ -31,11 +33,20 @@ function optional(name) {
   }
 }
 
+// Each timer returns { ns, cpu }: wall-clock ns per op, and this process's
+// CPU time (user + system, every thread: core's runtime too) per op. On a
+// shared machine the CPU figure is the steadier one.
+const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) * 1000;
+};
+
 // Runs `fn(i)` synchronously in batches until `seconds` have passed.
 function timeSync(fn) {
   const batch = 10000;
   for (let i = 0; i < batch; i++) fn(i); // warm-up
   let ops = 0;
+  const cpu = cpuNow();
   const start = process.hrtime.bigint();
   const until = start + BigInt(Math.round(seconds * 1e9));
   let now = start;
@@ -44,13 +55,14 @@ function timeSync(fn) {
     ops += batch;
     now = process.hrtime.bigint();
   }
-  return Number(now - start) / ops;
+  return { ns: Number(now - start) / ops, cpu: (cpuNow() - cpu) / ops };
 }
 
 // Awaits `fn(i)` one at a time.
 async function timeSequential(fn) {
   for (let i = 0; i < 2000; i++) await fn(i);
   let ops = 0;
+  const cpu = cpuNow();
   const start = process.hrtime.bigint();
   const until = start + BigInt(Math.round(seconds * 1e9));
   let now = start;
@@ -59,7 +71,7 @@ async function timeSequential(fn) {
     ops += 1000;
     now = process.hrtime.bigint();
   }
-  return Number(now - start) / ops;
+  return { ns: Number(now - start) / ops, cpu: (cpuNow() - cpu) / ops };
 }
 
 // Keeps `width` calls of `fn(i)` in flight until `seconds` have passed.
@@ -76,19 +88,24 @@ async function timeConcurrent(fn, width = 100) {
   };
   // warm-up
   await Promise.all(Array.from({ length: width }, (_, w) => fn(w)));
+  const cpu = cpuNow();
   const start = process.hrtime.bigint();
   const timer = setTimeout(() => {
     stop = true;
   }, seconds * 1000);
   await Promise.all(Array.from({ length: width }, (_, w) => worker(w)));
   clearTimeout(timer);
-  return Number(process.hrtime.bigint() - start) / ops;
+  return { ns: Number(process.hrtime.bigint() - start) / ops, cpu: (cpuNow() - cpu) / ops };
 }
 
-function row(name, ns, base) {
-  const ops = 1e9 / ns;
-  const ratio = base ? (ns / base).toFixed(3) : '';
-  return `${name.padEnd(52)} ${ns.toFixed(0).padStart(9)} ns/op ${ops.toFixed(0).padStart(11)} ops/s ${ratio.padStart(8)}`;
+// Ratios to each base: time / base time (hit path; CPU time too), or
+// throughput / base throughput (concurrent GETs).
+function row(name, t, bases, throughput = false) {
+  const ops = 1e9 / t.ns;
+  const fmt = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-').padStart(8);
+  const ratios = bases.map((b) => (b ? fmt(throughput ? b.ns / t.ns : t.ns / b.ns) : fmt(NaN)));
+  if (!throughput) ratios.push(bases[0] ? fmt(t.cpu / bases[0].cpu) : fmt(NaN));
+  return `${name.padEnd(46)} ${t.ns.toFixed(0).padStart(7)} ns ${t.cpu.toFixed(0).padStart(7)} cpu-ns ${ops.toFixed(0).padStart(10)} ops/s ${ratios.join(' ')}`;
 }
 
 async function main() {
@@ -118,19 +135,20 @@ async function main() {
 
     log(`node ${process.version}, ${KEYS} keys x ${VALUE.length} B, ${seconds} s per case`);
     log('');
-    log('hit path (one caller)                                   time        rate   vs node-redis CSC');
+    log('hit path (one caller)                      wall/op  process CPU/op       rate  wall and CPU / node-redis CSC hit');
     const base = await timeSequential((i) => csc.get(keys[i % KEYS]));
     const rows = [
       ['JS Map get', timeSync((i) => map.get(keys[i % KEYS]))],
+      ['JS Map get + Buffer.from(value) copy', timeSync((i) => Buffer.from(map.get(keys[i % KEYS])))],
       ['nearcache getLocal (hit)', timeSync((i) => cache.getLocal(keys[i % KEYS]))],
       ['nearcache getLocalInto (hit)', timeSync((i) => cache.getLocalInto(keys[i % KEYS], into))],
       ['nearcache await get (hit)', await timeSequential((i) => cache.get(keys[i % KEYS]))],
       ['node-redis await get (client-side cache hit)', base],
     ];
-    for (const [name, ns] of rows) log(row(name, ns, base));
+    for (const [name, t] of rows) log(row(name, t, [base]));
 
     log('');
-    log('100 concurrent GETs                                     time        rate   vs ioredis');
+    log('100 concurrent GETs                        wall/op  process CPU/op       rate  throughput / ioredis, / glide');
     const io = new Redis(server.url, { enableAutoPipelining: true });
     io.on('error', () => {});
     const nr = createClient({ url: server.url });
@@ -144,14 +162,16 @@ async function main() {
       ['node-redis get', await timeConcurrent((i) => nr.get(keys[i % KEYS]))],
     ];
     let glideClient = null;
+    let glideNs = null;
     if (glide) {
       const { port } = new URL(server.url);
       glideClient = await glide.GlideClient.createClient({ addresses: [{ host: '127.0.0.1', port: Number(port) }] });
-      tput.push(['valkey-glide get', await timeConcurrent((i) => glideClient.get(keys[i % KEYS]))]);
+      glideNs = await timeConcurrent((i) => glideClient.get(keys[i % KEYS], { decoder: glide.Decoder.Bytes }));
+      tput.push(['valkey-glide get', glideNs]);
     } else {
       log('(valkey-glide not installed: npm install --no-save @valkey/valkey-glide)');
     }
-    for (const [name, ns] of tput) log(row(name, ns, ioNs));
+    for (const [name, t] of tput) log(row(name, t, [ioNs, glideNs], true));
 
     io.disconnect();
     await nr.quit();

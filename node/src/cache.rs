@@ -4,6 +4,7 @@
 //! or error. Async methods return a Promise settled from the core runtime
 //! (see `settle`); argument type errors reject it with a `TypeError`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -70,6 +71,23 @@ fn throw_arg<T>(env: &Env, err: ArgError) -> Result<T> {
 #[napi(js_name = "Cache")]
 pub struct JsCache {
     cache: nearcache::Cache,
+    /// Hits that index.js answered from its own copies without calling
+    /// core (see `_view`), added to core's counters in `stats()`.
+    js_hits: AtomicU64,
+    js_negative_hits: AtomicU64,
+}
+
+impl JsCache {
+    fn wrap(cache: nearcache::Cache) -> Self {
+        JsCache { cache, js_hits: AtomicU64::new(0), js_negative_hits: AtomicU64::new(0) }
+    }
+
+    fn stats_with_js_hits(&self) -> nearcache::Stats {
+        let mut stats = self.cache.stats();
+        stats.l1_hits += self.js_hits.load(Ordering::Relaxed);
+        stats.l1_negative_hits += self.js_negative_hits.load(Ordering::Relaxed);
+        stats
+    }
 }
 
 #[napi]
@@ -96,7 +114,7 @@ impl JsCache {
             nearcache::Config::from_value(tree)
         };
         let cache = config.and_then(nearcache::Cache::new).map_err(to_napi)?;
-        Ok(JsCache { cache })
+        Ok(JsCache::wrap(cache))
     }
 
     /// A cache from a config file (TOML, or JSON when the name ends in
@@ -104,7 +122,7 @@ impl JsCache {
     #[napi(factory, catch_unwind)]
     pub fn from_config(path: String) -> Result<Self> {
         let cache = nearcache::Config::from_path(path).and_then(nearcache::Cache::new).map_err(to_napi)?;
-        Ok(JsCache { cache })
+        Ok(JsCache::wrap(cache))
     }
 
     /// The effective configuration as JSON (passwords redacted); the same
@@ -114,31 +132,135 @@ impl JsCache {
         self.cache.config().to_json()
     }
 
-    /// `l1.max_bytes`, which also bounds the Buffers `getLocal` keeps.
+    /// `l1.max_bytes`, which also bounds the Buffers `getLocal` keeps; 0
+    /// when L1 is off.
     #[napi(skip_typescript, js_name = "_l1MaxBytes")]
     pub fn l1_max_bytes(&self) -> f64 {
-        self.cache.config().l1.max_bytes as f64
+        let config = self.cache.config();
+        if config.l1.invalidation == nearcache::Invalidation::Off {
+            0.0
+        } else {
+            config.l1.max_bytes as f64
+        }
     }
 
-    /// The L1 probe behind `getLocal` and `get` (index.js): `undefined` on a
-    /// miss, `null` for a cached absence, the version itself when the entry
-    /// is still the one with version `known`, else `[Buffer, version]`.
-    #[napi(skip_typescript, js_name = "_probe", catch_unwind)]
-    pub fn probe(&self, env: Env, key: Unknown<'_>, known: f64) -> Result<Raw> {
+    /// The L1 lookup behind index.js's copies (`getLocal`, `get`): returns
+    /// `undefined` on a miss, `null` for a cached absence, `true` when the
+    /// entry is still the one with version `known` (its copy is exact), else
+    /// a new Buffer of the value. For a hit or an absence it writes into
+    /// `out` (a Float64Array of 5): version, change-word index, that word's
+    /// value, the global word's value, milliseconds the answer stays valid
+    /// (see core's `LocalView`).
+    #[napi(skip_typescript, js_name = "_view", catch_unwind)]
+    pub fn view(&self, env: Env, key: Unknown<'_>, known: f64, out: Unknown<'_>) -> Result<Raw> {
         let env_raw = env.raw();
-        let found = match convert::with_key(env_raw, raw(&key), "key", |k| self.cache.get_local_versioned(k)) {
+        let slots = match convert::f64_slots(env_raw, raw(&out), 5) {
+            Ok(slots) => slots,
+            Err(arg) => return throw_arg(&env, arg),
+        };
+        let view = match convert::with_key(env_raw, raw(&key), "key", |k| self.cache.get_local_view(k)) {
             Ok(found) => found.map_err(to_napi)?,
             Err(arg) => return throw_arg(&env, arg),
         };
-        Ok(Raw(match found {
-            (Lookup::Miss, _) => convert::undefined(env_raw),
-            (Lookup::Absent, _) => convert::null(env_raw),
-            (Lookup::Hit(_), version) if version as f64 == known => convert::number(env_raw, known),
-            (Lookup::Hit(value), version) => {
-                let buffer = convert::buffer(env_raw, &value).map_err(|e| napi::Error::new("NC_INTERNAL", e.reason))?;
-                convert::new_array(env_raw, vec![buffer, convert::number(env_raw, version as f64)])
+        if view.lookup == Lookup::Miss {
+            return Ok(Raw(convert::undefined(env_raw)));
+        }
+        // index.js reads the words through an Int32Array: hand them over as
+        // the same signed values, or they would never compare equal again
+        // once a word passes 2^31.
+        let signed = |word: u32| f64::from(i32::from_ne_bytes(word.to_ne_bytes()));
+        slots.copy_from_slice(&[
+            view.version as f64,
+            view.word as f64,
+            signed(view.change),
+            signed(view.global),
+            view.valid_for.as_secs_f64() * 1000.0,
+        ]);
+        Ok(Raw(match view.lookup {
+            Lookup::Miss => convert::undefined(env_raw),
+            Lookup::Absent => convert::null(env_raw),
+            Lookup::Hit(_) if view.version as f64 == known => convert::boolean_value(env_raw, true),
+            Lookup::Hit(value) => {
+                convert::buffer(env_raw, &value).map_err(|e| napi::Error::new("NC_INTERNAL", e.reason))?
             }
         }))
+    }
+
+    /// Core's change words as an ArrayBuffer of 32-bit words (index.js reads
+    /// them as an Int32Array on every hit), or `undefined` where the runtime
+    /// refuses external ArrayBuffers (index.js then asks core on every hit).
+    #[napi(skip_typescript, js_name = "_changeWords", catch_unwind)]
+    pub fn change_words(&self, env: Env) -> Result<Raw> {
+        let env_raw = env.raw();
+        Ok(
+            Raw(convert::change_words(env_raw, self.cache.change_words())
+                .unwrap_or_else(|| convert::undefined(env_raw))),
+        )
+    }
+
+    /// Adds hits index.js answered from its copies to the counters `stats()`
+    /// reports.
+    #[napi(skip_typescript, js_name = "_addLocalHits")]
+    pub fn add_local_hits(&self, hits: f64, negative_hits: f64) {
+        self.js_hits.fetch_add(hits.max(0.0) as u64, Ordering::Relaxed);
+        self.js_negative_hits.fetch_add(negative_hits.max(0.0) as u64, Ordering::Relaxed);
+    }
+
+    /// The Redis half of `get` for a batch of keys that L1 could not answer
+    /// (index.js gathers the `get` calls of one event-loop turn): one native
+    /// call, one task and one settlement for the batch. Resolves
+    /// `[blob, errors]`: `blob` is one Buffer holding a little-endian i32 per
+    /// key (the value's length, -1 for a missing key, -2 - i for
+    /// `errors[i]`), padded to 8 bytes, then the values back to back; index.js
+    /// cuts each caller's Buffer from it. One Buffer per batch rather than
+    /// per key: building a Buffer through napi costs microseconds.
+    #[napi(skip_typescript, js_name = "_getBatch", catch_unwind)]
+    pub fn get_batch(&self, env: Env, keys: Unknown<'_>) -> Result<Raw> {
+        let cache = self.cache.clone();
+        promise(&env, |env| {
+            let keys = convert::bytes_list(env, raw(&keys), "keys")?;
+            Ok(async move {
+                let results = futures_util::future::join_all(keys.iter().map(|k| cache.get_after_miss(k))).await;
+                let head = (results.len() * 4).next_multiple_of(8);
+                let mut tags = Vec::with_capacity(head);
+                let mut values = Vec::with_capacity(results.len());
+                let mut errors = Vec::new();
+                for result in results {
+                    let tag = match result {
+                        Ok(Some(value)) => {
+                            let len = i32::try_from(value.len()).unwrap_or(i32::MAX);
+                            values.push(value);
+                            len
+                        }
+                        Ok(None) => -1,
+                        Err(e) => {
+                            errors.push(e);
+                            -1 - i32::try_from(errors.len()).unwrap_or(i32::MAX)
+                        }
+                    };
+                    tags.extend_from_slice(&tag.to_le_bytes());
+                }
+                tags.resize(head, 0);
+                let mut blob = tags;
+                blob.reserve_exact(values.iter().map(Bytes::len).sum());
+                for value in &values {
+                    blob.extend_from_slice(value);
+                }
+                Outcome::Value(Box::new(move |env| {
+                    let blob = convert::buffer(env, &blob)?;
+                    let errors = if errors.is_empty() {
+                        convert::undefined(env)
+                    } else {
+                        // SAFETY: settled on the JS thread with its env.
+                        convert::new_array(
+                            env,
+                            errors.into_iter().map(|e| unsafe { crate::error::to_js(env, e) }).collect(),
+                        )
+                    };
+                    Ok(convert::new_array(env, vec![blob, errors]))
+                }))
+            })
+        })
     }
 
     /// The value of `key` from L1 only, synchronously; never touches the
@@ -490,14 +612,14 @@ impl JsCache {
     /// A snapshot of the counters, latencies, slow log and hot keys.
     #[napi(catch_unwind, ts_return_type = "Stats")]
     pub fn stats(&self, env: Env) -> Result<Raw> {
-        let value = serde_json::to_value(self.cache.stats()).unwrap_or_default();
+        let value = serde_json::to_value(self.stats_with_js_hits()).unwrap_or_default();
         Ok(Raw(convert::json(env.raw(), &value)))
     }
 
     /// The stats in the Prometheus text format.
     #[napi(catch_unwind)]
     pub fn stats_prometheus(&self) -> String {
-        self.cache.stats_prometheus()
+        self.stats_with_js_hits().to_prometheus()
     }
 
     /// Closes the connections and empties L1; later calls fail with

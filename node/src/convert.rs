@@ -126,6 +126,58 @@ pub(crate) fn target<'a>(env: sys::napi_env, value: sys::napi_value) -> ArgResul
     typed_bytes(env, value).ok_or_else(|| expected(env, value, "target", "a Buffer or Uint8Array"))
 }
 
+/// The first `n` slots of a Float64Array (index.js's out-parameter).
+pub(crate) fn f64_slots<'a>(env: sys::napi_env, value: sys::napi_value, n: usize) -> ArgResult<&'a mut [f64]> {
+    let mut is = false;
+    // SAFETY: JS thread; the slice borrows the array's memory, which the
+    // caller's argument keeps alive for the duration of this native call.
+    unsafe {
+        sys::napi_is_typedarray(env, value, &mut is);
+        if is {
+            let mut kind = 0;
+            let mut len = 0usize;
+            let mut data = ptr::null_mut();
+            let mut buffer = ptr::null_mut();
+            let mut offset = 0usize;
+            let status =
+                sys::napi_get_typedarray_info(env, value, &mut kind, &mut len, &mut data, &mut buffer, &mut offset);
+            if status == sys::Status::napi_ok
+                && kind == sys::TypedarrayType::float64_array
+                && len >= n
+                && !data.is_null()
+            {
+                return Ok(std::slice::from_raw_parts_mut(data.cast::<f64>(), n));
+            }
+        }
+    }
+    Err(expected(env, value, "out", &format!("a Float64Array of at least {n}")))
+}
+
+/// Core's change words as an external ArrayBuffer over core's own memory
+/// (no copy: JavaScript sees every bump). The buffer keeps the words alive
+/// until it is collected. `None` where external buffers are refused.
+pub(crate) fn change_words(env: sys::napi_env, words: nearcache::ChangeWords) -> Option<sys::napi_value> {
+    unsafe extern "C" fn release(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+        // SAFETY: `hint` is the box leaked below, released exactly once.
+        drop(unsafe { Box::from_raw(hint.cast::<nearcache::ChangeWords>()) });
+    }
+    let len = std::mem::size_of_val(words.words());
+    let data = words.words().as_ptr().cast_mut().cast::<std::ffi::c_void>();
+    let owner = Box::into_raw(Box::new(words));
+    let mut out = ptr::null_mut();
+    // SAFETY: JS thread; `data` stays valid while `owner` lives, and `owner`
+    // is dropped by `release` when the ArrayBuffer is collected. JavaScript
+    // only reads the words (aligned 32-bit loads).
+    let status =
+        unsafe { sys::napi_create_external_arraybuffer(env, data, len, Some(release), owner.cast(), &mut out) };
+    if status != sys::Status::napi_ok {
+        // SAFETY: napi did not take ownership.
+        drop(unsafe { Box::from_raw(owner) });
+        return None;
+    }
+    Some(out)
+}
+
 /// The elements of a JS array.
 pub(crate) fn array(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<sys::napi_value>> {
     let mut is = false;

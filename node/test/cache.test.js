@@ -248,6 +248,159 @@ describe('local reads', () => {
   });
 });
 
+describe('hits answered in JavaScript (copies checked against core change words)', () => {
+  // Counts the native lookups behind getLocal / get: a hit answered from the
+  // JavaScript copy makes none.
+  function countNativeLookups() {
+    const proto = Object.getPrototypeOf(cache);
+    const original = proto._view;
+    const counter = { calls: 0, restore: () => (proto._view = original) };
+    proto._view = function view(...args) {
+      counter.calls++;
+      return original.apply(this, args);
+    };
+    return counter;
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  test('repeat hits make no native call, are counted in stats, and never share a Buffer', async (t) => {
+    await cache.set('js:1', 'abc');
+    await cache.get('js:1');
+    assert.deepEqual(cache.getLocal('js:1'), Buffer.from('abc'));
+    const before = cache.stats().l1_hits;
+    const counter = countNativeLookups();
+    t.after(counter.restore);
+    const seen = [];
+    for (let i = 0; i < 100; i++) seen.push(cache.getLocal('js:1'));
+    seen.push(await cache.get('js:1'));
+    seen.push(cache.getLocal(Buffer.from('js:1')));
+    assert.equal(counter.calls, 1, 'only the first Buffer-key lookup asks core');
+    assert.equal(cache.stats().l1_hits - before, 102);
+    assert.match(cache.statsPrometheus(), /nearcache_l1_hits_total \d+/);
+    seen[0].fill(0x7a);
+    for (const b of seen.slice(1)) assert.deepEqual(b, Buffer.from('abc'));
+    assert.deepEqual(cache.getLocal('js:1'), Buffer.from('abc'));
+    assert.equal(new Set(seen).size, seen.length);
+    assert.ok(seen.every((b) => Buffer.isBuffer(b) && Object.getPrototypeOf(b) === Buffer.prototype));
+  });
+
+  test('a write from another client drops the copy', async () => {
+    // A long staleness bound, so that only the invalidation can end the copy.
+    const reader = open({ l1: { max_staleness: '30s' } });
+    await plain.set('js:w', 'v1');
+    await reader.get('js:w');
+    for (let i = 0; i < 10; i++) assert.deepEqual(reader.getLocal('js:w'), Buffer.from('v1'));
+    await plain.set('js:w', 'v2');
+    await eventually(() => reader.getLocal('js:w') === undefined);
+    assert.deepEqual(await reader.get('js:w'), Buffer.from('v2'));
+    assert.deepEqual(reader.getLocal('js:w'), Buffer.from('v2'));
+    await plain.del('js:w');
+    await eventually(() => reader.getLocal('js:w') === undefined);
+    assert.equal(await reader.get('js:w'), null);
+    assert.equal(reader.getLocal('js:w'), null, 'a cached absence');
+  });
+
+  test('own writes, invalidateLocal and a FLUSHALL drop the copies', async () => {
+    const c = open({ l1: { max_staleness: '30s' } });
+    await c.setMany([['js:f1', 'a'], ['js:f2', 'b']]);
+    await c.getMany(['js:f1', 'js:f2']);
+    assert.deepEqual(c.getLocal('js:f1'), Buffer.from('a'));
+    assert.deepEqual(c.getLocal('js:f2'), Buffer.from('b'));
+    await c.set('js:f1', 'a2');
+    assert.equal(c.getLocal('js:f1'), undefined, 'own write: at once');
+    assert.deepEqual(await c.get('js:f1'), Buffer.from('a2'));
+    c.invalidateLocal();
+    assert.equal(c.getLocal('js:f2'), undefined);
+    await c.getMany(['js:f1', 'js:f2']);
+    assert.deepEqual(c.getLocal('js:f2'), Buffer.from('b'));
+    await plain.flushall();
+    await eventually(() => c.getLocal('js:f1') === undefined && c.getLocal('js:f2') === undefined);
+    assert.equal(await c.get('js:f2'), null);
+  });
+
+  test('a copy expires with its L1 entry, without help from the server', async () => {
+    const c = open({ l1: { ttl: '300ms', ttl_jitter: 0 } });
+    await plain.set('js:ttl', 'v');
+    await c.get('js:ttl');
+    assert.deepEqual(c.getLocal('js:ttl'), Buffer.from('v'));
+    await sleep(350);
+    assert.equal(c.getLocal('js:ttl'), undefined);
+    // The key's own Redis TTL bounds the entry too (rule 7).
+    await plain.set('js:px', 'v', 'PX', 300);
+    const d = open();
+    await d.get('js:px');
+    assert.deepEqual(d.getLocal('js:px'), Buffer.from('v'));
+    await sleep(350);
+    assert.equal(d.getLocal('js:px'), undefined);
+  });
+
+  test('a copy is not served once max_staleness passes without a PONG', async (t) => {
+    const own = await startRedis();
+    t.after(async () => {
+      process.kill(own.pid, 'SIGCONT');
+      await own.stop();
+    });
+    const c = open({ url: own.url, l1: { max_staleness: '400ms', health_interval: '100ms' } });
+    await c.set('js:h', 'v');
+    await c.get('js:h');
+    await eventually(() => c.getLocal('js:h') !== undefined);
+    process.kill(own.pid, 'SIGSTOP'); // half-open: nothing answers, nothing closes
+    const stopped = Date.now();
+    await eventually(() => c.getLocal('js:h') === undefined, 2000);
+    assert.ok(Date.now() - stopped <= 400 + 150, `served ${Date.now() - stopped} ms after the last PONG`);
+    c.close();
+  });
+
+  test('the kept copies stay within l1.max_bytes, cached absences included', async () => {
+    const c = open({ l1: { max_bytes: '64KiB' } });
+    const value = Buffer.alloc(1024, 'v');
+    await c.setMany(Array.from({ length: 200 }, (_, i) => [`js:m${i}`, value]));
+    const state = () => c[Object.getOwnPropertySymbols(c).find((k) => k.description === 'nearcache.local')];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 200; i++) {
+        await c.get(`js:m${i}`);
+        const got = c.getLocal(i % 2 ? `js:m${i}` : Buffer.from(`js:m${i}`));
+        assert.ok(got === undefined || got.equals(value), `js:m${i}`);
+        assert.ok(state().bytes <= state().max, `${state().bytes} > ${state().max}`);
+      }
+    }
+    for (let i = 0; i < 2000; i++) {
+      await c.get(`js:absent${i}`);
+      c.getLocal(`js:absent${i}`);
+    }
+    assert.ok(state().bytes <= state().max);
+    assert.ok(state().strings.size < 2000, `${state().strings.size} entries kept`);
+  });
+
+  test('close drops the copies: NC_CLOSED', async () => {
+    const c = open();
+    await c.set('js:c', 'v');
+    await c.get('js:c');
+    assert.deepEqual(c.getLocal('js:c'), Buffer.from('v'));
+    c.close();
+    assert.throws(() => c.getLocal('js:c'), assertCode('NC_CLOSED'));
+    await assert.rejects(c.get('js:c'), assertCode('NC_CLOSED'));
+  });
+
+  test('gets of one tick go to Redis together; each key settles on its own', async () => {
+    const off = open({ l1: { invalidation: 'off' } });
+    await plain.set('js:b1', 'one');
+    // A frame with nearcache's magic and an unknown algorithm: NC_CODEC.
+    await plain.set('js:bad', Buffer.from([0x00, 0x4e, 0x43, 0x09, 1, 0, 0, 0, 0x41]));
+    const results = await Promise.allSettled([off.get('js:b1'), off.get('js:bad'), off.get('js:none'), off.get('js:b1')]);
+    assert.deepEqual(results[0], { status: 'fulfilled', value: Buffer.from('one') });
+    assert.equal(results[1].status, 'rejected');
+    assert.equal(results[1].reason.code, 'NC_CODEC');
+    assert.deepEqual(results[2], { status: 'fulfilled', value: null });
+    assert.deepEqual(results[3], { status: 'fulfilled', value: Buffer.from('one') });
+    assert.notEqual(results[0].value, results[3].value);
+    const pending = off.get('js:b1');
+    off.close(); // closed before the batch is sent
+    await assert.rejects(pending, assertCode('NC_CLOSED'));
+  });
+});
+
 describe('scan, deletePrefix, command', () => {
   test('scan iterates with SCAN; deletePrefix deletes and drops from L1', async () => {
     const keys = Array.from({ length: 2500 }, (_, i) => `sc:${i}`);
