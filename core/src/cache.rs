@@ -130,11 +130,19 @@ impl std::fmt::Debug for Cache {
 /// # Ok::<(), nearcache::Error>(())
 /// ```
 #[must_use]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CacheBuilder {
     config: Config,
     url: Option<String>,
     clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for CacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL is kept unparsed until `build`: redact it by hand.
+        let url = self.url.as_deref().map(crate::config::redact_secrets);
+        f.debug_struct("CacheBuilder").field("config", &self.config).field("url", &url).finish_non_exhaustive()
+    }
 }
 
 impl CacheBuilder {
@@ -1097,9 +1105,6 @@ fn refuse_unimplemented(config: &Config) -> Result<()> {
     }
     if !config.routes.is_empty() {
         return Err(Error::config("routes: prefix routes are not implemented yet; remove [[routes]]"));
-    }
-    if config.redis.url.is_tls() {
-        return Err(Error::config("redis.url: rediss:// (TLS) is not implemented yet"));
     }
     Ok(())
 }

@@ -5,16 +5,28 @@
 //! Credentials live only inside the redis-rs `ConnectionInfo`; everything
 //! this module shows (`Endpoint::name`, errors) is built from the redacted
 //! URL, never from the raw one.
+//!
+//! TLS (`rediss://`) runs on rustls with the ring provider. The files of
+//! `[redis.tls]` are read and checked here, when a cache is created, so a
+//! wrong path or a key that does not match its certificate is a `Config`
+//! error at start-up, not a connection error at the first command.
 
-use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+use std::sync::Arc;
 
-use crate::config::{RedisConfig, RedisUrl};
+use redis::{ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::{RedisConfig, RedisUrl, TlsConfig};
 use crate::error::{Error, Result};
 
 /// One server to connect to.
 #[derive(Clone)]
 pub(crate) struct Endpoint {
     info: ConnectionInfo,
+    /// The PEM contents of `[redis.tls]`, for `rediss://` endpoints that set
+    /// any file (`None`: plain TCP, or TLS against the system's roots).
+    tls: Option<Arc<TlsCertificates>>,
     /// `host:port` (never the password) for messages and stats.
     name: String,
     /// Replica connections send `READONLY` (cluster replica reads).
@@ -23,7 +35,11 @@ pub(crate) struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("name", &self.name).field("readonly", &self.readonly).finish_non_exhaustive()
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("tls", &self.is_tls())
+            .field("readonly", &self.readonly)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,7 +52,16 @@ impl Endpoint {
             .into_connection_info()
             // redis-rs's URL errors may echo the URL (and its password).
             .map_err(|e| Error::config(format!("{field}: {redacted} is not a valid Redis URL ({:?})", e.kind())))?;
-        let redis_settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+        let mut redis_settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+        // The fields are defaults for every deployment: credentials in the
+        // URL win, each on its own (a URL may name the user and leave the
+        // password to the config).
+        if let (None, Some(user)) = (redis_settings.username(), &redis.username) {
+            redis_settings = redis_settings.set_username(user);
+        }
+        if let (None, Some(password)) = (redis_settings.password(), &redis.password) {
+            redis_settings = redis_settings.set_password(password.expose());
+        }
         let keepalive = socket2::TcpKeepalive::new().with_time(redis.keepalive);
         // Nagle stays on (redis-rs's default): with many commands in flight
         // it merges the multiplexer's small writes into fewer segments, which
@@ -46,7 +71,15 @@ impl Endpoint {
         // carries the ACK.
         let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(false).set_keepalive(keepalive);
         let info = info.set_redis_settings(redis_settings).set_tcp_settings(tcp);
-        Ok(Endpoint { info, name: endpoint_of(&redacted), readonly: false })
+        let tls = if url.is_tls() { load_tls(&redis.tls)?.map(Arc::new) } else { None };
+        let endpoint = Endpoint { info, tls, name: endpoint_of(&redacted), readonly: false };
+        if endpoint.is_tls() {
+            install_crypto_provider();
+            // Builds once now, so that a certificate redis-rs refuses fails
+            // here, naming the field, rather than at every connection.
+            endpoint.client().map_err(|e| Error::config(format!("redis.tls: {}", e.message())))?;
+        }
+        Ok(endpoint)
     }
 
     /// The same credentials and settings, another node (`host`, `port` as
@@ -62,7 +95,7 @@ impl Endpoint {
             _ => ConnectionAddr::Tcp(host.to_owned(), port),
         };
         let name = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        Endpoint { info: self.info.clone().set_addr(addr), name, readonly: false }
+        Endpoint { info: self.info.clone().set_addr(addr), tls: self.tls.clone(), name, readonly: false }
     }
 
     /// This endpoint, for reads from a replica.
@@ -76,13 +109,94 @@ impl Endpoint {
         &self.name
     }
 
-    /// The redis-rs client that dials this endpoint.
-    pub(crate) fn client(&self) -> Result<redis::Client> {
-        // Only the address and settings can be wrong here, and neither holds
-        // the password, but the error text is redis-rs's: keep it to its kind.
-        redis::Client::open(self.info.clone())
-            .map_err(|e| Error::config(format!("{}: cannot build a client ({:?})", self.name, e.kind())))
+    /// Whether connections to this endpoint use TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.info.addr(), ConnectionAddr::TcpTls { .. })
     }
+
+    /// The certificates of `[redis.tls]`, for a redis-rs cluster client
+    /// (`ClusterClientBuilder::certs`); `None` without TLS or without files.
+    #[allow(dead_code)] // for cluster mode, which builds its own client
+    pub(crate) fn tls_certificates(&self) -> Option<&TlsCertificates> {
+        self.tls.as_deref()
+    }
+
+    /// The redis-rs client that dials this endpoint: redis-rs's TLS client
+    /// when `[redis.tls]` gives certificates.
+    pub(crate) fn client(&self) -> Result<redis::Client> {
+        // Only the address, settings and certificates can be wrong here, and
+        // none holds the password, but the error text is redis-rs's: keep it
+        // to its kind.
+        let client = match &self.tls {
+            Some(certs) => redis::Client::build_with_tls(self.info.clone(), TlsCertificates::clone(certs)),
+            None => redis::Client::open(self.info.clone()),
+        };
+        client.map_err(|e| Error::config(format!("{}: cannot build a client ({:?})", self.name, e.kind())))
+    }
+}
+
+/// Makes ring rustls's process-wide crypto provider, unless the application
+/// installed one already (then that one is used). redis-rs builds its rustls
+/// configs with the process default; leaving it to rustls's crate features
+/// would panic if anything else in the process enabled aws-lc-rs too.
+fn install_crypto_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Reads and checks the files of `[redis.tls]`; `None` when none is set.
+/// Errors name the field and the file; they never quote a file's contents
+/// (a key file holds a secret).
+fn load_tls(tls: &TlsConfig) -> Result<Option<TlsCertificates>> {
+    if !tls.is_set() {
+        return Ok(None);
+    }
+    let root_cert = match &tls.ca_file {
+        Some(path) => {
+            let pem = read_file("redis.tls.ca_file", path)?;
+            certificates("redis.tls.ca_file", path, &pem)?;
+            Some(pem)
+        }
+        None => None,
+    };
+    let client_tls = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert_path), Some(key_path)) => {
+            let cert_pem = read_file("redis.tls.cert_file", cert_path)?;
+            let chain = certificates("redis.tls.cert_file", cert_path, &cert_pem)?;
+            let key_pem = read_file("redis.tls.key_file", key_path)?;
+            let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+                Error::config(format!(
+                    "redis.tls.key_file: {key_path} holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA or EC)"
+                ))
+            })?;
+            let provider = rustls::crypto::ring::default_provider();
+            rustls::sign::CertifiedKey::from_der(chain, key, &provider).map_err(|e| {
+                Error::config(format!(
+                    "redis.tls.key_file: {key_path} is not the key of the certificate in {cert_path} ({e})"
+                ))
+            })?;
+            Some(ClientTlsConfig { client_cert: cert_pem, client_key: key_pem })
+        }
+        // Validation refuses one without the other.
+        _ => None,
+    };
+    Ok(Some(TlsCertificates { client_tls, root_cert }))
+}
+
+fn read_file(field: &str, path: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::config(format!("{field}: cannot read {path}: {e}")).with_source(e))
+}
+
+/// The certificates of a PEM file; at least one, or it is an error (an
+/// empty CA file would make every handshake fail with `UnknownIssuer`).
+fn certificates(field: &str, path: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::config(format!("{field}: {path} is not a valid PEM file ({e})")))?;
+    if certs.is_empty() {
+        return Err(Error::config(format!("{field}: {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")));
+    }
+    Ok(certs)
 }
 
 /// `redis://user:***@host:6379/0` -> `host:6379`.
