@@ -230,4 +230,49 @@ mod tests {
         assert!(!format!("{node:?}").contains("s3cret"));
         assert!(node.clone().replica().readonly);
     }
+
+    #[test]
+    fn credential_fields_fill_in_what_the_url_lacks() {
+        let creds = |url: &str, user: Option<&str>, password: Option<&str>| {
+            let redis = RedisConfig {
+                username: user.map(str::to_owned),
+                password: password.map(crate::config::Secret::new),
+                ..RedisConfig::default()
+            };
+            let endpoint = Endpoint::from_url(&RedisUrl::parse(url).unwrap(), &redis, "redis.url").unwrap();
+            let settings = endpoint.info.redis_settings();
+            (settings.username().map(str::to_owned), settings.password().map(str::to_owned))
+        };
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(creds("redis://h:1", Some("app"), Some("pw")), (some("app"), some("pw")));
+        assert_eq!(creds("redis://u:p@h:1", Some("app"), Some("pw")), (some("u"), some("p")));
+        assert_eq!(creds("redis://u@h:1", Some("app"), Some("pw")), (some("u"), some("pw")));
+        assert_eq!(creds("redis://:p@h:1", None, Some("pw")), (None, some("p")));
+        assert_eq!(creds("redis://h:1", None, None), (None, None));
+        assert_eq!(creds("unix:///tmp/r.sock", Some("app"), Some("pw")), (some("app"), some("pw")));
+    }
+
+    #[test]
+    fn tls_endpoints_keep_tls_on_every_node() {
+        let url = RedisUrl::parse("rediss://app:s3cret@127.0.0.1:7000").unwrap();
+        let seed = Endpoint::from_url(&url, &RedisConfig::default(), "redis.url").unwrap();
+        assert!(seed.is_tls());
+        assert!(seed.tls_certificates().is_none(), "no [redis.tls]: the system's roots");
+        let node = seed.node("10.0.0.2", 7001);
+        assert!(node.is_tls());
+        assert!(node.client().is_ok());
+        assert!(format!("{node:?}").contains("tls: true"));
+        let plain = Endpoint::from_url(&RedisUrl::parse("redis://h:1").unwrap(), &RedisConfig::default(), "x");
+        assert!(!plain.unwrap().node("h", 2).is_tls());
+        // [redis.tls] is ignored for redis:// URLs (a rediss:// route may use it).
+        let mut redis = RedisConfig::default();
+        redis.tls.ca_file = Some("/nonexistent/ca.pem".into());
+        let plain = Endpoint::from_url(&RedisUrl::parse("redis://h:1").unwrap(), &redis, "redis.url").unwrap();
+        assert!(plain.tls_certificates().is_none());
+        let err = Endpoint::from_url(&url, &redis, "routes[0].url").err().unwrap();
+        assert_eq!(
+            err.message(),
+            "redis.tls.ca_file: cannot read /nonexistent/ca.pem: No such file or directory (os error 2)"
+        );
+    }
 }

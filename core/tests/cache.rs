@@ -611,7 +611,8 @@ fn schema_parts_not_implemented_yet_are_refused_not_ignored() {
     let config = Config::from_toml_str("[[routes]]\nprefix = \"big:\"\nurl = \"redis://127.0.0.1:7000\"\n").unwrap();
     let err = Cache::new(config).unwrap_err();
     assert!(err.to_string().contains("routes"), "{err}");
+    // TLS is implemented (core/tests/security.rs): accepted, no I/O yet.
     let mut config = Config::default();
     config.redis.url = "rediss://127.0.0.1:7000".parse().unwrap();
-    assert_eq!(Cache::new(config).unwrap_err().kind(), ErrorKind::Config);
+    assert!(Cache::new(config).is_ok());
 }
