@@ -2597,6 +2597,20 @@ big_value_warn = "10KiB"
         assert!(!TlsConfig::default().is_set());
     }
 
+    /// Every TOML example of the README is a valid config.
+    #[test]
+    fn readme_toml_examples_parse() {
+        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+        let blocks: Vec<&str> =
+            readme.split("```toml\n").skip(1).filter_map(|rest| rest.split("\n```").next()).collect();
+        assert!(blocks.len() >= 2, "{} TOML blocks", blocks.len());
+        for block in blocks {
+            if let Err(e) = Config::from_toml_str(block) {
+                panic!("README example does not parse: {e}\n{block}");
+            }
+        }
+    }
+
     /// The cross-language conformance files: every binding must produce the
     /// same bytes. Set `NEARCACHE_BLESS=1` to rewrite the expected files.
     #[test]
