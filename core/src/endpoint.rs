@@ -72,12 +72,16 @@ impl Endpoint {
         let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(false).set_keepalive(keepalive);
         let info = info.set_redis_settings(redis_settings).set_tcp_settings(tcp);
         let tls = if url.is_tls() { load_tls(&redis.tls)?.map(Arc::new) } else { None };
-        let endpoint = Endpoint { info, tls, name: endpoint_of(&redacted), readonly: false };
+        let mut endpoint = Endpoint { info, tls, name: endpoint_of(&redacted), readonly: false };
         if endpoint.is_tls() {
             install_crypto_provider();
-            // Builds once now, so that a certificate redis-rs refuses fails
-            // here, naming the field, rather than at every connection.
-            endpoint.client().map_err(|e| Error::config(format!("redis.tls: {}", e.message())))?;
+            // Built once now, so that a certificate redis-rs refuses fails
+            // here, naming the field, rather than at every connection. Its
+            // `ConnectionInfo` carries the parsed certificates in the
+            // address, so every node derived from it (`node`) and any
+            // redis-rs client built from it (a cluster's) keeps them.
+            let client = endpoint.client().map_err(|e| Error::config(format!("redis.tls: {}", e.message())))?;
+            endpoint.info = client.get_connection_info().clone();
         }
         Ok(endpoint)
     }
@@ -260,6 +264,7 @@ mod tests {
         assert!(seed.tls_certificates().is_none(), "no [redis.tls]: the system's roots");
         let node = seed.node("10.0.0.2", 7001);
         assert!(node.is_tls());
+        assert!(matches!(node.info.addr(), ConnectionAddr::TcpTls { host, port: 7001, .. } if host == "10.0.0.2"));
         assert!(node.client().is_ok());
         assert!(format!("{node:?}").contains("tls: true"));
         let plain = Endpoint::from_url(&RedisUrl::parse("redis://h:1").unwrap(), &RedisConfig::default(), "x");
