@@ -192,23 +192,41 @@ fn expect_err<T: std::fmt::Debug>(what: &str, result: nearcache::Result<T>) -> E
 async fn tls_with_a_custom_ca_reads_writes_and_invalidates() {
     let pki = Pki::new("basic");
     let (redis, port) = tls_server(&pki, false);
-    let cache = Cache::new(tls_config(port, |c| c.redis.tls.ca_file = Some(pki.path("ca.pem")))).unwrap();
+    let tls = |name: &str| {
+        let name = name.to_owned();
+        Cache::new(tls_config(port, |c| {
+            c.redis.tls.ca_file = Some(pki.path("ca.pem"));
+            c.redis.client_name = name;
+        }))
+        .unwrap()
+    };
+    let cache = tls("nc-under-test");
     cache.connect().await.unwrap();
+    // Our connections are the TLS port's...
+    let clients = redis.cli(&["CLIENT", "LIST"]).unwrap();
+    let ours: Vec<&str> = clients.lines().filter(|l| l.contains("name=nc-under-test")).collect();
+    assert_eq!(ours.len(), 2, "{clients}");
+    assert!(ours.iter().all(|l| l.contains(&format!("laddr=127.0.0.1:{port}"))), "{clients}");
+    // ...and from here on the server has no plain port at all (the launcher
+    // needed one to see it start).
+    assert_eq!(redis.cli(&["CONFIG", "SET", "port", "0"]).unwrap().trim(), "OK");
+    assert!(redis.cli(&["PING"]).is_err(), "the plain port should be closed");
+
     cache.set("nc:k", "v1", Default::default()).await.unwrap();
     assert_eq!(cache.get("nc:k").await.unwrap(), Some(b("v1")));
     assert!(hit(&cache, "nc:k"), "the read should fill L1");
-    // A writer outside nearcache (plain port): the invalidation comes back
-    // over the TLS connection.
-    redis.cli(&["SET", "nc:k", "v2"]).unwrap();
+    // Another process's write (another cache, its own TLS connections): the
+    // invalidation comes back over our TLS connection.
+    let writer = tls("nc-writer");
+    writer.set("nc:k", "v2", Default::default()).await.unwrap();
     eventually("invalidation over TLS", Duration::from_secs(3), || !hit(&cache, "nc:k")).await;
     assert_eq!(cache.get("nc:k").await.unwrap(), Some(b("v2")));
-    // Our connections really are the TLS port's.
-    let clients = redis.cli(&["CLIENT", "LIST"]).unwrap();
-    let ours: Vec<&str> = clients.lines().filter(|l| l.contains("name=nc-under-test")).collect();
-    assert!(!ours.is_empty(), "{clients}");
-    assert!(ours.iter().all(|l| l.contains(&format!("laddr=127.0.0.1:{port}"))), "{clients}");
-    assert!(!format!("{cache:?}").is_empty());
+    assert_eq!(cache.get_many(&["nc:k", "nc:none"]).await.unwrap(), vec![Some(b("v2")), None]);
+    writer.delete("nc:k").await.unwrap();
+    eventually("invalidation of a delete over TLS", Duration::from_secs(3), || !hit(&cache, "nc:k")).await;
+    assert_eq!(cache.get("nc:k").await.unwrap(), None);
     cache.close();
+    writer.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
