@@ -118,13 +118,6 @@ impl Endpoint {
         matches!(self.info.addr(), ConnectionAddr::TcpTls { .. })
     }
 
-    /// The certificates of `[redis.tls]`, for a redis-rs cluster client
-    /// (`ClusterClientBuilder::certs`); `None` without TLS or without files.
-    #[allow(dead_code)] // for cluster mode, which builds its own client
-    pub(crate) fn tls_certificates(&self) -> Option<&TlsCertificates> {
-        self.tls.as_deref()
-    }
-
     /// The redis-rs client that dials this endpoint: redis-rs's TLS client
     /// when `[redis.tls]` gives certificates.
     pub(crate) fn client(&self) -> Result<redis::Client> {
@@ -261,7 +254,7 @@ mod tests {
         let url = RedisUrl::parse("rediss://app:s3cret@127.0.0.1:7000").unwrap();
         let seed = Endpoint::from_url(&url, &RedisConfig::default(), "redis.url").unwrap();
         assert!(seed.is_tls());
-        assert!(seed.tls_certificates().is_none(), "no [redis.tls]: the system's roots");
+        assert!(seed.tls.is_none(), "no [redis.tls]: the system's roots");
         let node = seed.node("10.0.0.2", 7001);
         assert!(node.is_tls());
         assert!(matches!(node.info.addr(), ConnectionAddr::TcpTls { host, port: 7001, .. } if host == "10.0.0.2"));
@@ -273,7 +266,7 @@ mod tests {
         let mut redis = RedisConfig::default();
         redis.tls.ca_file = Some("/nonexistent/ca.pem".into());
         let plain = Endpoint::from_url(&RedisUrl::parse("redis://h:1").unwrap(), &redis, "redis.url").unwrap();
-        assert!(plain.tls_certificates().is_none());
+        assert!(plain.tls.is_none());
         let err = Endpoint::from_url(&url, &redis, "routes[0].url").err().unwrap();
         assert_eq!(
             err.message(),
