@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and the machine lacks:
-# redis-server and redis-cli (Debian's packages), for the C library a C
-# compiler, pkg-config and python3 (cbindgen comes from `make -C bindings/c
+# redis-server and redis-cli (Debian's packages), the openssl CLI (the TLS
+# tests make a throwaway CA with it), for the C library a C compiler,
+# pkg-config and python3 (cbindgen comes from `make -C bindings/c
 # cbindgen`), and python3-venv for the Python tests. Idempotent and quiet
 # when everything is there already.
 set -euo pipefail
@@ -13,6 +14,8 @@ command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The TLS tests make a throwaway CA with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # `make python-test` builds a virtualenv; Debian splits venv/ensurepip out.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -eq 0 ]; then

@@ -131,11 +131,19 @@ impl std::fmt::Debug for Cache {
 /// # Ok::<(), nearcache::Error>(())
 /// ```
 #[must_use]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CacheBuilder {
     config: Config,
     url: Option<String>,
     clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for CacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL is kept unparsed until `build`: redact it by hand.
+        let url = self.url.as_deref().map(crate::config::redact_secrets);
+        f.debug_struct("CacheBuilder").field("config", &self.config).field("url", &url).finish_non_exhaustive()
+    }
 }
 
 impl CacheBuilder {

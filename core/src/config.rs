@@ -97,6 +97,14 @@ pub struct RedisConfig {
     /// `redis://`, `rediss://` (TLS) or `unix://` URL, with optional ACL
     /// credentials; redacted wherever it is printed.
     pub url: RedisUrl,
+    /// ACL user name, for every deployment (`redis.url` and each route)
+    /// whose URL names no user of its own: a user in the URL wins.
+    pub username: Option<String>,
+    /// Password (of the ACL user, or of the `default` user with
+    /// `requirepass`), for every deployment whose URL holds no password of
+    /// its own: a password in the URL wins. Never printed: `Debug`,
+    /// [`Config::to_json`] and error messages show `***`.
+    pub password: Option<Secret>,
     /// Standalone server or Redis Cluster.
     pub mode: Mode,
     /// Where cluster reads go: `"master"` (default) or `"replica"`. Replica
@@ -123,6 +131,106 @@ pub struct RedisConfig {
     pub keepalive: Duration,
     /// Backoff between reconnection attempts.
     pub reconnect: ReconnectConfig,
+    /// Certificates for `rediss://` URLs (`redis.url` and every route).
+    pub tls: TlsConfig,
+}
+
+/// Certificates for TLS (`rediss://`) connections. Without `ca_file`, the
+/// server's certificate is checked against the system's root certificates.
+///
+/// The files are read, and checked, when a cache is created; a file that
+/// cannot be read or parsed is a `Config` error naming the field and the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM file of the certificate authorities that sign the server's
+    /// certificate; replaces the system's roots.
+    pub ca_file: Option<String>,
+    /// PEM file of the client certificate (chain) for servers that require
+    /// one (`tls-auth-clients yes`); needs `key_file`.
+    pub cert_file: Option<String>,
+    /// PEM file of the client certificate's private key; needs `cert_file`.
+    pub key_file: Option<String>,
+}
+
+impl TlsConfig {
+    /// Whether any file is set.
+    pub fn is_set(&self) -> bool {
+        self.ca_file.is_some() || self.cert_file.is_some() || self.key_file.is_some()
+    }
+}
+
+/// A password: readable only through [`Secret::expose`]; `Debug`, `Display`
+/// and `Serialize` print `***`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+/// What a redacted secret is shown as.
+const REDACTED: &str = "***";
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for the connector only: never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        struct SecretVisitor;
+        impl Visitor<'_> for SecretVisitor {
+            type Value = Secret;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a password string")
+            }
+
+            fn visit_str<E: de::Error>(self, secret: &str) -> Result<Secret, E> {
+                Ok(Secret(secret.to_owned()))
+            }
+
+            // serde's own message would quote the value: a numeric password.
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(E::custom("expected a string, got a number (quote the password)"))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(E::custom("expected a string, got a number (quote the password)"))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom("expected a string, got a number (quote the password)"))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom("expected a string, got a boolean (quote the password)"))
+            }
+        }
+        deserializer.deserialize_any(SecretVisitor)
+    }
 }
 
 /// Exponential backoff bounds for reconnecting, so that a restarting server is
@@ -295,6 +403,8 @@ impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
             url: RedisUrl::default(),
+            username: None,
+            password: None,
             mode: Mode::Standalone,
             read_from: ReadFrom::Master,
             client_name: "auto".to_owned(),
@@ -303,6 +413,7 @@ impl Default for RedisConfig {
             connections: 2,
             keepalive: Duration::from_secs(60),
             reconnect: ReconnectConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -458,8 +569,8 @@ impl Config {
     pub fn from_toml_str(toml_text: &str) -> Result<Config> {
         // Parsing into an untyped tree first, for every format, makes the
         // same mistake read the same in TOML, JSON and a binding's options.
-        let tree: serde_json::Value =
-            toml::from_str(toml_text).map_err(|e| Error::config(redact_secrets(e.to_string().trim_end())))?;
+        let tree: serde_json::Value = toml::from_str(toml_text)
+            .map_err(|e| Error::config(redact_password_lines(&redact_secrets(e.to_string().trim_end()))))?;
         Config::from_tree(tree)
     }
 
@@ -627,6 +738,7 @@ fn ensure_tables(tree: &serde_json::Value) -> Result<()> {
     for (pointer, path) in [
         ("/redis", "redis"),
         ("/redis/reconnect", "redis.reconnect"),
+        ("/redis/tls", "redis.tls"),
         ("/l1", "l1"),
         ("/compression", "compression"),
         ("/write", "write"),
@@ -680,6 +792,23 @@ pub(crate) fn redact_secrets(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Redacts `password = ...` in the source lines a TOML syntax error quotes
+/// (`2 | password = hunter2`): everything after the `=` becomes `***`.
+fn redact_password_lines(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let lower = line.to_ascii_lowercase();
+            let quoted_source = line.contains('|');
+            match lower.find("password").and_then(|at| line[at..].find('=').map(|eq| at + eq)) {
+                Some(eq) if quoted_source => format!("{} ***", &line[..=eq]),
+                _ => line.to_owned(),
+            }
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// Redacts one URL-like token (everything after `://` up to whitespace or a
@@ -791,6 +920,13 @@ impl Config {
         ensure(self.redis.read_from == ReadFrom::Master || any_cluster, "redis.read_from", || {
             "\"replica\" applies to cluster deployments only (set mode = \"cluster\")".to_owned()
         })?;
+        if self.redis.tls.is_set() && !self.redis.url.is_tls() && !self.routes.iter().any(|r| r.url.is_tls()) {
+            return Err(invalid(
+                "redis.tls",
+                "only used by rediss:// URLs, but redis.url (and every route) is not one; use rediss:// \
+                 or remove [redis.tls]",
+            ));
+        }
         let hot_keys = self.observability.hot_keys;
         ensure(hot_keys <= 1024, "observability.hot_keys", || format!("must be at most 1024, got {hot_keys}"))?;
         Ok(())
@@ -807,6 +943,20 @@ impl RedisConfig {
         ensure(name.chars().all(valid_client_name_char), "redis.client_name", || {
             format!("{name:?} contains a space or a character Redis refuses in client names")
         })?;
+        if let Some(user) = &self.username {
+            ensure(!user.is_empty() && !user.chars().any(char::is_whitespace), "redis.username", || {
+                "must be a non-empty ACL user name without spaces".to_owned()
+            })?;
+        }
+        if let Some(password) = &self.password {
+            ensure(!password.expose().is_empty(), "redis.password", || "must not be empty (omit it)".to_owned())?;
+            // A config dump shows the password as "***": fed back, it would
+            // fail AUTH with a misleading WRONGPASS.
+            ensure(password.expose() != REDACTED, "redis.password", || {
+                "\"***\" is the redacted placeholder of a config dump; give the real password".to_owned()
+            })?;
+        }
+        self.tls.validate()?;
         ensure_positive(self.connect_timeout, "redis.connect_timeout")?;
         ensure_positive(self.command_timeout, "redis.command_timeout")?;
         let n = self.connections;
@@ -817,6 +967,27 @@ impl RedisConfig {
             format!("must not exceed redis.reconnect.max ({} > {})", format_duration(min), format_duration(max))
         })?;
         Ok(())
+    }
+}
+
+impl TlsConfig {
+    fn validate(&self) -> Result<()> {
+        for (path, file) in [
+            ("redis.tls.ca_file", &self.ca_file),
+            ("redis.tls.cert_file", &self.cert_file),
+            ("redis.tls.key_file", &self.key_file),
+        ] {
+            ensure(file.as_ref().is_none_or(|f| !f.is_empty()), path, || "must not be empty (omit it)".to_owned())?;
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => {
+                Err(invalid("redis.tls.key_file", "required with redis.tls.cert_file (the client certificate's key)"))
+            }
+            (None, Some(_)) => {
+                Err(invalid("redis.tls.cert_file", "required with redis.tls.key_file (the key's client certificate)"))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -2179,6 +2350,13 @@ big_value_warn = "10KiB"
         let err = Config::from_env_with(env).err().map(|e| e.to_string()).unwrap_or_default();
         assert_starts(&err, "NC_CONFIG: redis.url (from NEARCACHE_URL): the port must be");
         assert!(!err.contains("hunter2"));
+        for bad in
+            ["[redis]\npassword = hunter2", "[redis]\npassword = \"hunter2\" junk", "redis = { password = hunter2 }"]
+        {
+            let err = toml_err(bad);
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("password = ***"), "{err}");
+        }
         assert_eq!(
             redact_secrets("failed for redis://u:hunter2@h:1/0 and 'rediss://:p@x' ok"),
             "failed for redis://u:***@h:1/0 and 'rediss://:***@x' ok"
@@ -2340,7 +2518,7 @@ big_value_warn = "10KiB"
     #[test]
     fn to_json_is_pretty_and_in_schema_order() {
         let json = Config::default().to_json();
-        let expected_start = "{\n  \"redis\": {\n    \"url\": \"redis://127.0.0.1:6379/0\",\n    \"mode\": \"standalone\",\n    \"read_from\": \"master\",\n    \"client_name\": \"auto\",\n    \"connect_timeout\": \"1s\",";
+        let expected_start = "{\n  \"redis\": {\n    \"url\": \"redis://127.0.0.1:6379/0\",\n    \"username\": null,\n    \"password\": null,\n    \"mode\": \"standalone\",\n    \"read_from\": \"master\",\n    \"client_name\": \"auto\",\n    \"connect_timeout\": \"1s\",";
         assert!(json.starts_with(expected_start), "{json}");
         let keys: Vec<&str> = json
             .lines()
@@ -2391,6 +2569,78 @@ big_value_warn = "10KiB"
         assert!(l1.enabled());
         l1.invalidation = Invalidation::Off;
         assert!(!l1.enabled());
+    }
+
+    #[test]
+    fn credential_fields_are_redacted_and_checked() {
+        let cfg = Config::from_toml_str(
+            "[redis]\nurl = \"rediss://cache:6380\"\nusername = \"app\"\npassword = \"pw-SENTINEL-123\"\n\
+             [redis.tls]\nca_file = \"/etc/ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.redis.username.as_deref(), Some("app"));
+        assert_eq!(cfg.redis.password.as_ref().map(Secret::expose), Some("pw-SENTINEL-123"));
+        assert_eq!(cfg.redis.tls.ca_file.as_deref(), Some("/etc/ca.pem"));
+        for shown in [format!("{cfg:?}"), format!("{cfg:#?}"), cfg.to_json()] {
+            assert!(!shown.contains("SENTINEL"), "{shown}");
+        }
+        let json = cfg.to_json();
+        assert!(json.contains("\"password\": \"***\""), "{json}");
+        assert!(json.contains("\"ca_file\": \"/etc/ca.pem\""), "{json}");
+        assert_eq!(format!("{}", Secret::new("x")), "***");
+        // A dump fed back is refused rather than failing AUTH later.
+        assert_starts(&json_err(&json), "redis.password: \"***\" is the redacted placeholder");
+        assert_starts(&toml_err("[redis]\npassword = \"\""), "redis.password: must not be empty");
+        assert_starts(&toml_err("[redis]\nusername = \"a b\""), "redis.username: must be a non-empty ACL user name");
+        let err = toml_err("[redis]\npassword = 918273");
+        assert_eq!(err, "redis.password: expected a string, got a number (quote the password)");
+        let err = value_err(serde_json::json!({"redis": {"password": 918_273.5}}));
+        assert!(!err.contains("918273"), "{err}");
+        // Type errors in the field never quote the password.
+        let err = toml_err("[redis]\npassword = [\"pw-SENTINEL-123\"]");
+        assert!(!err.contains("SENTINEL"), "{err}");
+    }
+
+    #[test]
+    fn tls_table_is_checked() {
+        let tls = "[redis]\nurl = \"rediss://h:6380\"\n[redis.tls]\n";
+        assert_starts(
+            &toml_err(&format!("{tls}cert_file = \"c.pem\"")),
+            "redis.tls.key_file: required with redis.tls.cert_file",
+        );
+        assert_starts(
+            &toml_err(&format!("{tls}key_file = \"k.pem\"")),
+            "redis.tls.cert_file: required with redis.tls.key_file",
+        );
+        assert_starts(&toml_err(&format!("{tls}ca_file = \"\"")), "redis.tls.ca_file: must not be empty");
+        assert_starts(&toml_err(&format!("{tls}ca = \"x\"")), "redis.tls.ca: unknown field");
+        assert_starts(&value_err(serde_json::json!({"redis": {"tls": ["a"]}})), "redis.tls: expected a table");
+        assert_starts(
+            &toml_err("[redis.tls]\nca_file = \"ca.pem\""),
+            "redis.tls: only used by rediss:// URLs, but redis.url (and every route) is not one",
+        );
+        // A TLS route is enough.
+        let cfg = Config::from_toml_str(
+            "[redis.tls]\nca_file = \"ca.pem\"\n[[routes]]\nprefix = \"s:\"\nurl = \"rediss://h:6380\"",
+        );
+        assert!(cfg.is_ok(), "{cfg:?}");
+        let cfg = Config::from_toml_str(&format!("{tls}cert_file = \"c.pem\"\nkey_file = \"k.pem\"")).unwrap();
+        assert!(cfg.redis.tls.is_set());
+        assert!(!TlsConfig::default().is_set());
+    }
+
+    /// Every TOML example of the README is a valid config.
+    #[test]
+    fn readme_toml_examples_parse() {
+        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+        let blocks: Vec<&str> =
+            readme.split("```toml\n").skip(1).filter_map(|rest| rest.split("\n```").next()).collect();
+        assert!(blocks.len() >= 2, "{} TOML blocks", blocks.len());
+        for block in blocks {
+            if let Err(e) = Config::from_toml_str(block) {
+                panic!("README example does not parse: {e}\n{block}");
+            }
+        }
     }
 
     /// The cross-language conformance files: every binding must produce the

@@ -259,6 +259,21 @@ static void test_config_handle(void) {
   CHECK(strncmp(nc_last_error(), "l1.max_byte: unknown field", 26) == 0);
   nc_config_free(cfg);
 
+  /* Passwords: a JSON-looking one must be JSON-quoted; an unquoted number
+     is refused without being echoed; the dump shows "***". */
+  CHECK_STATUS(nc_config_new(&cfg), NC_OK);
+  CHECK_STATUS(nc_config_set(cfg, "redis.password", "918273"), NC_OK);
+  CHECK_STATUS(nc_config_json(cfg, &json), NC_ERR_CONFIG);
+  CHECK(strcmp(nc_last_error(), "redis.password: expected a string, got a number (quote the password)") == 0);
+  CHECK_STATUS(nc_config_set(cfg, "redis.password", "\"918273\""), NC_OK);
+  CHECK_STATUS(nc_config_set(cfg, "redis.username", "app"), NC_OK);
+  CHECK_STATUS(nc_config_json(cfg, &json), NC_OK);
+  CHECK(json != NULL && strstr(json, "\"password\": \"***\"") != NULL);
+  CHECK(json != NULL && strstr(json, "\"username\": \"app\"") != NULL);
+  CHECK(json != NULL && strstr(json, "918273") == NULL);
+  nc_string_free(json);
+  nc_config_free(cfg);
+
   CHECK_STATUS(nc_config_new(&cfg), NC_OK);
   CHECK_STATUS(nc_config_set(cfg, "redis.command_timeout", "soon"), NC_OK);
   CHECK_STATUS(nc_cache_open(cfg, &cache), NC_ERR_CONFIG);
