@@ -73,6 +73,11 @@ typedef enum {
    */
   NC_BUFFER_TOO_SMALL = 3,
   /**
+   * `nc_cache_get_local`: L1 holds nothing for the key (neither a value
+   * nor a cached absence); only Redis can answer. Not an error.
+   */
+  NC_NOT_CACHED = 4,
+  /**
    * The configuration is invalid; the message starts with the field path
    * (`l1.max_bytes: ...`).
    */
@@ -203,6 +208,17 @@ typedef struct nc_config nc_config;
 typedef struct nc_reply nc_reply;
 
 /**
+ * An iteration over the keys matching a pattern, opened by
+ * `nc_cache_scan` and freed by `nc_scan_free`.
+ *
+ * One thread at a time may call `nc_scan_next` on a scan (it is not
+ * synchronised); different scans may run on different threads at once. A
+ * scan keeps its cache alive internally, but calls after the cache is
+ * closed return `NC_ERR_CLOSED`.
+ */
+typedef struct nc_scan nc_scan;
+
+/**
  * A value read from the cache: a read-only view of the bytes L1 holds,
  * without copying them (it keeps a reference count on them).
  *
@@ -213,6 +229,21 @@ typedef struct nc_reply nc_reply;
  * from any thread once nobody reads it.
  */
 typedef struct nc_value nc_value;
+
+/**
+ * The loader of `nc_cache_get_or_load`.
+ *
+ * Called with the caller's `user_data` and the key. It returns `NC_OK`
+ * after pointing `*data` / `*len` at the value (the bytes stay owned by
+ * the loader's author and must stay valid until `nc_cache_get_or_load`
+ * returns; nearcache copies them). Any other return value is a failure:
+ * `nc_cache_get_or_load` then returns `NC_ERR_LOADER`.
+ */
+typedef nc_status (*nc_loader)(void *user_data,
+                               const uint8_t *key,
+                               size_t key_len,
+                               const uint8_t **data,
+                               size_t *len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -586,6 +617,130 @@ nc_status nc_cache_close(const nc_cache *cache);
 void nc_cache_free(nc_cache *cache);
 
 /**
+ * Answers from L1 only: no I/O, never blocks.
+ *
+ * - `NC_OK`: L1 holds a value; `*out` receives a handle the caller frees
+ *   with `nc_value_free`.
+ * - `NC_NOT_FOUND`: L1 knows the key is absent (a cached miss,
+ *   `l1.negative_ttl`); `*out` is set to NULL.
+ * - `NC_NOT_CACHED`: L1 cannot answer (only Redis can); `*out` is set to
+ *   NULL.
+ * - errors: `NC_ERR_INVALID_ARGUMENT` (NULL arguments, an empty key, a key
+ *   over 64 KiB), `NC_ERR_CLOSED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_get_local(const nc_cache *cache,
+                             const uint8_t *key,
+                             size_t key_len,
+                             nc_value **out);
+
+/**
+ * Writes `n` keys at once (all or nothing): key `i` is `keys[i]` /
+ * `key_lens[i]`, its value `values[i]` / `value_lens[i]` (compressed like
+ * `nc_cache_set` values). `ttl_ms` is the expiry of every key in
+ * milliseconds (0: none), shortened by up to `write.ttl_jitter`.
+ *
+ * Returns `NC_OK` (`n == 0` included: the arrays may then be NULL); errors
+ * as `nc_cache_set`. Blocking; thread-safe.
+ *
+ * # Safety
+ * The four arrays have `n` elements, each readable for its length.
+ */
+nc_status nc_cache_set_many(const nc_cache *cache,
+                            size_t n,
+                            const uint8_t *const *keys,
+                            const size_t *key_lens,
+                            const uint8_t *const *values,
+                            const size_t *value_lens,
+                            uint64_t ttl_ms);
+
+/**
+ * Reads `n` fields of the hash at `key` (one `HMGET`, values decompressed).
+ *
+ * On `NC_OK`, `out[i]` receives a value handle (freed by the caller with
+ * `nc_value_free`) or NULL when field `i` (or the key) does not exist; `out`
+ * must have room for `n` pointers. `n` must be at least 1. On errors `out`
+ * is untouched; errors as `nc_cache_hget`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `fields`, `field_lens` and `out` have `n` elements; each field is
+ * readable for its length.
+ */
+nc_status nc_cache_hmget(const nc_cache *cache,
+                         const uint8_t *key,
+                         size_t key_len,
+                         size_t n,
+                         const uint8_t *const *fields,
+                         const size_t *field_lens,
+                         nc_value **out);
+
+/**
+ * Reads every field of the hash at `key` (values decompressed).
+ *
+ * On `NC_OK`, `*out` receives an `NC_REPLY_MAP` reply (field, value,
+ * field, value, ...; read with `nc_reply_len` / `nc_reply_element` /
+ * `nc_reply_string`), owned by the caller and freed with `nc_reply_free`.
+ * A missing key gives an empty map. Errors as `nc_cache_hget`. Blocking;
+ * thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_hgetall(const nc_cache *cache,
+                           const uint8_t *key,
+                           size_t key_len,
+                           nc_reply **out);
+
+/**
+ * Deletes every key starting with `prefix` (SCAN + UNLINK in batches,
+ * never KEYS) and drops them from L1.
+ *
+ * On `NC_OK`, `*deleted` (optional: may be NULL) receives how many keys
+ * were deleted. An empty prefix is `NC_ERR_INVALID_ARGUMENT`; other errors
+ * as `nc_cache_set`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `prefix` is readable for
+ * `prefix_len` bytes.
+ */
+nc_status nc_cache_delete_prefix(const nc_cache *cache,
+                                 const uint8_t *prefix,
+                                 size_t prefix_len,
+                                 uint64_t *deleted);
+
+/**
+ * Reads `key`; when it does not exist, calls `loader(user_data, key, ...)`
+ * to produce the value, writes it to Redis (`ttl_ms`, 0 for none; jittered
+ * like `nc_cache_set`) and returns it. Concurrent callers for one key in
+ * this process run the loader once and share its result; the loader runs
+ * on the calling thread of the caller that runs it.
+ *
+ * On `NC_OK`, `*out` receives a value handle the caller frees with
+ * `nc_value_free`. `NC_ERR_LOADER` when the loader returned a status other
+ * than `NC_OK` (the message names the key and that status); other errors as
+ * `nc_cache_get` and `nc_cache_set`; `NC_ERR_INVALID_ARGUMENT` for a NULL
+ * `loader`. Blocking; thread-safe (the loader may be called from any thread
+ * that calls this function).
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable; `loader` is safe to call with `user_data`.
+ */
+nc_status nc_cache_get_or_load(const nc_cache *cache,
+                               const uint8_t *key,
+                               size_t key_len,
+                               uint64_t ttl_ms,
+                               nc_loader loader,
+                               void *user_data,
+                               nc_value **out);
+
+/**
  * Creates an empty configuration (every field at its documented default).
  *
  * On `NC_OK`, `*out` receives a new `nc_config` that the caller owns and
@@ -711,6 +866,48 @@ nc_status nc_reply_element(const nc_reply *reply, size_t index, const nc_reply *
 void nc_reply_free(nc_reply *reply);
 
 /**
+ * Starts a scan over the keys matching the glob `pattern` (`pattern_len`
+ * bytes; `pattern = NULL, pattern_len = 0` means every key). Keys may
+ * repeat, as SCAN only guarantees that a key present for the whole scan is
+ * returned. No I/O happens until `nc_scan_next`.
+ *
+ * On `NC_OK`, `*out` receives the scan, freed by the caller with
+ * `nc_scan_free`. Returns `NC_ERR_INVALID_ARGUMENT` for NULL arguments.
+ * Thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `pattern` is readable for
+ * `pattern_len` bytes; `out` is writable.
+ */
+nc_status nc_cache_scan(const nc_cache *cache,
+                        const uint8_t *pattern,
+                        size_t pattern_len,
+                        nc_scan **out);
+
+/**
+ * The next key of a scan.
+ *
+ * `NC_OK`: `*key` receives the key as a value handle, freed by the caller
+ * with `nc_value_free`. `NC_NOT_FOUND`: the scan is over; `*key` is set to
+ * NULL (and later calls say so again). Errors: `NC_ERR_INVALID_ARGUMENT`
+ * (NULL arguments), `NC_ERR_CONNECTION`, `NC_ERR_TIMEOUT`, `NC_ERR_CLOSED`;
+ * `*key` untouched. Blocking when a new batch is fetched; one thread at a
+ * time per scan.
+ *
+ * # Safety
+ * `scan` comes from `nc_cache_scan` and is not freed; `key` is writable.
+ */
+nc_status nc_scan_next(nc_scan *scan, nc_value **key);
+
+/**
+ * Frees a scan (finished or not). NULL is a no-op.
+ *
+ * # Safety
+ * A non-NULL `scan` comes from `nc_cache_scan` and is not used afterwards.
+ */
+void nc_scan_free(nc_scan *scan);
+
+/**
  * The message of this thread's last failed `nc_` call, or "" if the last
  * call that returns an `nc_status` succeeded. Functions that return no
  * status (accessors such as `nc_value_len`, `*_free`, `nc_status_code`)
@@ -725,7 +922,8 @@ const char *nc_last_error(void);
 
 /**
  * The stable code of a status, shared with the other languages: `"NC_OK"`,
- * `"NC_NOT_FOUND"`, `"NC_NOT_WRITTEN"`, `"NC_BUFFER_TOO_SMALL"`, and for
+ * `"NC_NOT_FOUND"`, `"NC_NOT_WRITTEN"`, `"NC_BUFFER_TOO_SMALL"`,
+ * `"NC_NOT_CACHED"`, and for
  * errors the code Python's `.code` and Node's `err.code` carry
  * (`NC_ERR_TIMEOUT` gives `"NC_TIMEOUT"`).
  *

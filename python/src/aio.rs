@@ -293,6 +293,24 @@ impl PyAsyncCache {
         self.inner.config().to_json()
     }
 
+    /// L1 only, no I/O, synchronous: the value on a hit, `None` for a
+    /// cached absence, `default` when L1 cannot answer.
+    #[pyo3(signature = (key, default = None))]
+    fn get_local<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = convert::key(key)?;
+            Ok(match self.local(py, key.as_bytes())? {
+                Some(found) => convert::opt_bytes(py, found),
+                None => default.unwrap_or_else(|| py.None().into_bound(py)),
+            })
+        })
+    }
+
     fn connect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let cache = self.inner.clone();

@@ -86,6 +86,25 @@ impl PyCache {
         })
     }
 
+    /// L1 only, no I/O: the value on a hit, `None` for a cached absence,
+    /// `default` when L1 cannot answer.
+    #[pyo3(signature = (key, default = None))]
+    fn get_local<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let key = convert::key(key)?;
+            match self.inner.get_local(key.as_bytes()).py(py)? {
+                Lookup::Hit(value) => Ok(PyBytes::new(py, &value).into_any()),
+                Lookup::Absent => Ok(py.None().into_bound(py)),
+                Lookup::Miss => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
+            }
+        })
+    }
+
     fn get_json<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
             let key = convert::key(key)?;

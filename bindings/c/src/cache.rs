@@ -1,11 +1,11 @@
 //! `nc_cache`: opening a cache and every operation on it.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use bytes::Bytes;
 use nearcache::blocking::Cache;
-use nearcache::{Config, SetOptions, Ttl};
+use nearcache::{Config, Lookup, Reply, SetOptions, Ttl};
 
 use crate::config::{nc_config, to_config};
 use crate::ffi::{
@@ -662,3 +662,257 @@ pub unsafe extern "C" fn nc_cache_free(cache: *mut nc_cache) {
         unsafe { free_box(cache) }
     })
 }
+
+/// Answers from L1 only: no I/O, never blocks.
+///
+/// - `NC_OK`: L1 holds a value; `*out` receives a handle the caller frees
+///   with `nc_value_free`.
+/// - `NC_NOT_FOUND`: L1 knows the key is absent (a cached miss,
+///   `l1.negative_ttl`); `*out` is set to NULL.
+/// - `NC_NOT_CACHED`: L1 cannot answer (only Redis can); `*out` is set to
+///   NULL.
+/// - errors: `NC_ERR_INVALID_ARGUMENT` (NULL arguments, an empty key, a key
+///   over 64 KiB), `NC_ERR_CLOSED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+/// bytes; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_get_local(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    out: *mut *mut nc_value,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `key_len` readable bytes.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let out = out_ptr(out, "out")?;
+        Ok(match cache.get_local(key)? {
+            Lookup::Hit(value) => found(Some(value), out),
+            Lookup::Absent => found(None, out),
+            Lookup::Miss => {
+                *out = std::ptr::null_mut();
+                nc_status::NC_NOT_CACHED
+            }
+        })
+    })
+}
+
+/// Writes `n` keys at once (all or nothing): key `i` is `keys[i]` /
+/// `key_lens[i]`, its value `values[i]` / `value_lens[i]` (compressed like
+/// `nc_cache_set` values). `ttl_ms` is the expiry of every key in
+/// milliseconds (0: none), shortened by up to `write.ttl_jitter`.
+///
+/// Returns `NC_OK` (`n == 0` included: the arrays may then be NULL); errors
+/// as `nc_cache_set`. Blocking; thread-safe.
+///
+/// # Safety
+/// The four arrays have `n` elements, each readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_set_many(
+    cache: *const nc_cache,
+    n: usize,
+    keys: *const *const u8,
+    key_lens: *const usize,
+    values: *const *const u8,
+    value_lens: *const usize,
+    ttl_ms: u64,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and `n` readable keys and values.
+        let (cache, keys, values) = unsafe {
+            (
+                cache_ref(cache)?,
+                byte_array(n, keys, key_lens, "keys")?,
+                byte_array(n, values, value_lens, "values")?,
+            )
+        };
+        let items: Vec<(&[u8], &[u8])> = keys.into_iter().zip(values).collect();
+        cache.set_many(&items, (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms)))?;
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Reads `n` fields of the hash at `key` (one `HMGET`, values decompressed).
+///
+/// On `NC_OK`, `out[i]` receives a value handle (freed by the caller with
+/// `nc_value_free`) or NULL when field `i` (or the key) does not exist; `out`
+/// must have room for `n` pointers. `n` must be at least 1. On errors `out`
+/// is untouched; errors as `nc_cache_hget`. Blocking; thread-safe.
+///
+/// # Safety
+/// `fields`, `field_lens` and `out` have `n` elements; each field is
+/// readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_hmget(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    n: usize,
+    fields: *const *const u8,
+    field_lens: *const usize,
+    out: *mut *mut nc_value,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache, a readable key and `n`
+        // readable fields.
+        let (cache, key, fields) =
+            unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, byte_array(n, fields, field_lens, "fields")?) };
+        if n == 0 {
+            return Err(invalid("hmget needs at least one field"));
+        }
+        if out.is_null() {
+            return Err(invalid("out is NULL"));
+        }
+        let values = cache.hmget(key, &fields)?;
+        for (i, value) in values.into_iter().enumerate().take(n) {
+            let handle = value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>);
+            // SAFETY: the caller promises room for `n` pointers in `out`;
+            // `take(n)` bounds the writes whatever core returns.
+            unsafe { out.add(i).write(handle) };
+        }
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Reads every field of the hash at `key` (values decompressed).
+///
+/// On `NC_OK`, `*out` receives an `NC_REPLY_MAP` reply (field, value,
+/// field, value, ...; read with `nc_reply_len` / `nc_reply_element` /
+/// `nc_reply_string`), owned by the caller and freed with `nc_reply_free`.
+/// A missing key gives an empty map. Errors as `nc_cache_hget`. Blocking;
+/// thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+/// bytes; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_hgetall(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    out: *mut *mut nc_reply,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and a readable key.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let out = out_ptr(out, "out")?;
+        let pairs = cache.hgetall(key)?;
+        let map = Reply::Map(pairs.into_iter().map(|(f, v)| (Reply::Bytes(f), Reply::Bytes(v))).collect());
+        *out = ffi::into_raw::<nc_reply>(map);
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// Deletes every key starting with `prefix` (SCAN + UNLINK in batches,
+/// never KEYS) and drops them from L1.
+///
+/// On `NC_OK`, `*deleted` (optional: may be NULL) receives how many keys
+/// were deleted. An empty prefix is `NC_ERR_INVALID_ARGUMENT`; other errors
+/// as `nc_cache_set`. Blocking; thread-safe.
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `prefix` is readable for
+/// `prefix_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_delete_prefix(
+    cache: *const nc_cache,
+    prefix: *const u8,
+    prefix_len: usize,
+    deleted: *mut u64,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and a readable prefix.
+        let (cache, prefix) = unsafe { (cache_ref(cache)?, bytes(prefix, prefix_len, "prefix")?) };
+        let count = cache.delete_prefix(prefix)?;
+        // SAFETY: a non-NULL `deleted` is the caller's writable u64.
+        if let Some(deleted) = unsafe { deleted.as_mut() } {
+            *deleted = count;
+        }
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// The loader of `nc_cache_get_or_load`.
+///
+/// Called with the caller's `user_data` and the key. It returns `NC_OK`
+/// after pointing `*data` / `*len` at the value (the bytes stay owned by
+/// the loader's author and must stay valid until `nc_cache_get_or_load`
+/// returns; nearcache copies them). Any other return value is a failure:
+/// `nc_cache_get_or_load` then returns `NC_ERR_LOADER`.
+pub type nc_loader = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, key: *const u8, key_len: usize, data: *mut *const u8, len: *mut usize)
+        -> nc_status,
+>;
+
+/// Reads `key`; when it does not exist, calls `loader(user_data, key, ...)`
+/// to produce the value, writes it to Redis (`ttl_ms`, 0 for none; jittered
+/// like `nc_cache_set`) and returns it. Concurrent callers for one key in
+/// this process run the loader once and share its result; the loader runs
+/// on the calling thread of the caller that runs it.
+///
+/// On `NC_OK`, `*out` receives a value handle the caller frees with
+/// `nc_value_free`. `NC_ERR_LOADER` when the loader returned a status other
+/// than `NC_OK` (the message names the key and that status); other errors as
+/// `nc_cache_get` and `nc_cache_set`; `NC_ERR_INVALID_ARGUMENT` for a NULL
+/// `loader`. Blocking; thread-safe (the loader may be called from any thread
+/// that calls this function).
+///
+/// # Safety
+/// `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+/// bytes; `out` is writable; `loader` is safe to call with `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn nc_cache_get_or_load(
+    cache: *const nc_cache,
+    key: *const u8,
+    key_len: usize,
+    ttl_ms: u64,
+    loader: nc_loader,
+    user_data: *mut c_void,
+    out: *mut *mut nc_value,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live cache and a readable key.
+        let (cache, key) = unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?) };
+        let out = out_ptr(out, "out")?;
+        let Some(loader) = loader else {
+            return Err(invalid("loader is NULL"));
+        };
+        let load = || -> std::result::Result<Bytes, LoaderFailed> {
+            let mut data: *const u8 = std::ptr::null();
+            let mut len: usize = 0;
+            // SAFETY: the caller promises `loader` may be called with `user_data`;
+            // `key` is readable for `key_len` bytes for the whole call.
+            let status = unsafe { loader(user_data, key.as_ptr(), key.len(), &mut data, &mut len) };
+            if status != nc_status::NC_OK {
+                return Err(LoaderFailed(status as i32));
+            }
+            // SAFETY: on NC_OK the loader promises `len` readable bytes at `data`
+            // until we return; they are copied here.
+            let value = unsafe { bytes(data, len, "the loader's value") }.map_err(|_| LoaderFailed(-1))?;
+            Ok(Bytes::copy_from_slice(value))
+        };
+        let ttl = (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms));
+        *out = ffi::into_raw::<nc_value>(cache.get_or_load(key, ttl, load)?);
+        Ok(nc_status::NC_OK)
+    })
+}
+
+/// A C loader's failure, the cause of the `Loader` error core returns.
+#[derive(Debug)]
+struct LoaderFailed(i32);
+
+impl std::fmt::Display for LoaderFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == -1 {
+            write!(f, "the loader returned NC_OK with a NULL value and a non-zero length")
+        } else {
+            write!(f, "the loader returned status {}", self.0)
+        }
+    }
+}
+
+impl std::error::Error for LoaderFailed {}

@@ -15,11 +15,13 @@ mod cache;
 mod config;
 mod ffi;
 mod reply;
+mod scan;
 mod status;
 mod value;
 
 pub use cache::*;
 pub use config::*;
 pub use reply::*;
+pub use scan::*;
 pub use status::*;
 pub use value::*;

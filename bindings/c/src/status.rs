@@ -31,6 +31,9 @@ pub enum nc_status {
     /// holds its length and the buffer is untouched. Call again with a
     /// buffer at least that long.
     NC_BUFFER_TOO_SMALL = 3,
+    /// `nc_cache_get_local`: L1 holds nothing for the key (neither a value
+    /// nor a cached absence); only Redis can answer. Not an error.
+    NC_NOT_CACHED = 4,
     /// The configuration is invalid; the message starts with the field path
     /// (`l1.max_bytes: ...`).
     NC_ERR_CONFIG = 100,
@@ -102,7 +105,8 @@ pub extern "C" fn nc_last_error() -> *const c_char {
 }
 
 /// The stable code of a status, shared with the other languages: `"NC_OK"`,
-/// `"NC_NOT_FOUND"`, `"NC_NOT_WRITTEN"`, `"NC_BUFFER_TOO_SMALL"`, and for
+/// `"NC_NOT_FOUND"`, `"NC_NOT_WRITTEN"`, `"NC_BUFFER_TOO_SMALL"`,
+/// `"NC_NOT_CACHED"`, and for
 /// errors the code Python's `.code` and Node's `err.code` carry
 /// (`NC_ERR_TIMEOUT` gives `"NC_TIMEOUT"`).
 ///
@@ -118,6 +122,7 @@ pub extern "C" fn nc_status_code(status: c_int) -> *const c_char {
             s if s == nc_status::NC_NOT_FOUND as c_int => c"NC_NOT_FOUND",
             s if s == nc_status::NC_NOT_WRITTEN as c_int => c"NC_NOT_WRITTEN",
             s if s == nc_status::NC_BUFFER_TOO_SMALL as c_int => c"NC_BUFFER_TOO_SMALL",
+            s if s == nc_status::NC_NOT_CACHED as c_int => c"NC_NOT_CACHED",
             s => {
                 return error_codes()
                     .iter()
@@ -158,6 +163,7 @@ mod tests {
         }
         assert_eq!(code(0), "NC_OK");
         assert_eq!(code(1), "NC_NOT_FOUND");
+        assert_eq!(code(4), "NC_NOT_CACHED");
         assert_eq!(code(-5), "NC_UNKNOWN_STATUS");
     }
 }

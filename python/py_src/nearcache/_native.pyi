@@ -64,6 +64,9 @@ class Cache:
         """Opens every connection now; raises the first error."""
     def get(self, key: _Key) -> Optional[bytes]:
         """The value of ``key`` (``None`` if missing): from L1, else from Redis, filling L1."""
+    def get_local(self, key: _Key, default: Any = None) -> Any:
+        """L1 only, never touching the network: the value on a hit, ``None`` when
+        L1 knows the key is absent (a cached miss), ``default`` when L1 cannot answer."""
     def get_json(self, key: _Key) -> Any:
         """``json.loads`` of the value of ``key``, or ``None`` if it is missing."""
     def get_many(self, keys: Iterable[_Key]) -> list[Optional[bytes]]:
@@ -160,6 +163,9 @@ class AsyncCache:
         """Opens every connection now."""
     def get(self, key: _Key) -> Awaitable[Optional[bytes]]:
         """The value of ``key`` (``None`` if missing)."""
+    def get_local(self, key: _Key, default: Any = None) -> Any:
+        """L1 only, synchronous: the value on a hit, ``None`` for a cached absence,
+        ``default`` when L1 cannot answer."""
     def get_json(self, key: _Key) -> Awaitable[Any]:
         """``json.loads`` of the value of ``key``, or ``None``."""
     def get_many(self, keys: Iterable[_Key]) -> Awaitable[list[Optional[bytes]]]:

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Turns the conformance scenarios (JSON) into a line format the C runner
+reads without a JSON parser. Translation only: no expected value is added.
+
+    scenario NAME
+    step op=get cache=a key=x6b6579 expect=x76
+    ...
+    end
+
+Each step is one line of name=value tokens. Nested values are flattened
+(`items.0.1=...`); a list gives `name=#N` then `name.0` .. `name.N-1`.
+Values: `x<hex>` bytes, `n` null, `m` an L1 miss ({"miss": true}), `w` a
+wrong type (C has none: the runner skips such steps), decimal integers,
+`1`/`0` booleans, bare words for op/cache/name/error and the ttl keywords.
+An `eventually` step is followed by its inner step on the next line. An
+`open` step's config is JSON text (hex) with "@URL@" standing for the server
+URL where the scenario gives none.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+WORDS = {"op", "cache", "name", "error"}
+DROPPED = {"why", "description", "step"}
+
+
+def data(v):
+    if isinstance(v, str):
+        return "x" + v.encode().hex()
+    if "hex" in v:
+        return "x" + v["hex"].lower()
+    if "repeat" in v:
+        return "x" + (v["repeat"].encode() * v["times"]).hex()
+    if "wrong_type" in v:
+        return "w"
+    if v.get("miss"):
+        return "m"
+    return None
+
+
+def flatten(name, v, out, word=False):
+    if v is None:
+        out.append(f"{name}=n")
+    elif isinstance(v, bool):
+        out.append(f"{name}={int(v)}")
+    elif isinstance(v, int):
+        out.append(f"{name}={v}")
+    elif isinstance(v, str):
+        out.append(f"{name}={v}" if word else f"{name}={data(v)}")
+    elif isinstance(v, list):
+        out.append(f"{name}=#{len(v)}")
+        for i, item in enumerate(v):
+            flatten(f"{name}.{i}", item, out)
+    elif isinstance(v, dict):
+        encoded = data(v) if v.keys() & {"hex", "repeat", "wrong_type", "miss"} else None
+        if encoded is not None:
+            out.append(f"{name}={encoded}")
+        else:
+            for k, item in v.items():
+                flatten(f"{name}.{k}", item, out)
+    else:
+        raise ValueError(f"cannot encode {name}={v!r}")
+
+
+def step_lines(step):
+    tokens = ["step"]
+    for k, v in step.items():
+        if k in DROPPED:
+            continue
+        if k == "config":
+            config = json.loads(json.dumps(v))
+            config.setdefault("redis", {}).setdefault("url", "@URL@")
+            tokens.append("config=x" + json.dumps(config).encode().hex())
+        elif step["op"] == "ttl" and k == "expect" and isinstance(v, str):
+            tokens.append(f"expect={v}")
+        else:
+            flatten(k, v, tokens, word=k in WORDS)
+    lines = [" ".join(tokens)]
+    if step["op"] == "eventually":
+        lines += step_lines(step["step"])
+    return lines
+
+
+def main():
+    for path in sorted(Path(sys.argv[1]).glob("*.json")):
+        scenario = json.loads(path.read_text())
+        print(f"scenario {path.stem}")
+        for step in scenario["steps"]:
+            print("\n".join(step_lines(step)))
+        print("end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""The conformance scenarios (tests/conformance/scenarios/*.json) through the
+Python binding: one pytest case per scenario file, against a redis-server from
+tests/redis-launcher. This file translates steps into calls; every expected
+value lives in the scenario files.
+
+The configs in tests/conformance/configs/ are checked here too: the effective
+config JSON, or the error, must match the .expected files byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nearcache
+
+ROOT = Path(__file__).resolve().parents[4]
+SCENARIOS = sorted((ROOT / "tests" / "conformance" / "scenarios").glob("*.json"))
+CONFIGS = ROOT / "tests" / "conformance" / "configs"
+LAUNCHER = ROOT / "tests" / "redis-launcher"
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    proc = subprocess.Popen([str(LAUNCHER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    fields = dict(proc.stdout.readline().strip().partition("=")[::2] for _ in range(2))
+    yield fields["url"]
+    proc.stdin.close()  # EOF: the launcher stops the server
+    proc.wait(timeout=10)
+
+
+class WrongType:
+    """A scenario argument of a type the API does not take."""
+
+
+MISS = object()  # get_local's default: L1 cannot answer
+
+
+def data(v: Any) -> Any:
+    """A scenario byte string: "utf-8 text", {"hex": ...}, {"repeat": s, "times": n}; or a wrong type."""
+    if v is None or isinstance(v, str):
+        return None if v is None else v.encode()
+    if "hex" in v:
+        return bytes.fromhex(v["hex"])
+    if "repeat" in v:
+        return v["repeat"].encode() * v["times"]
+    if "wrong_type" in v:
+        return 12345  # a number where bytes are expected
+    raise ValueError(f"unknown data {v!r}")
+
+
+def has_wrong_type(step: dict[str, Any]) -> bool:
+    return any(isinstance(v, dict) and "wrong_type" in v for v in step.values())
+
+
+def ttl_arg(step: dict[str, Any]) -> Any:
+    return step["ttl_ms"] / 1000 if step.get("ttl_ms") else None
+
+
+def reply_matches(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(
+            reply_matches(a, e) for a, e in zip(actual, expected)
+        )
+    if expected is None or isinstance(expected, int):
+        return actual == expected and type(actual) is not bool
+    want = data(expected)
+    return (actual.encode() if isinstance(actual, str) else actual) == want
+
+
+class Failed(AssertionError):
+    pass
+
+
+def check(cond: bool, what: str) -> None:
+    if not cond:
+        raise Failed(what)
+
+
+class Runner:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.caches: dict[str, nearcache.Cache] = {}
+        self.loader_called = False
+
+    def open(self, step: dict[str, Any]) -> None:
+        config = json.loads(json.dumps(step.get("config", {})))
+        config.setdefault("redis", {}).setdefault("url", self.url)
+        self.caches[step.get("name", "a")] = nearcache.Cache(**config)
+
+    def run(self, step: dict[str, Any]) -> None:
+        op = step["op"]
+        if op == "eventually":
+            deadline = time.monotonic() + step["within_ms"] / 1000
+            while True:
+                try:
+                    self.run(step["step"])
+                    return
+                except Failed:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
+        self.loader_called = False
+        try:
+            result = self.call(op, step)
+        except nearcache.NearcacheError as e:
+            check("error" in step, f"unexpected {e.code}: {e}")
+            self.check_error(step, e.code, str(e))
+            return
+        except TypeError as e:
+            # Python reports a wrong argument type as TypeError (no code).
+            check(has_wrong_type(step) and step.get("error") == "NC_INVALID_ARGUMENT", f"unexpected TypeError: {e}")
+            return
+        check("error" not in step, f"expected {step.get('error')}, got {result!r}")
+        self.check_result(op, step, result)
+
+    def check_error(self, step: dict[str, Any], code: str, message: str) -> None:
+        check(code == step["error"], f"expected {step['error']}, got {code}: {message}")
+        if "message_prefix" in step:
+            check(message.startswith(step["message_prefix"]), f"message {message!r}")
+        if "message_contains" in step:
+            check(step["message_contains"] in message, f"message {message!r}")
+        if "message_excludes" in step:
+            check(step["message_excludes"] not in message, f"message {message!r}")
+        if "expect_loader_called" in step:
+            check(self.loader_called == step["expect_loader_called"], f"loader called: {self.loader_called}")
+
+    def call(self, op: str, s: dict[str, Any]) -> Any:
+        if op == "open":
+            return self.open(s)
+        c = self.caches[s.get("cache", "a")]
+        if op == "get":
+            return c.get(data(s["key"]))
+        if op == "get_local":
+            return c.get_local(data(s["key"]), MISS)
+        if op == "get_many":
+            return c.get_many([data(k) for k in s["keys"]])
+        if op == "set":
+            return c.set(data(s["key"]), data(s["value"]), ttl=ttl_arg(s), nx=s.get("nx", False), xx=s.get("xx", False))
+        if op == "set_many":
+            return c.set_many([(data(k), data(v)) for k, v in s["items"]], ttl=ttl_arg(s))
+        if op == "delete":
+            return c.delete(data(s["key"]))
+        if op == "expire":
+            return c.expire(data(s["key"]), s["ttl_ms"] / 1000)
+        if op == "ttl":
+            return c.ttl(data(s["key"]))
+        if op == "hget":
+            return c.hget(data(s["key"]), data(s["field"]))
+        if op == "hmget":
+            return c.hmget(data(s["key"]), [data(f) for f in s["fields"]])
+        if op == "hgetall":
+            return c.hgetall(data(s["key"]))
+        if op == "hset":
+            return c.hset(data(s["key"]), [(data(f), data(v)) for f, v in s["fields"]])
+        if op == "hdel":
+            return c.hdel(data(s["key"]), *[data(f) for f in s["fields"]])
+        if op == "get_or_load":
+
+            def loader() -> bytes:
+                self.loader_called = True
+                if isinstance(s["loader"], dict) and s["loader"].get("fail"):
+                    raise RuntimeError("the scenario's loader fails")
+                return bytes(data(s["loader"]))
+
+            return c.get_or_load(data(s["key"]), loader, ttl=ttl_arg(s))
+        if op == "invalidate_local":
+            return c.invalidate_local(*[data(k) for k in s["keys"]])
+        if op == "scan":
+            return list(c.scan(data(s["pattern"])))
+        if op == "delete_prefix":
+            return c.delete_prefix(data(s["prefix"]))
+        if op == "command":
+            return c.command(*[data(a) for a in s["args"]])
+        if op == "stats":
+            return c.stats()
+        if op == "close":
+            return c.close()
+        raise ValueError(f"unknown op {op!r}")
+
+    def check_result(self, op: str, s: dict[str, Any], got: Any) -> None:
+        if "expect_loader_called" in s:
+            check(self.loader_called == s["expect_loader_called"], f"loader called: {self.loader_called}")
+        if op in ("open", "set_many", "invalidate_local", "close"):
+            return
+        if op == "get_local" and isinstance(s["expect"], dict) and s["expect"].get("miss"):
+            check(got is MISS, f"expected an L1 miss, got {got!r}")
+        elif op in ("get", "get_local", "hget", "get_or_load"):
+            check(got == data(s["expect"]), f"expected {s['expect']!r}, got {got!r}")
+        elif op in ("get_many", "hmget"):
+            check(got == [data(e) for e in s["expect"]], f"expected {s['expect']!r}, got {got!r}")
+        elif op in ("set", "delete", "expire"):
+            check(got is s["expect"], f"expected {s['expect']!r}, got {got!r}")
+        elif op in ("hset", "hdel", "delete_prefix"):
+            check(got == s["expect"], f"expected {s['expect']!r}, got {got!r}")
+        elif op == "ttl":
+            e = s["expect"]
+            if e == "missing":
+                check(got is None, f"expected a missing key, got {got!r}")
+            elif e == "persistent":
+                check(got == math.inf, f"expected no expiry, got {got!r}")
+            else:
+                check(got is not None and e["min_ms"] <= got * 1000 <= e["max_ms"], f"expected {e}, got {got!r} s")
+        elif op == "hgetall":
+            check(sorted(got.items()) == [(data(f), data(v)) for f, v in s["expect"]], f"got {got!r}")
+        elif op == "scan":
+            check(sorted(set(got)) == [data(k) for k in s["expect"]], f"expected {s['expect']!r}, got {got!r}")
+        elif op == "command":
+            if "expect" in s:
+                check(reply_matches(got, s["expect"]), f"expected {s['expect']!r}, got {got!r}")
+            if "expect_prefix" in s:
+                check(isinstance(got, bytes) and got.startswith(data(s["expect_prefix"])), f"got {got!r}")
+            if "expect_below" in s:
+                check(isinstance(got, int) and got < s["expect_below"], f"got {got!r}")
+        elif op == "stats":
+            for name, want in s["expect"].items():
+                check(got[name] == want, f"stats.{name}: expected {want}, got {got[name]}")
+        else:
+            raise ValueError(f"unknown op {op!r}")
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario(path: Path, url: str) -> None:
+    scenario = json.loads(path.read_text())
+    admin = nearcache.Cache(url, l1={"invalidation": "off"})
+    admin.command("FLUSHDB")
+    admin.close()
+    runner = Runner(url)
+    try:
+        for i, step in enumerate(scenario["steps"]):
+            try:
+                runner.run(step)
+            except Failed as e:
+                raise Failed(f"{path.name} step {i} {json.dumps(step)[:300]}: {e}") from None
+    finally:
+        for c in runner.caches.values():
+            c.close()
+
+
+CONFIG_FILES = sorted(p for p in CONFIGS.iterdir() if p.suffix in (".toml", ".json") and ".expected" not in p.name)
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
+def test_config_file(path: Path) -> None:
+    """Every shared config file: the effective config JSON, or the error, byte for byte."""
+    expected_json = path.with_name(path.stem + ".expected.json")
+    expected_error = path.with_name(path.stem + ".expected-error.txt")
+    assert expected_json.exists() != expected_error.exists(), f"{path.name}: one .expected file needed"
+    if expected_json.exists():
+        c = nearcache.Cache.from_config(path)
+        try:
+            assert c.config_json() == expected_json.read_text().rstrip("\n")
+        finally:
+            c.close()
+    else:
+        with pytest.raises(nearcache.ConfigError) as info:
+            nearcache.Cache.from_config(path)
+        assert info.value.code == "NC_CONFIG"
+        assert str(info.value) == expected_error.read_text().rstrip("\n")
