@@ -1,6 +1,7 @@
 /*
  * The conformance scenarios through the C binding. Translation only: the
- * steps and every expected value come from tests/conformance/scenarios/*.json,
+ * steps and every expected value come from the JSON files in
+ * tests/conformance/scenarios/,
  * turned into a line format by scenarios_to_text.py (see its docstring).
  *
  *   runner URL SCENARIOS.txt CONFIGS_DIR WORKDIR
