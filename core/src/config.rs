@@ -2665,10 +2665,27 @@ big_value_warn = "10KiB"
         expected.routes.clear();
         assert_eq!(full, expected);
         check("full.expected.json", full.to_json());
-        for name in ["bad-size", "unknown-field"] {
-            let err = Config::from_path(dir.join(format!("{name}.toml"))).err().unwrap();
-            assert_eq!(err.kind(), ErrorKind::Config);
-            check(&format!("{name}.expected-error.txt"), err.message().to_owned());
+        // Every config file of the directory has one expected file: the dump
+        // (`NAME.expected.json`) or the error (`NAME.expected-error.txt`).
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let Some(stem) = name.strip_suffix(".toml").or_else(|| name.strip_suffix(".json")) else { continue };
+            if stem.contains(".expected") {
+                continue;
+            }
+            seen += 1;
+            let (ok, bad) = (format!("{stem}.expected.json"), format!("{stem}.expected-error.txt"));
+            match Config::from_path(&path) {
+                Ok(config) if !dir.join(&bad).exists() => check(&ok, config.to_json()),
+                Err(err) if !dir.join(&ok).exists() => {
+                    assert_eq!(err.kind(), ErrorKind::Config);
+                    check(&bad, err.message().to_owned());
+                }
+                other => panic!("{name}: {other:?} does not match the expected file"),
+            }
         }
+        assert!(seen >= 3, "only {seen} config files in {}", dir.display());
     }
 }
