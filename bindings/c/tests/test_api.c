@@ -774,6 +774,130 @@ static void test_closed_cache(void) {
   nc_value_free(kept);
 }
 
+/* The loader of test_added_functions: counts calls; fails when asked. */
+typedef struct {
+  int calls;
+  int fail;
+} test_loader_ctx;
+
+static nc_status test_loader(void *user_data, const uint8_t *key, size_t key_len, const uint8_t **data,
+                             size_t *len) {
+  test_loader_ctx *ctx = user_data;
+  ctx->calls++;
+  if (ctx->fail) return NC_ERR_INTERNAL;
+  (void)key;
+  (void)key_len;
+  *data = (const uint8_t *)"loaded";
+  *len = 6;
+  return NC_OK;
+}
+
+/* get_local, set_many, hmget, hgetall, scan, delete_prefix, get_or_load:
+ * results, NULL arguments and a closed cache. The conformance runner
+ * (tests/conformance/runners/c) covers their behaviour in depth. */
+static void test_added_functions(void) {
+  nc_cache *cache = open_cache(url, NULL);
+  nc_value *v = (nc_value *)0x1, *vs[2] = {NULL, NULL};
+  nc_reply *r = (nc_reply *)0x1;
+  nc_scan *scan = (nc_scan *)0x1;
+  uint64_t count = 77;
+  const uint8_t *keys[] = {(const uint8_t *)"ad:1", (const uint8_t *)"ad:2"};
+  size_t lens[] = {4, 4};
+  const uint8_t *null_keys[] = {NULL};
+  size_t null_lens[] = {3};
+  test_loader_ctx ctx = {0, 0};
+
+  /* get_local: NC_NOT_CACHED, then a hit, then a cached absence. */
+  CHECK_STATUS(nc_cache_set_many(cache, 2, keys, lens, keys, lens, 60000), NC_OK);
+  CHECK_STATUS(nc_cache_get_local(cache, S("ad:1"), &v), NC_NOT_CACHED);
+  CHECK(v == NULL);
+  CHECK(strcmp(nc_status_code(NC_NOT_CACHED), "NC_NOT_CACHED") == 0);
+  CHECK_STATUS(nc_cache_get(cache, S("ad:1"), &v), NC_OK);
+  nc_value_free(v);
+  CHECK_STATUS(nc_cache_get_local(cache, S("ad:1"), &v), NC_OK);
+  CHECK(value_is(v, "ad:1", 4));
+  nc_value_free(v);
+  CHECK_STATUS(nc_cache_get(cache, S("ad:none"), &v), NC_NOT_FOUND);
+  CHECK_STATUS(nc_cache_get_local(cache, S("ad:none"), &v), NC_NOT_FOUND);
+  CHECK_STATUS(nc_cache_get_local(cache, S(""), &v), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_get_local(cache, S("k"), NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_get_local(NULL, S("k"), &v), NC_ERR_INVALID_ARGUMENT);
+
+  /* set_many: empty is fine; NULL arrays with a count are not. */
+  CHECK_STATUS(nc_cache_set_many(cache, 0, NULL, NULL, NULL, NULL, 0), NC_OK);
+  CHECK_STATUS(nc_cache_set_many(cache, 1, NULL, lens, keys, lens, 0), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_set_many(cache, 1, null_keys, null_lens, keys, lens, 0), NC_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE_HAS("keys[0] is NULL");
+
+  /* Hashes. */
+  CHECK_STATUS(nc_cache_hset(cache, S("ad:h"), 2, keys, lens, keys, lens, NULL), NC_OK);
+  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 2, keys, lens, vs), NC_OK);
+  CHECK(value_is(vs[0], "ad:1", 4) && value_is(vs[1], "ad:2", 4));
+  nc_value_free(vs[0]);
+  nc_value_free(vs[1]);
+  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 0, keys, lens, vs), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 2, keys, lens, NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_hgetall(cache, S("ad:h"), &r), NC_OK);
+  CHECK(nc_reply_get_type(r) == NC_REPLY_MAP && nc_reply_len(r) == 4);
+  nc_reply_free(r);
+  CHECK_STATUS(nc_cache_hgetall(cache, S("ad:h"), NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_hgetall(cache, S("ad:1"), &r), NC_ERR_REDIS); /* not a hash */
+
+  /* scan: NULL output, then a full iteration; the end repeats. */
+  CHECK_STATUS(nc_cache_scan(cache, S("ad:*"), NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_scan(cache, NULL, 2, &scan), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_scan(cache, S("ad:?"), &scan), NC_OK);
+  size_t seen = 0;
+  while (nc_scan_next(scan, &v) == NC_OK) {
+    seen++;
+    nc_value_free(v);
+  }
+  CHECK(seen >= 2);
+  CHECK_STATUS(nc_scan_next(scan, &v), NC_NOT_FOUND);
+  CHECK(v == NULL);
+  CHECK_STATUS(nc_scan_next(scan, NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_scan_next(NULL, &v), NC_ERR_INVALID_ARGUMENT);
+  nc_scan_free(scan);
+  nc_scan_free(NULL);
+
+  /* get_or_load: runs the loader on a miss only; a failing loader is NC_ERR_LOADER. */
+  CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:load"), 60000, test_loader, &ctx, &v), NC_OK);
+  CHECK(value_is(v, "loaded", 6) && ctx.calls == 1);
+  nc_value_free(v);
+  CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:load"), 0, test_loader, &ctx, &v), NC_OK);
+  CHECK(ctx.calls == 1);
+  nc_value_free(v);
+  ctx.fail = 1;
+  v = (nc_value *)0x1;
+  CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:fail"), 0, test_loader, &ctx, &v), NC_ERR_LOADER);
+  CHECK_MESSAGE_HAS("ad:fail");
+  CHECK(v == (nc_value *)0x1 && ctx.calls == 2);
+  CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:fail"), 0, NULL, &ctx, &v), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:fail"), 0, test_loader, &ctx, NULL), NC_ERR_INVALID_ARGUMENT);
+
+  /* delete_prefix: counts; an empty prefix is refused; the count is optional. */
+  CHECK_STATUS(nc_cache_delete_prefix(cache, S("ad:"), &count), NC_OK);
+  CHECK(count == 4); /* ad:1, ad:2, ad:h, ad:load */
+  CHECK_STATUS(nc_cache_delete_prefix(cache, S("ad:"), NULL), NC_OK);
+  CHECK_STATUS(nc_cache_delete_prefix(cache, S(""), &count), NC_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(nc_cache_delete_prefix(cache, NULL, 3, &count), NC_ERR_INVALID_ARGUMENT);
+
+  /* A closed cache: every new function says so. */
+  nc_scan *open_scan = NULL;
+  CHECK_STATUS(nc_cache_scan(cache, NULL, 0, &open_scan), NC_OK);
+  CHECK_STATUS(nc_cache_close(cache), NC_OK);
+  CHECK_STATUS(nc_cache_get_local(cache, S("ad:1"), &v), NC_ERR_CLOSED);
+  CHECK_STATUS(nc_cache_set_many(cache, 2, keys, lens, keys, lens, 0), NC_ERR_CLOSED);
+  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 2, keys, lens, vs), NC_ERR_CLOSED);
+  CHECK_STATUS(nc_cache_hgetall(cache, S("ad:h"), &r), NC_ERR_CLOSED);
+  CHECK_STATUS(nc_cache_delete_prefix(cache, S("ad:"), &count), NC_ERR_CLOSED);
+  CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:x"), 0, test_loader, &ctx, &v), NC_ERR_CLOSED);
+  CHECK(ctx.calls == 2);
+  CHECK_STATUS(nc_scan_next(open_scan, &v), NC_ERR_CLOSED);
+  nc_scan_free(open_scan);
+  nc_cache_free(cache);
+}
+
 static void test_connection_errors(void) {
   char bad_url[128];
   nc_cache *cache = NULL;
@@ -838,6 +962,7 @@ int main(void) {
   RUN(test_command);
   RUN(test_stats_and_config_json);
   RUN(test_closed_cache);
+  RUN(test_added_functions);
   RUN(test_connection_errors);
   return harness_exit("test_api");
 }
