@@ -6,7 +6,7 @@
  * Conventions:
  * - Every function that can fail returns an nc_status: NC_OK (0), an
  *   expected outcome below 100 (NC_NOT_FOUND, NC_NOT_WRITTEN,
- *   NC_BUFFER_TOO_SMALL), or an error NC_ERR_* (100 and up).
+ *   NC_BUFFER_TOO_SMALL, NC_NOT_CACHED), or an error NC_ERR_* (100 and up).
  *   nc_last_error() then describes it, per thread.
  * - Outputs come last and are written only on success (a miss sets the
  *   output handle to NULL).

@@ -724,11 +724,7 @@ pub unsafe extern "C" fn nc_cache_set_many(
     boundary(|| {
         // SAFETY: the caller promises a live cache and `n` readable keys and values.
         let (cache, keys, values) = unsafe {
-            (
-                cache_ref(cache)?,
-                byte_array(n, keys, key_lens, "keys")?,
-                byte_array(n, values, value_lens, "values")?,
-            )
+            (cache_ref(cache)?, byte_array(n, keys, key_lens, "keys")?, byte_array(n, values, value_lens, "values")?)
         };
         let items: Vec<(&[u8], &[u8])> = keys.into_iter().zip(values).collect();
         cache.set_many(&items, (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms)))?;
@@ -844,8 +840,13 @@ pub unsafe extern "C" fn nc_cache_delete_prefix(
 /// returns; nearcache copies them). Any other return value is a failure:
 /// `nc_cache_get_or_load` then returns `NC_ERR_LOADER`.
 pub type nc_loader = Option<
-    unsafe extern "C" fn(user_data: *mut c_void, key: *const u8, key_len: usize, data: *mut *const u8, len: *mut usize)
-        -> nc_status,
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        key: *const u8,
+        key_len: usize,
+        data: *mut *const u8,
+        len: *mut usize,
+    ) -> nc_status,
 >;
 
 /// Reads `key`; when it does not exist, calls `loader(user_data, key, ...)`

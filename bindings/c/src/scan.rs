@@ -43,9 +43,8 @@ pub unsafe extern "C" fn nc_cache_scan(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises a live cache and a readable pattern.
-        let (cache, pattern) = unsafe {
-            (try_ref::<nc_cache>(cache, "cache")?, bytes(pattern, pattern_len, "pattern")?)
-        };
+        let (cache, pattern) =
+            unsafe { (try_ref::<nc_cache>(cache, "cache")?, bytes(pattern, pattern_len, "pattern")?) };
         let out = out_ptr(out, "out")?;
         let pattern = (!pattern.is_empty()).then_some(pattern);
         *out = ffi::into_raw::<nc_scan>(cache.scan(pattern));
