@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test conformance
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test node-test python-test
+test: deps lint unit c-test node-test python-test conformance
 
 deps:
 	@scripts/install-deps.sh
@@ -62,3 +62,17 @@ node-test: deps
 ## Node benchmark (not part of `make test`; numbers go to the README).
 node-bench: node-test
 	cd node && node bench/bench.js
+
+## Cross-language conformance (tests/conformance): every scenario of
+## tests/conformance/scenarios and every config file of
+## tests/conformance/configs through Python (pytest), Node (node:test) and C
+## (ASan), each against its own launched redis-server. In `make test` it
+## runs after python-test, node-test and c-test and reuses their builds
+## (.venv, node/nearcache.node, the release libnearcache); alone, it builds
+## whatever is missing first.
+conformance: deps
+	@$(VENV)/bin/python -c 'import nearcache' 2>/dev/null || $(MAKE) python-test
+	@test -f node/nearcache.node || $(MAKE) node-test
+	$(VENV)/bin/python -m pytest tests/conformance/runners/python -q -p no:cacheprovider
+	node --test tests/conformance/runners/node/
+	tests/conformance/runners/c/run.sh

@@ -37,10 +37,6 @@ def url() -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-class WrongType:
-    """A scenario argument of a type the API does not take."""
-
-
 MISS = object()  # get_local's default: L1 cannot answer
 
 
@@ -71,9 +67,9 @@ def reply_matches(actual: Any, expected: Any) -> bool:
             reply_matches(a, e) for a, e in zip(actual, expected)
         )
     if expected is None or isinstance(expected, int):
-        return actual == expected and type(actual) is not bool
+        return bool(actual == expected) and type(actual) is not bool
     want = data(expected)
-    return (actual.encode() if isinstance(actual, str) else actual) == want
+    return bool((actual.encode() if isinstance(actual, str) else actual) == want)
 
 
 class Failed(AssertionError):
