@@ -28,6 +28,9 @@ def test_every_method(url: str, raw: redis.Redis, ns: str) -> None:
         await c.connect()
         assert await c.set(ns + "a", b"1") is True
         assert await c.get(ns + "a") == b"1"
+        miss = object()
+        assert c.get_local(ns + "a", miss) == b"1"  # synchronous, L1 only
+        assert c.get_local(ns + "zzz", miss) is miss
         assert await c.get(ns + "a") == b"1"  # L1 hit: an already-complete awaitable
         assert await c.get(ns + "none") is None
         assert await c.set(ns + "a", b"2", nx=True) is False

@@ -31,6 +31,25 @@ def test_set_get_roundtrip_with_every_key_and_value_type(cache: nearcache.Cache,
     assert cache.get(ns + "ü") == "ü".encode()
 
 
+
+def test_get_local_answers_from_l1_only(cache: nearcache.Cache, ns: str) -> None:
+    miss = object()
+    assert cache.get_local(ns + "k") is None  # the default default: a miss
+    assert cache.get_local(ns + "k", miss) is miss
+    cache.set(ns + "k", b"v")
+    assert cache.get_local(ns + "k", miss) is miss  # writes do not fill L1
+    assert cache.get(ns + "k") == b"v"
+    assert cache.get_local(ns + "k", miss) == b"v"
+    assert cache.get(ns + "none") is None
+    assert cache.get_local(ns + "none", miss) is None  # a cached absence
+    with pytest.raises(nearcache.InvalidArgumentError):
+        cache.get_local("")
+    with pytest.raises(TypeError):
+        cache.get_local(5)  # type: ignore[arg-type]
+    cache.close()
+    with pytest.raises(nearcache.ClosedError):
+        cache.get_local(ns + "k")
+
 def test_json_helpers(cache: nearcache.Cache, ns: str) -> None:
     assert cache.set_json(ns + "j", {"name": "Ada", "n": [1, 2]}) is True
     assert cache.get_json(ns + "j") == {"name": "Ada", "n": [1, 2]}
