@@ -157,7 +157,18 @@ impl Cache {
         if let Lookup::Hit(value) = self.inner.get_local(key)? {
             return Ok(value);
         }
-        block_on(self.inner.get_or_load(key, ttl, || std::future::ready(loader())))?
+        self.get_or_load_after_miss(key, ttl, loader)
+    }
+
+    /// [`Cache::get_or_load`] for callers that already asked
+    /// [`Cache::get_local`] and got no value; see
+    /// [`crate::Cache::get_or_load_after_miss`].
+    pub fn get_or_load_after_miss<F, E>(&self, key: impl AsRef<[u8]>, ttl: Option<Duration>, loader: F) -> Result<Bytes>
+    where
+        F: FnOnce() -> std::result::Result<Bytes, E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        block_on(self.inner.get_or_load_after_miss(key, ttl, || std::future::ready(loader())))?
     }
 
     /// See [`crate::Cache::invalidate_local`].

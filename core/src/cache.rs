@@ -611,10 +611,39 @@ impl Cache {
         Fut: Future<Output = std::result::Result<Bytes, E>>,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let key = key.as_ref();
+        self.load(key.as_ref(), ttl, loader, false).await
+    }
+
+    /// [`Cache::get_or_load`] for callers that already asked
+    /// [`Cache::get_local`] and got no value (the blocking facade, the
+    /// bindings): the first read skips L1, so that the lookup is counted once
+    /// in [`Stats`], as [`Cache::get_after_miss`] does for `get`.
+    pub async fn get_or_load_after_miss<F, Fut, E>(
+        &self,
+        key: impl AsRef<[u8]>,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Bytes, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.load(key.as_ref(), ttl, loader, true).await
+    }
+
+    async fn load<F, Fut, E>(&self, key: &[u8], ttl: Option<Duration>, loader: F, looked_up: bool) -> Result<Bytes>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Bytes, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let mut loader = Some(loader);
+        let mut skip_local = looked_up;
         loop {
-            if let Some(value) = self.get(key).await? {
+            let found =
+                if std::mem::take(&mut skip_local) { self.get_after_miss(key).await? } else { self.get(key).await? };
+            if let Some(value) = found {
                 return Ok(value);
             }
             let owned = Bytes::copy_from_slice(key);

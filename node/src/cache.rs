@@ -512,7 +512,9 @@ impl JsCache {
     /// The native half of `getOrLoad` (index.js): `loader` must return a
     /// Promise of a Buffer. Core runs it once per key across concurrent
     /// callers, writes its value with `ttl`, and rejects with `NC_LOADER`
-    /// (the loader's rejection as `cause`) when it fails.
+    /// (the loader's rejection as `cause`) when it fails. index.js has
+    /// already asked L1 (and found no value), so core skips that lookup and
+    /// the miss is counted once.
     #[napi(skip_typescript, js_name = "_getOrLoad", catch_unwind)]
     pub fn get_or_load_native(&self, env: Env, key: Unknown<'_>, loader: Unknown<'_>, ttl: Unknown<'_>) -> Result<Raw> {
         let cache = self.cache.clone();
@@ -536,7 +538,9 @@ impl JsCache {
                     let promise = tsfn.call_async_catch(()).await.map_err(LoaderError)?;
                     promise.await.map(|b: Bytesish| b.0).map_err(LoaderError)
                 };
-                Outcome::of(cache.get_or_load(key, ttl, load).await, |env, v: Bytes| convert::buffer(env, &v))
+                Outcome::of(cache.get_or_load_after_miss(key, ttl, load).await, |env, v: Bytes| {
+                    convert::buffer(env, &v)
+                })
             })
         })
     }

@@ -538,7 +538,7 @@ impl PyAsyncCache {
                     Err(crate::error::InternalError::new_err("the event loop dropped the loader before it finished"))
                 })
             };
-            self.submit(py, async move { cache.get_or_load(&key, ttl, load).await }, |py, v| {
+            self.submit(py, async move { cache.get_or_load_after_miss(&key, ttl, load).await }, |py, v| {
                 Ok(PyBytes::new(py, &v).into_any())
             })
         })

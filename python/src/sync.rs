@@ -283,7 +283,7 @@ impl PyCache {
             // The loader runs on this thread (core's blocking get_or_load),
             // with the GIL taken back only while Python code runs.
             let value = wait(py, || {
-                self.inner.get_or_load(k, ttl, || {
+                self.inner.get_or_load_after_miss(k, ttl, || {
                     Python::attach(|py| -> PyResult<Bytes> { convert::loaded(loader.bind(py).call0()?.as_any()) })
                 })
             })?;
