@@ -9,6 +9,7 @@ config JSON, or the error, must match the .expected files byte for byte.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import subprocess
@@ -76,21 +77,52 @@ class Failed(AssertionError):
     pass
 
 
+# AsyncCache methods that are synchronous (no awaitable).
+ASYNC_SYNC_METHODS = {"get_local", "invalidate_local", "stats", "close"}
+
+
+class AsyncAdapter:
+    """Runs an AsyncCache's calls to completion on one event loop, so the
+    same steps drive both Python classes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cache: nearcache.AsyncCache) -> None:
+        self.loop = loop
+        self.cache = cache
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.cache, name)
+        if name in ASYNC_SYNC_METHODS:
+            return method
+
+        async def scan(*args: Any) -> list[bytes]:
+            return [k async for k in method(*args)]
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await method(*args, **kwargs)
+
+        return lambda *a, **k: self.loop.run_until_complete(scan(*a) if name == "scan" else call(*a, **k))
+
+
 def check(cond: bool, what: str) -> None:
     if not cond:
         raise Failed(what)
 
 
 class Runner:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop | None) -> None:
         self.url = url
-        self.caches: dict[str, nearcache.Cache] = {}
+        self.loop = loop  # set: drive nearcache.AsyncCache instead of Cache
+        self.caches: dict[str, Any] = {}
         self.loader_called = False
 
     def open(self, step: dict[str, Any]) -> None:
         config = json.loads(json.dumps(step.get("config", {})))
         config.setdefault("redis", {}).setdefault("url", self.url)
-        self.caches[step.get("name", "a")] = nearcache.Cache(**config)
+        name = step.get("name", "a")
+        if self.loop is None:
+            self.caches[name] = nearcache.Cache(**config)
+        else:
+            self.caches[name] = AsyncAdapter(self.loop, nearcache.AsyncCache(**config))
 
     def run(self, step: dict[str, Any]) -> None:
         op = step["op"]
@@ -223,13 +255,15 @@ class Runner:
             raise ValueError(f"unknown op {op!r}")
 
 
+@pytest.mark.parametrize("flavour", ["Cache", "AsyncCache"])
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario(path: Path, url: str) -> None:
+def test_scenario(path: Path, flavour: str, url: str) -> None:
     scenario = json.loads(path.read_text())
     admin = nearcache.Cache(url, l1={"invalidation": "off"})
     admin.command("FLUSHDB")
     admin.close()
-    runner = Runner(url)
+    loop = asyncio.new_event_loop() if flavour == "AsyncCache" else None
+    runner = Runner(url, loop)
     try:
         for i, step in enumerate(scenario["steps"]):
             try:
@@ -239,6 +273,8 @@ def test_scenario(path: Path, url: str) -> None:
     finally:
         for c in runner.caches.values():
             c.close()
+        if loop is not None:
+            loop.close()
 
 
 CONFIG_FILES = sorted(p for p in CONFIGS.iterdir() if p.suffix in (".toml", ".json") and ".expected" not in p.name)
