@@ -687,6 +687,10 @@ impl Cache {
     /// Drops `keys` from this process's L1 (Redis is untouched).
     pub fn invalidate_local<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
         self.inner.check_usable()?;
+        // All checked first: an error leaves L1 as it was.
+        for key in keys {
+            check_key(key.as_ref())?;
+        }
         for key in keys {
             self.inner.local.invalidate(key.as_ref());
         }
