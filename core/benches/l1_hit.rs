@@ -84,7 +84,16 @@ fn run(store: &Arc<dyn Hit>, keys: &Arc<Vec<Bytes>>, order: &Arc<Vec<usize>>, th
 }
 
 fn bench(c: &mut Criterion) {
-    let redis = TestRedis::start().expect("redis-server for the fill");
+    // bench/report runs every language's bench against one server it names
+    // in NEARCACHE_BENCH_URL; alone, the bench launches its own.
+    let (_server, url) = match std::env::var("NEARCACHE_BENCH_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let redis = TestRedis::start().expect("redis-server");
+            let url = redis.url().to_owned();
+            (Some(redis), url)
+        }
+    };
     let value = Bytes::from(vec![b'v'; VALUE_LEN]);
     for n in [1_000usize, 100_000] {
         let keys = Arc::new(keys(n));
@@ -93,7 +102,7 @@ fn bench(c: &mut Criterion) {
         let mut map = HashMap::with_capacity_and_hasher(n, foldhash::fast::RandomState::default());
         let moka = moka::sync::Cache::builder().max_capacity(u64::MAX).time_to_live(Duration::from_secs(600)).build();
         let cache = nearcache::blocking::Cache::builder()
-            .url(redis.url())
+            .url(url.as_str())
             .invalidation(Invalidation::Ttl)
             .l1_ttl(Duration::from_secs(600))
             .l1_max_bytes(1 << 30)

@@ -16,18 +16,31 @@ const CONCURRENCY: u64 = 100;
 const KEYS: usize = 1000;
 
 fn bench(c: &mut Criterion) {
-    let redis = TestRedis::start().expect("redis-server");
+    // bench/report runs every language's bench against one server it names
+    // in NEARCACHE_BENCH_URL; alone, the bench launches its own.
+    let (_server, url) = match std::env::var("NEARCACHE_BENCH_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let redis = TestRedis::start().expect("redis-server");
+            let url = redis.url().to_owned();
+            (Some(redis), url)
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     // Default config (2 connections) and 1 connection, which is what the
     // raw redis-rs contender uses.
-    let cache = Cache::builder().url(redis.url()).invalidation(Invalidation::Off).build().unwrap();
-    let mut one = nearcache::Config::default();
-    one.redis.url = redis.url().parse().unwrap();
+    // A 5 s command timeout: the default 250 ms fails a GET now and then
+    // when other builds share the machine, and a bench has no retry.
+    let mut two = nearcache::Config::default();
+    two.redis.url = url.as_str().parse().unwrap();
+    two.redis.command_timeout = Duration::from_secs(5);
+    two.l1.invalidation = Invalidation::Off;
+    let mut one = two.clone();
     one.redis.connections = 1;
-    one.l1.invalidation = Invalidation::Off;
+    let cache = Cache::new(two).unwrap();
     let cache_one = Cache::new(one).unwrap();
     let raw = rt.block_on(async {
-        let client = redis::Client::open(format!("{}?protocol=resp3", redis.url())).unwrap();
+        let client = redis::Client::open(format!("{url}?protocol=resp3")).unwrap();
         client.get_multiplexed_async_connection().await.unwrap()
     });
     let keys: Vec<String> = (0..KEYS).map(|i| format!("k:{i}")).collect();

@@ -12,7 +12,12 @@
 //                (@valkey/valkey-glide, skipped when not installed:
 //                `npm install --no-save @valkey/valkey-glide`)
 //
-//   node bench/bench.js [--seconds 2]
+//   one GET at a time: nearcache with L1 off vs ioredis (a miss's round trip)
+//
+//   node bench/bench.js [--seconds 2] [--url redis://...] [--json out.json]
+//
+// --url uses that server instead of launching one (bench/report runs every
+// language against one server); --json also writes the rows to a file.
 //
 // Prints ns/op and ops/s with ratios. A benchmark, not a test: nothing here
 // asserts a time.
@@ -20,7 +25,10 @@
 const { Cache } = require('..');
 const { startRedis } = require('../test/helpers');
 
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 2;
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const seconds = Number(arg('--seconds')) || 2;
+const jsonOut = arg('--json');
+const fixedUrl = arg('--url');
 const KEYS = 1000;
 const VALUE = Buffer.alloc(1024, 'x');
 const keys = Array.from({ length: KEYS }, (_, i) => `bench:${i}`);
@@ -109,7 +117,11 @@ function row(name, t, bases, throughput = false) {
 }
 
 async function main() {
-  const server = await startRedis();
+  const server = fixedUrl ? { url: fixedUrl, stop: async () => {} } : await startRedis();
+  const jsonRows = [];
+  const record = (section, list) => {
+    for (const [name, t] of list) jsonRows.push({ section, name, ns_per_op: t.ns, cpu_ns_per_op: t.cpu });
+  };
   const out = [];
   const log = (line) => {
     out.push(line);
@@ -146,6 +158,7 @@ async function main() {
       ['node-redis await get (client-side cache hit)', base],
     ];
     for (const [name, t] of rows) log(row(name, t, [base]));
+    record('hit', rows);
 
     log('');
     log('100 concurrent GETs                        wall/op  process CPU/op       rate  throughput / ioredis, / glide');
@@ -172,6 +185,21 @@ async function main() {
       log('(valkey-glide not installed: npm install --no-save @valkey/valkey-glide)');
     }
     for (const [name, t] of tput) log(row(name, t, [ioNs, glideNs], true));
+    record('concurrent', tput);
+
+    log('');
+    log('one GET at a time (round trip)             wall/op  process CPU/op       rate  wall and CPU / ioredis');
+    const ioSeq = await timeSequential((i) => io.getBuffer(keys[i % KEYS]));
+    const seq = [
+      ['nearcache get, L1 off', await timeSequential((i) => direct.get(keys[i % KEYS]))],
+      ['ioredis getBuffer', ioSeq],
+    ];
+    for (const [name, t] of seq) log(row(name, t, [ioSeq]));
+    record('miss', seq);
+    if (jsonOut) {
+      const doc = { node: process.version, keys: KEYS, value_bytes: VALUE.length, seconds, rows: jsonRows };
+      require('node:fs').writeFileSync(jsonOut, `${JSON.stringify(doc, null, 2)}\n`);
+    }
 
     io.disconnect();
     await nr.quit();

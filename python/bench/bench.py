@@ -1,8 +1,10 @@
 """nearcache beside the usual Python choices, in one run on one server.
 
     python python/bench/bench.py [--keys 1000] [--value-size 100] [--ops 200000]
+                                 [--url redis://...] [--json out.json]
 
-Starts a throwaway redis-server with tests/redis-launcher, writes one key set,
+Starts a throwaway redis-server with tests/redis-launcher (or uses --url, as
+bench/report does to run every language against one server), writes one key set,
 and measures, single-threaded unless stated:
 
 1. a cache hit: nearcache L1 vs dict vs cachetools.TTLCache vs redis-py's
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import platform
 import subprocess
@@ -272,8 +275,10 @@ def main() -> int:
     parser.add_argument("--value-size", type=int, default=100)
     parser.add_argument("--ops", type=int, default=200_000, help="operations per hit measurement")
     parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--url", help="use this server instead of launching one")
+    parser.add_argument("--json", help="also write the rows and notes to this file")
     args = parser.parse_args()
-    proc, url = start_server()
+    proc, url = (None, args.url) if args.url else start_server()
     try:
         keys = [f"bench:{i}" for i in range(args.keys)]
         value = os.urandom(args.value_size // 2).hex().encode()[: args.value_size]
@@ -283,10 +288,19 @@ def main() -> int:
         bench_misses(url, keys, value, max(1000, args.ops // 20))
         asyncio.run(bench_async(url, keys, value, args.ops, args.tasks))
     finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=10)
+        if proc is not None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=10)
     report()
+    if args.json:
+        doc = {
+            "python": platform.python_version(),
+            "nearcache": nearcache.__version__,
+            "rows": [{"section": r.section, "name": r.name, "ns_per_op": r.ns} for r in rows],
+            "notes": notes,
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
 

@@ -5,6 +5,9 @@
 # miss throughput of both. The two programs alternate (C, Rust, C, Rust) and
 # each reports medians of 5 runs; the table shows the better of its two
 # rounds. Not a test: nothing here fails on a slow machine.
+#
+# NC_BENCH_URL=redis://... uses that server instead of launching one, and
+# NC_BENCH_JSON=file also writes the table's numbers there (bench/report).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,11 +31,15 @@ export PKG_CONFIG_PATH=$work/prefix/lib/pkgconfig
 "$cc" -std=c11 -O2 "$here/bench.c" -o "$work/bench" $(pkg-config --cflags --libs nearcache) -lpthread \
   -Wl,-rpath,"$(pkg-config --variable=libdir nearcache)"
 
-mkfifo "$work/redis.in" "$work/redis.out"
-"$root/tests/redis-launcher" <"$work/redis.in" >"$work/redis.out" &
-exec {in_fd}>"$work/redis.in"
-exec {out_fd}<"$work/redis.out"
-IFS='=' read -r -t 20 _ url <&"$out_fd"
+if [[ -n ${NC_BENCH_URL:-} ]]; then
+  url=$NC_BENCH_URL
+else
+  mkfifo "$work/redis.in" "$work/redis.out"
+  "$root/tests/redis-launcher" <"$work/redis.in" >"$work/redis.out" &
+  exec {in_fd}>"$work/redis.in"
+  exec {out_fd}<"$work/redis.out"
+  IFS='=' read -r -t 20 _ url <&"$out_fd"
+fi
 
 for round in 1 2; do
   "$work/bench" "$url" >>"$work/c.txt" 2>/dev/null
@@ -59,3 +66,8 @@ printf '  %-44s %10s\n' "C   1 thread" "$(best c_miss_1t_ops higher)" \
   "Rust 1 thread" "$(best rust_miss_1t_ops higher)" \
   "C   8 threads" "$(best c_miss_8t_ops higher)" \
   "Rust 8 threads" "$(best rust_miss_8t_ops higher)"
+if [[ -n ${NC_BENCH_JSON:-} ]]; then
+  printf '{"c_l1_hit_get_ns": %s, "c_l1_hit_get_into_ns": %s, "rust_l1_hit_get_ns": %s, "rust_l1_hit_get_local_ns": %s,\n "c_miss_1t_ops": %s, "rust_miss_1t_ops": %s, "c_miss_8t_ops": %s, "rust_miss_8t_ops": %s}\n' \
+    "$c_get" "$c_into" "$r_get" "$r_local" "$(best c_miss_1t_ops higher)" "$(best rust_miss_1t_ops higher)" \
+    "$(best c_miss_8t_ops higher)" "$(best rust_miss_8t_ops higher)" >"$NC_BENCH_JSON"
+fi
