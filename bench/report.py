@@ -40,6 +40,10 @@ def fmt_rate(ns: Optional[float]) -> str:
     return f"{ops / 1e6:.2f} M/s" if ops >= 1e6 else f"{ops / 1e3:.1f} k/s"
 
 
+def ratio(x: float) -> str:
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
+
+
 class Table:
     def __init__(self) -> None:
         self.rows: list[list[str]] = []
@@ -50,7 +54,7 @@ class Table:
             return
         show = fmt_rate if throughput else fmt_ns
         self.rows.append([lang, what, f"{ours_name}: {show(ours_ns)}", f"{peer}: {show(peer_ns)}",
-                          f"**{peer_ns / ours_ns:.2f}x**"])
+                          f"**{ratio(peer_ns / ours_ns)}x**"])
 
     def render(self) -> str:
         head = ["language", "measurement", "nearcache", "peer", "nearcache faster by"]
@@ -79,7 +83,7 @@ def criterion(out: Path) -> dict[str, float]:
 
 def row_ns(doc: Any, section: str, prefix: str) -> Optional[float]:
     for r in (doc or {}).get("rows", []):
-        if r["section"] == section and r["name"].startswith(prefix):
+        if r["section"].startswith(section) and r["name"].startswith(prefix):
             return float(r["ns_per_op"])
     return None
 
