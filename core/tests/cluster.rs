@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use nearcache::config::{Mode, ReadFrom};
-use nearcache::testing::consistency::{History, Read};
+use nearcache::testing::consistency::{read_until_stopped, History, Observations};
 use nearcache::testing::TestCluster;
 use nearcache::{Cache, Config, ErrorKind, Invalidation, Lookup, SetOptions};
 use parking_lot::Mutex;
@@ -231,30 +231,6 @@ async fn writer(cache: Cache, history: Arc<History>, stop: Arc<AtomicBool>, hold
     }
 }
 
-struct Outcome {
-    reads: Vec<Read>,
-    errors: Vec<ErrorKind>,
-}
-
-async fn reader(cache: Cache, r: usize, stop: Arc<AtomicBool>, out: Arc<Mutex<Outcome>>) {
-    let mut k = r;
-    while !stop.load(Ordering::Relaxed) {
-        k = (k * 7 + 3) % KEYS;
-        let started = Instant::now();
-        match cache.get(key(k)).await {
-            Ok(value) => {
-                let version = value.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap());
-                out.lock().reads.push(Read { key: k, started, version });
-            }
-            Err(e) => {
-                out.lock().errors.push(e.kind());
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_stale_reads_through_resharding_and_failover() {
     let mut cluster = TestCluster::start().unwrap();
@@ -272,11 +248,11 @@ async fn no_stale_reads_through_resharding_and_failover() {
     let history = Arc::new(History::new(KEYS));
     let stop = Arc::new(AtomicBool::new(false));
     let hold = Arc::new(AtomicBool::new(false));
-    let outcome = Arc::new(Mutex::new(Outcome { reads: Vec::new(), errors: Vec::new() }));
+    let outcome = Arc::new(Mutex::new(Observations::default()));
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(writer(writer_cache, Arc::clone(&history), Arc::clone(&stop), Arc::clone(&hold)));
     for r in 0..READERS {
-        tasks.spawn(reader(readers.clone(), r, Arc::clone(&stop), Arc::clone(&outcome)));
+        tasks.spawn(read_until_stopped(readers.clone(), r, KEYS, key, Arc::clone(&stop), Arc::clone(&outcome)));
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
 
@@ -333,7 +309,7 @@ async fn no_stale_reads_through_resharding_and_failover() {
     assert!(report.reads > 500, "too few reads to judge ({})", report.reads);
     assert!(stats.l1_hits > 0, "L1 never served: the check proves nothing");
     assert!(outcome.reads.len() > reads_before_end, "no successful read after the failover");
-    for kind in &outcome.errors {
+    for (_, kind) in &outcome.errors {
         assert!(kind.is_retryable(), "an error that is not a transient one during failover: {kind:?}");
     }
     assert!(stats.flushes.disconnect + stats.flushes.topology > 0, "the failover flushed nothing");

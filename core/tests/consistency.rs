@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nearcache::testing::consistency::{History, Read};
+use nearcache::testing::consistency::{read_until_stopped, History, Observations};
 use nearcache::testing::TestRedis;
-use nearcache::{Cache, Config, ErrorKind, Invalidation};
+use nearcache::{Cache, Config, Invalidation};
 use parking_lot::Mutex;
 
 const KEYS: usize = 16;
@@ -71,30 +71,6 @@ async fn writer(url: String, w: usize, history: Arc<History>, stop: Arc<AtomicBo
         }
         k = (k + WRITERS) % KEYS;
         tokio::time::sleep(Duration::from_micros(500)).await;
-    }
-}
-
-struct Outcome {
-    reads: Vec<Read>,
-    errors: Vec<(Instant, ErrorKind)>,
-}
-
-async fn reader(cache: Cache, r: usize, stop: Arc<AtomicBool>, out: Arc<Mutex<Outcome>>) {
-    let mut k = r;
-    while !stop.load(Ordering::Relaxed) {
-        k = (k * 7 + 3) % KEYS;
-        let started = Instant::now();
-        match cache.get(key(k)).await {
-            Ok(value) => {
-                let version = value.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap());
-                out.lock().reads.push(Read { key: k, started, version });
-            }
-            Err(e) => {
-                out.lock().errors.push((Instant::now(), e.kind()));
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        tokio::task::yield_now().await;
     }
 }
 
@@ -170,13 +146,13 @@ async fn check(mode: Invalidation, fault: Fault) {
 
     let history = Arc::new(History::new(KEYS));
     let stop = Arc::new(AtomicBool::new(false));
-    let outcome = Arc::new(Mutex::new(Outcome { reads: Vec::new(), errors: Vec::new() }));
+    let outcome = Arc::new(Mutex::new(Observations::default()));
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..WRITERS {
         tasks.spawn(writer(redis.url().to_owned(), w, Arc::clone(&history), Arc::clone(&stop)));
     }
     for r in 0..READERS {
-        tasks.spawn(reader(cache.clone(), r, Arc::clone(&stop), Arc::clone(&outcome)));
+        tasks.spawn(read_until_stopped(cache.clone(), r, KEYS, key, Arc::clone(&stop), Arc::clone(&outcome)));
     }
     tokio::time::sleep(RUN / 3).await;
     let fault_started = Instant::now();

@@ -54,6 +54,19 @@ unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
 }
 
 /// Writes a found value as a new handle, or NULL for a miss.
+/// Writes one handle per value into `out` (NULL for a missing one), at most
+/// `n` of them whatever core returned.
+///
+/// # Safety
+/// `out` has room for `n` pointers.
+unsafe fn write_values(values: Vec<Option<Bytes>>, n: usize, out: *mut *mut nc_value) {
+    for (i, value) in values.into_iter().enumerate().take(n) {
+        let handle = value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>);
+        // SAFETY: `i < n`, and the caller promises room for `n` pointers.
+        unsafe { out.add(i).write(handle) };
+    }
+}
+
 fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
     match value {
         Some(value) => {
@@ -273,12 +286,8 @@ pub unsafe extern "C" fn nc_cache_get_many(
             return Err(invalid("out is NULL"));
         }
         let values = cache.get_many(&keys)?;
-        for (i, value) in values.into_iter().enumerate() {
-            let handle = value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>);
-            // SAFETY: the caller promises room for `n` pointers in `out`, and
-            // core returns exactly one value per key.
-            unsafe { out.add(i).write(handle) };
-        }
+        // SAFETY: the caller promises room for `n` pointers in `out`.
+        unsafe { write_values(values, n, out) };
         Ok(nc_status::NC_OK)
     })
 }
@@ -764,12 +773,8 @@ pub unsafe extern "C" fn nc_cache_hmget(
             return Err(invalid("out is NULL"));
         }
         let values = cache.hmget(key, &fields)?;
-        for (i, value) in values.into_iter().enumerate().take(n) {
-            let handle = value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>);
-            // SAFETY: the caller promises room for `n` pointers in `out`;
-            // `take(n)` bounds the writes whatever core returns.
-            unsafe { out.add(i).write(handle) };
-        }
+        // SAFETY: the caller promises room for `n` pointers in `out`.
+        unsafe { write_values(values, n, out) };
         Ok(nc_status::NC_OK)
     })
 }

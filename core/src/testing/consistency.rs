@@ -11,9 +11,13 @@
 //! [`History::data_lost`]: afterwards, only writes acknowledged since count,
 //! and serving a value written before the loss is itself stale.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+
+use crate::{Cache, ErrorKind};
 
 /// One read through the cache: which key, when it started, which version it
 /// returned (0 = the key was absent).
@@ -105,6 +109,46 @@ impl History {
             }
         }
         report
+    }
+}
+
+/// What readers saw: every successful read, and every error with its time.
+#[derive(Debug, Default)]
+pub struct Observations {
+    /// Reads that returned, with the version they saw.
+    pub reads: Vec<Read>,
+    /// Reads that failed: when, and how.
+    pub errors: Vec<(Instant, ErrorKind)>,
+}
+
+/// A reader for the checker: reads `key(i)` for `i` in `0..keys` through
+/// `cache` in a scrambled order starting from `first`, until `stop` is set.
+/// Values must be decimal versions (absent = 0). After an error it waits
+/// 5 ms, so an outage does not become a busy loop.
+pub async fn read_until_stopped(
+    cache: Cache,
+    first: usize,
+    keys: usize,
+    key: fn(usize) -> String,
+    stop: Arc<AtomicBool>,
+    out: Arc<Mutex<Observations>>,
+) {
+    let mut k = first % keys.max(1);
+    while !stop.load(Ordering::Relaxed) {
+        k = (k * 7 + 3) % keys.max(1);
+        let started = Instant::now();
+        match cache.get(key(k)).await {
+            Ok(value) => {
+                let version =
+                    value.and_then(|v| std::str::from_utf8(&v).ok().and_then(|v| v.parse::<u64>().ok())).unwrap_or(0);
+                out.lock().reads.push(Read { key: k, started, version });
+            }
+            Err(e) => {
+                out.lock().errors.push((Instant::now(), e.kind()));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        tokio::task::yield_now().await;
     }
 }
 
