@@ -78,12 +78,7 @@ impl Cache {
 
     /// See [`crate::Cache::get`]. An L1 hit never enters the runtime.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let key = key.as_ref();
-        match self.inner.get_local(key)? {
-            Lookup::Hit(value) => Ok(Some(value)),
-            Lookup::Absent => Ok(None),
-            Lookup::Miss => block_on(self.inner.get_after_miss(key))?,
-        }
+        self.inner.get_ready(key.as_ref())?.wait()
     }
 
     /// See [`crate::Cache::get_many`].

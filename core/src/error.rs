@@ -126,6 +126,28 @@ impl Error {
         Error { kind, message: message.into(), source: None }
     }
 
+    /// The `Internal` error for a panic caught at a binding's edge (every
+    /// FFI export, napi method and Python method catches unwinds): one text
+    /// in every language, naming what panicked.
+    ///
+    /// ```
+    /// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+    /// let err = nearcache::Error::from_panic(payload.as_ref());
+    /// assert_eq!(err.kind(), nearcache::ErrorKind::Internal);
+    /// assert_eq!(err.message(), "internal error (a bug in nearcache, please report it): panic: boom");
+    /// ```
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        Error::new(
+            ErrorKind::Internal,
+            format!("internal error (a bug in nearcache, please report it): panic: {detail}"),
+        )
+    }
+
     /// Attaches the underlying cause.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod args;
 mod backend;
 pub mod blocking;
 mod cache;
@@ -26,6 +27,7 @@ mod error;
 mod expiry;
 mod fills;
 mod l1;
+mod ready;
 mod runtime;
 mod stats;
 #[cfg(any(test, feature = "test-util"))]
@@ -38,5 +40,6 @@ pub use config::{Config, Invalidation};
 pub use error::{Error, ErrorKind, Result};
 pub use expiry::Ttl;
 pub use l1::{ChangeWords, LocalView, Lookup, ENTRY_OVERHEAD};
+pub use ready::{Pending, Ready};
 pub use runtime::{block_on, runtime, spawn};
 pub use stats::{DeploymentStats, Flushes, HotKey, LatencySummary, SlowEntry, Stats};
