@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nearcache::testing::TestRedis;
+use nearcache::testing::{b, TestRedis};
 use nearcache::{Cache, Clock, Config, ErrorKind, Invalidation, Lookup, Reply, SetOptions, Ttl};
 
 fn config(redis: &TestRedis) -> Config {
@@ -39,10 +39,6 @@ fn calls(redis: &TestRedis, command: &str) -> u64 {
         .and_then(|rest| rest.split(',').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use nearcache::config::{Mode, ReadFrom};
 use nearcache::testing::consistency::{read_until_stopped, History, Observations};
-use nearcache::testing::TestCluster;
+use nearcache::testing::{b, TestCluster};
 use nearcache::{Cache, Config, ErrorKind, Invalidation, Lookup, SetOptions};
 use parking_lot::Mutex;
 
@@ -24,10 +24,6 @@ fn config(cluster: &TestCluster) -> Config {
     config.redis.mode = Mode::Cluster;
     config.redis.client_name = "nc-cluster".into();
     config
-}
-
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
 }
 
 /// Polls `cond` every 10 ms until it holds or `within` passes.

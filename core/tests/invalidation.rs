@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use nearcache::testing::TestRedis;
+use nearcache::testing::{answered_locally, b, eventually, TestRedis};
 use nearcache::{Cache, Clock, Config, ErrorKind, Invalidation, Lookup, SetOptions};
 
 fn config(redis: &TestRedis, edit: impl FnOnce(&mut Config)) -> Config {
@@ -19,24 +18,6 @@ fn config(redis: &TestRedis, edit: impl FnOnce(&mut Config)) -> Config {
 
 fn tracking(redis: &TestRedis) -> Cache {
     Cache::new(config(redis, |_| {})).unwrap()
-}
-
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
-}
-
-/// Polls `done` until it holds, for at most `limit`: invalidations arrive
-/// asynchronously, so tests wait for the effect, never for a fixed time.
-async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-fn hit(cache: &Cache, key: &str) -> bool {
-    matches!(cache.get_local(key.as_bytes()).unwrap(), Lookup::Hit(_) | Lookup::Absent)
 }
 
 /// Kills this cache's connections from the server side.
@@ -59,15 +40,18 @@ async fn rule1_a_write_elsewhere_invalidates_our_copy() {
     let cache = tracking(&redis);
     redis.cli(&["SET", "k", "v1"]).unwrap();
     assert_eq!(cache.get("k").await.unwrap(), Some(b("v1")));
-    assert!(hit(&cache, "k"), "the read should fill L1 in tracking mode");
+    assert!(answered_locally(&cache, "k"), "the read should fill L1 in tracking mode");
     redis.cli(&["SET", "k", "v2"]).unwrap();
-    eventually("invalidation of k", Duration::from_secs(2), || !hit(&cache, "k")).await;
+    eventually("invalidation of k", Duration::from_secs(2), || !answered_locally(&cache, "k")).await;
     assert_eq!(cache.get("k").await.unwrap(), Some(b("v2")));
     assert!(cache.stats().invalidations >= 1);
     // One push can carry several keys (MSET).
     cache.get_many(&["a", "b"]).await.unwrap();
     redis.cli(&["MSET", "a", "1", "b", "2"]).unwrap();
-    eventually("invalidation of a and b", Duration::from_secs(2), || !hit(&cache, "a") && !hit(&cache, "b")).await;
+    eventually("invalidation of a and b", Duration::from_secs(2), || {
+        !answered_locally(&cache, "a") && !answered_locally(&cache, "b")
+    })
+    .await;
     assert_eq!(cache.get_many(&["a", "b"]).await.unwrap(), vec![Some(b("1")), Some(b("2"))]);
 }
 
@@ -131,7 +115,7 @@ async fn rule4_a_lost_connection_drops_what_it_served() {
     assert_eq!(cache.get("k").await.unwrap(), Some(b("v2")));
     // The new connection tracks again.
     redis.cli(&["SET", "k", "v3"]).unwrap();
-    eventually("tracking after reconnect", Duration::from_secs(2), || !hit(&cache, "k")).await;
+    eventually("tracking after reconnect", Duration::from_secs(2), || !answered_locally(&cache, "k")).await;
     assert_eq!(cache.get("k").await.unwrap(), Some(b("v3")));
 }
 
@@ -163,13 +147,13 @@ async fn rule5_a_half_open_connection_stops_l1_within_max_staleness() {
     // Several health rounds pass while the server is healthy: L1 keeps serving.
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(600) {
-        assert!(hit(&cache, "k"), "L1 stopped serving with a healthy connection");
+        assert!(answered_locally(&cache, "k"), "L1 stopped serving with a healthy connection");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The server stops answering; no FIN, no RST: a half-open connection.
     redis.pause();
     let paused = Instant::now();
-    eventually("L1 to stop serving", Duration::from_secs(2), || !hit(&cache, "k")).await;
+    eventually("L1 to stop serving", Duration::from_secs(2), || !answered_locally(&cache, "k")).await;
     let stopped_after = paused.elapsed();
     let err = cache.get("k").await.unwrap_err();
     assert!(err.kind().is_retryable(), "{err}");
@@ -197,7 +181,7 @@ async fn rule6_a_cached_absence_is_invalidated_when_the_key_is_created() {
     assert_eq!(cache.get("new").await.unwrap(), None);
     assert_eq!(cache.get_local(b"new").unwrap(), Lookup::Absent);
     redis.cli(&["SET", "new", "here"]).unwrap();
-    eventually("invalidation of the negative entry", Duration::from_secs(2), || !hit(&cache, "new")).await;
+    eventually("invalidation of the negative entry", Duration::from_secs(2), || !answered_locally(&cache, "new")).await;
     assert_eq!(cache.get("new").await.unwrap(), Some(b("here")));
 }
 
@@ -216,11 +200,11 @@ async fn rule7_an_entry_never_outlives_the_keys_redis_ttl() {
     cache.get("long").await.unwrap();
     cache.get_many(&["many"]).await.unwrap();
     clock.advance(Duration::from_millis(4_500));
-    assert!(hit(&cache, "short") && hit(&cache, "many"));
+    assert!(answered_locally(&cache, "short") && answered_locally(&cache, "many"));
     clock.advance(Duration::from_millis(600));
     assert_eq!(cache.get_local(b"short").unwrap(), Lookup::Miss, "L1 outlived the key's PTTL (get)");
     assert_eq!(cache.get_local(b"many").unwrap(), Lookup::Miss, "L1 outlived the key's PTTL (get_many)");
-    assert!(hit(&cache, "long"), "a key without a TTL keeps l1.ttl");
+    assert!(answered_locally(&cache, "long"), "a key without a TTL keeps l1.ttl");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,10 +239,13 @@ async fn bcast_mode_invalidates_by_prefix_and_caches_only_those_keys() {
     redis.cli(&["MSET", "user:1", "a", "order:1", "x"]).unwrap();
     assert_eq!(cache.get("user:1").await.unwrap(), Some(b("a")));
     assert_eq!(cache.get("order:1").await.unwrap(), Some(b("x")));
-    assert!(hit(&cache, "user:1"));
-    assert!(!hit(&cache, "order:1"), "a key outside the prefixes gets no invalidations: it must not be cached");
+    assert!(answered_locally(&cache, "user:1"));
+    assert!(
+        !answered_locally(&cache, "order:1"),
+        "a key outside the prefixes gets no invalidations: it must not be cached"
+    );
     redis.cli(&["SET", "user:1", "b"]).unwrap();
-    eventually("bcast invalidation", Duration::from_secs(2), || !hit(&cache, "user:1")).await;
+    eventually("bcast invalidation", Duration::from_secs(2), || !answered_locally(&cache, "user:1")).await;
     assert_eq!(cache.get("user:1").await.unwrap(), Some(b("b")));
 }
 

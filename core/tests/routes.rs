@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use nearcache::config::{Mode, RouteConfig};
-use nearcache::testing::TestRedis;
+use nearcache::testing::{b, TestRedis};
 use nearcache::{Cache, Config, ErrorKind, Lookup, SetOptions};
 
 struct Servers {
@@ -32,10 +31,6 @@ fn start() -> (Servers, Cache) {
     }
     let cache = Cache::new(config).unwrap();
     (servers, cache)
-}
-
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
 }
 
 fn raw_get(server: &TestRedis, key: &str) -> String {

@@ -6,12 +6,11 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
 use nearcache::config::Secret;
-use nearcache::testing::TestRedis;
-use nearcache::{Cache, Config, Error, ErrorKind, Lookup};
+use nearcache::testing::{answered_locally, b, eventually, TestRedis};
+use nearcache::{Cache, Config, Error, ErrorKind};
 
 const PASSWORD: &str = "pw-SENTINEL-123";
 
@@ -161,22 +160,6 @@ fn tls_config(port: u16, edit: impl FnOnce(&mut Config)) -> Config {
     config
 }
 
-fn b(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
-}
-
-async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-fn hit(cache: &Cache, key: &str) -> bool {
-    matches!(cache.get_local(key.as_bytes()).unwrap(), Lookup::Hit(_) | Lookup::Absent)
-}
-
 fn expect_err<T: std::fmt::Debug>(what: &str, result: nearcache::Result<T>) -> Error {
     match result {
         Ok(value) => panic!("{what}: expected an error, got {value:?}"),
@@ -214,16 +197,16 @@ async fn tls_with_a_custom_ca_reads_writes_and_invalidates() {
 
     cache.set("nc:k", "v1", Default::default()).await.unwrap();
     assert_eq!(cache.get("nc:k").await.unwrap(), Some(b("v1")));
-    assert!(hit(&cache, "nc:k"), "the read should fill L1");
+    assert!(answered_locally(&cache, "nc:k"), "the read should fill L1");
     // Another process's write (another cache, its own TLS connections): the
     // invalidation comes back over our TLS connection.
     let writer = tls("nc-writer");
     writer.set("nc:k", "v2", Default::default()).await.unwrap();
-    eventually("invalidation over TLS", Duration::from_secs(3), || !hit(&cache, "nc:k")).await;
+    eventually("invalidation over TLS", Duration::from_secs(3), || !answered_locally(&cache, "nc:k")).await;
     assert_eq!(cache.get("nc:k").await.unwrap(), Some(b("v2")));
     assert_eq!(cache.get_many(&["nc:k", "nc:none"]).await.unwrap(), vec![Some(b("v2")), None]);
     writer.delete("nc:k").await.unwrap();
-    eventually("invalidation of a delete over TLS", Duration::from_secs(3), || !hit(&cache, "nc:k")).await;
+    eventually("invalidation of a delete over TLS", Duration::from_secs(3), || !answered_locally(&cache, "nc:k")).await;
     assert_eq!(cache.get("nc:k").await.unwrap(), None);
     cache.close();
     writer.close();
@@ -373,7 +356,7 @@ async fn acl_user_in_the_url_and_in_the_fields() {
         cache.connect().await.unwrap();
         cache.set("nc:a", "1", Default::default()).await.unwrap();
         assert_eq!(cache.get("nc:a").await.unwrap(), Some(b("1")));
-        assert!(hit(cache, "nc:a"), "tracking works for the limited user");
+        assert!(answered_locally(cache, "nc:a"), "tracking works for the limited user");
         // Keys outside ~nc:* are refused: an Auth error naming the command
         // and the key; the connection stays usable.
         let err = expect_err("GET outside the key pattern", cache.get("other:a").await);
@@ -394,7 +377,7 @@ async fn acl_user_in_the_url_and_in_the_fields() {
     let cache = Cache::new(acl_config(&format!("redis://nc:{PASSWORD}@127.0.0.1:{port}"))).unwrap();
     assert_eq!(cache.get("nc:a").await.unwrap(), Some(b("1")));
     redis.cli(&["SET", "nc:a", "2"]).unwrap();
-    eventually("invalidation for the ACL user", Duration::from_secs(3), || !hit(&cache, "nc:a")).await;
+    eventually("invalidation for the ACL user", Duration::from_secs(3), || !answered_locally(&cache, "nc:a")).await;
     assert_eq!(cache.get("nc:a").await.unwrap(), Some(b("2")));
 }
 

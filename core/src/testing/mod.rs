@@ -440,7 +440,9 @@ mod tests {
 
 pub mod cluster;
 pub mod consistency;
+mod helpers;
 pub use cluster::TestCluster;
+pub use helpers::{answered_locally, b, eventually};
 
 /// A test hook: holds one fill of a key after its reply arrived from Redis
 /// and before it is inserted into L1, so a test can make a write land in
