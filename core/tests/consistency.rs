@@ -1,4 +1,4 @@
-//! The consistency checker (DESIGN.md "Tests"): readers through nearcache,
+//! The consistency checker (CONTRIBUTING.md, "Tests"): readers through nearcache,
 //! writers outside it (plain redis-rs connections), a small hot key set,
 //! bounded time; every read is checked against the write history. Run in
 //! `tracking` and `bcast` modes, healthy and under each fault.

@@ -1,4 +1,4 @@
-//! DESIGN.md's invalidation rules, each against a real redis-server, with
+//! The invalidation rules of docs/design.md, each against a real redis-server, with
 //! writers outside nearcache (redis-cli).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

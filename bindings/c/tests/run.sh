@@ -74,6 +74,16 @@ for t in api threads vectors; do
   "$work/test_$t"
 done
 
+echo "c-test: README.md's C quick start is examples/basic.c"
+python3 - "$root/README.md" "$crate/examples/basic.c" <<'PY'
+import re, sys
+readme = open(sys.argv[1], encoding="utf-8").read()
+example = open(sys.argv[2], encoding="utf-8").read()
+blocks = re.findall(r"^```c\n(.*?)^```$", readme, re.S | re.M)
+if blocks != [example]:
+    sys.exit("run.sh: README.md must have one ```c block, identical to bindings/c/examples/basic.c")
+PY
+
 echo "c-test: examples/basic.c via pkg-config (shared library)"
 # shellcheck disable=SC2046 # pkg-config output is meant to be split
 "$cc" -std=c11 -Wall -Wextra -Werror "$crate/examples/basic.c" -o "$work/basic" \

@@ -89,7 +89,7 @@ static void test_version_and_codes(void) {
   CHECK(strcmp(nc_status_code(NC_NOT_FOUND), "NC_NOT_FOUND") == 0);
   CHECK(strcmp(nc_status_code(NC_NOT_WRITTEN), "NC_NOT_WRITTEN") == 0);
   CHECK(strcmp(nc_status_code(NC_BUFFER_TOO_SMALL), "NC_BUFFER_TOO_SMALL") == 0);
-  /* The codes every language shares (DESIGN.md's error table). */
+  /* The codes every language shares (the error table of docs/design.md). */
   struct { nc_status status; const char *code; } table[] = {
       {NC_ERR_CONFIG, "NC_CONFIG"},   {NC_ERR_CONNECTION, "NC_CONNECTION"},
       {NC_ERR_TIMEOUT, "NC_TIMEOUT"}, {NC_ERR_AUTH, "NC_AUTH"},
