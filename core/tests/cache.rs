@@ -624,3 +624,11 @@ async fn set_many_with_ttl_leaves_the_connection_in_step() {
         assert_eq!(cache.command(&["PING"]).await.unwrap(), Reply::Status("PONG".into()));
     }
 }
+
+#[tokio::test]
+async fn keepalive_zero_turns_keepalive_off_and_still_connects() {
+    let redis = TestRedis::start().unwrap();
+    let cache = cache_with(&redis, |c| c.redis.keepalive = Duration::ZERO);
+    cache.set("k", "v", SetOptions::default()).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(b("v")));
+}
