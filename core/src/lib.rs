@@ -25,6 +25,7 @@ mod endpoint;
 mod error;
 mod expiry;
 mod fills;
+mod health;
 mod l1;
 mod runtime;
 mod stats;

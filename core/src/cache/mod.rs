@@ -14,8 +14,10 @@ use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::codec::Codec;
 use crate::config::Config;
+use crate::conn::PoolHooks;
 use crate::error::Result;
 use crate::fills::Fills;
+use crate::health::{self, Health};
 use crate::l1::Store;
 use crate::stats::{L1Snapshot, Recorder, Stats};
 use crate::tracking::{self, FlushCause, Local};
@@ -97,11 +99,18 @@ impl Cache {
             config.compression.level,
             usize::try_from(config.compression.max_value_size).unwrap_or(usize::MAX),
         );
-        let backend = Backend::new(&config, &recorder, &local)?;
+        let health = Health::new(Arc::clone(&local));
+        let hooks = PoolHooks {
+            events: Arc::clone(&local) as _,
+            watch: Arc::clone(&health) as _,
+            handshake: tracking::handshake(&config.l1),
+            clock: local.clock.clone(),
+        };
+        let backend = Backend::new(&config, &recorder, &hooks)?;
         if config.l1.invalidation.uses_server_push() {
             // Health pings bound staleness on half-open connections (rule 5).
-            let health = tracking::health_loop(Arc::downgrade(&local), config.l1.health_interval);
-            crate::runtime::get()?.spawn(health);
+            let pings = health::health_loop(Arc::downgrade(&health), config.l1.health_interval);
+            crate::runtime::get()?.spawn(pings);
         }
         Ok(Cache {
             inner: Arc::new(Inner {
