@@ -2,7 +2,7 @@
 //! of the longest `[[routes]]` prefix the key starts with; within a cluster
 //! deployment, the node serving the key's slot.
 //!
-//! Every deployment shares the one L1 ([`Local`]): keys are disjoint by
+//! Every deployment shares the one L1: keys are disjoint by
 //! prefix, and each deployment's connections carry the invalidations of the
 //! keys read through them. A lost connection anywhere flushes all of L1
 //! (rule 4), which is coarser than needed but never serves an entry whose
@@ -16,11 +16,10 @@ use redis::{Cmd, Pipeline, Value};
 
 use crate::cluster::{Cluster, Request, Response};
 use crate::config::{Config, Mode, RedisUrl};
-use crate::conn::Pool;
+use crate::conn::{Pool, PoolHooks};
 use crate::endpoint::Endpoint;
 use crate::error::Result;
 use crate::stats::{DeploymentStats, Recorder};
-use crate::tracking::Local;
 
 /// How a deployment is reached.
 enum Target {
@@ -45,15 +44,15 @@ impl Target {
         field: &str,
         config: &Config,
         recorder: &Arc<Recorder>,
-        local: &Arc<Local>,
+        hooks: &PoolHooks,
     ) -> Result<Self> {
         let endpoint = Endpoint::from_url(url, &config.redis, field)?;
         Ok(match mode {
             Mode::Standalone => {
-                Target::Standalone(Pool::new(&endpoint, config, Arc::clone(recorder), Arc::clone(local))?)
+                Target::Standalone(Pool::new(&endpoint, &config.redis, Arc::clone(recorder), hooks.clone())?)
             }
             Mode::Cluster => {
-                Target::Cluster(Box::new(Cluster::new(endpoint, config, Arc::clone(recorder), Arc::clone(local))?))
+                Target::Cluster(Box::new(Cluster::new(endpoint, config, Arc::clone(recorder), hooks.clone())?))
             }
         })
     }
@@ -95,8 +94,8 @@ pub(crate) struct Backend {
 }
 
 impl Backend {
-    pub(crate) fn new(config: &Config, recorder: &Arc<Recorder>, local: &Arc<Local>) -> Result<Backend> {
-        let target = Target::new(&config.redis.url, config.redis.mode, "redis.url", config, recorder, local)?;
+    pub(crate) fn new(config: &Config, recorder: &Arc<Recorder>, hooks: &PoolHooks) -> Result<Backend> {
+        let target = Target::new(&config.redis.url, config.redis.mode, "redis.url", config, recorder, hooks)?;
         let default = Deployment::new("", target);
         let mut routes = config
             .routes
@@ -104,7 +103,7 @@ impl Backend {
             .enumerate()
             .map(|(i, route)| {
                 let field = format!("routes[{i}].url");
-                let target = Target::new(&route.url, route.mode, &field, config, recorder, local)?;
+                let target = Target::new(&route.url, route.mode, &field, config, recorder, hooks)?;
                 Ok(Deployment::new(&route.prefix, target))
             })
             .collect::<Result<Vec<_>>>()?;

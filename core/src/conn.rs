@@ -6,8 +6,9 @@
 //! carries thousands of concurrent callers. Commands go round robin.
 //!
 //! We keep our own reconnect path rather than redis-rs's `ConnectionManager`:
-//! a connection that carries invalidations must re-handshake and re-enable
-//! tracking, and the L1 entries it served must be dropped first (NOTES.md).
+//! a connection that carries invalidations must re-run its handshake, and
+//! its owner must hear that it was lost before anyone reads again, so that
+//! the L1 entries it served are dropped first (NOTES.md).
 //! A slot whose connection failed reconnects on the next command; after a
 //! failed attempt it fails fast with `Connection` until its backoff
 //! (`redis.reconnect.min` doubling up to `max`) has passed, so callers do not
@@ -16,6 +17,12 @@
 //! A connection's driver task runs on the runtime of the caller that dialed
 //! it (the core runtime for blocking callers and the bindings); if that
 //! runtime goes away, the connection reports a disconnect and is redialed.
+//!
+//! This layer knows nothing about L1. Its creator hands each pool a
+//! [`PoolHooks`]: the handshake command that turns invalidations on, and
+//! two listeners, [`ConnEvents`] (pushes and lost connections, for the
+//! invalidation side) and [`PoolWatch`] (new pools and confirmed
+//! connections, for the health bound).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,13 +33,61 @@ use parking_lot::Mutex;
 // `send_packed_command` future is several KiB, and it was copied at every
 // level of every command's future (measured: 1 us of CPU per GET).
 use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::{Cmd, Value};
+use redis::{Cmd, PushInfo, Value};
 
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::RedisConfig;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::stats::{Op, Recorder};
-use crate::tracking::{tracking_command, FlushCause, Local};
+
+/// What a pool's connections report to the side that keeps L1 coherent.
+///
+/// `push_received` runs inline in the connection's reader: redis-rs calls it
+/// before it delivers any reply that follows the push, so whatever it does
+/// happens before the caller of a later command sees that command's reply.
+pub(crate) trait ConnEvents: Send + Sync {
+    /// A push that is not a disconnection (an invalidation, say).
+    fn push_received(&self, push: PushInfo);
+    /// A live connection is gone (reported once per connection, whichever
+    /// path noticed first: the reader's disconnection push or a broken send).
+    fn connection_lost(&self);
+    /// A cluster slot moved to another master (reported by the cluster
+    /// router, which owns the node pools).
+    fn topology_changed(&self);
+}
+
+/// What a pool reports to the side that bounds how long its connections
+/// may go unconfirmed (the health pings).
+pub(crate) trait PoolWatch: Send + Sync {
+    /// A pool was created; the watcher may keep it (weakly) to ping its
+    /// connections.
+    fn pool_created(&self, pool: &Arc<Pool>);
+    /// A new connection finished its handshake, confirming it as of the time
+    /// [`Pool::confirmations`] reports.
+    fn connection_confirmed(&self);
+}
+
+/// A command every new connection sends after naming itself and before it
+/// serves anything, with the context its error gets if the server refuses it.
+#[derive(Clone)]
+pub(crate) struct Handshake {
+    pub(crate) cmd: Cmd,
+    pub(crate) refused: &'static str,
+}
+
+/// What a pool's creator gives it besides the configuration.
+#[derive(Clone)]
+pub(crate) struct PoolHooks {
+    /// Told about pushes and lost connections.
+    pub(crate) events: Arc<dyn ConnEvents>,
+    /// Told about new pools and newly confirmed connections.
+    pub(crate) watch: Arc<dyn PoolWatch>,
+    /// Sent on every new connection before it serves a read.
+    pub(crate) handshake: Option<Handshake>,
+    /// The clock connection confirmations are measured on.
+    pub(crate) clock: Clock,
+}
 
 /// A connection taken from the pool, with what is needed to report its
 /// failure back to the right slot.
@@ -63,7 +118,7 @@ struct SlotState {
 struct Slot {
     state: Mutex<SlotState>,
     /// L1-clock time of the last PING (or handshake) this slot's current
-    /// connection answered; see `tracking`.
+    /// connection answered; see the `health` module.
     confirmed_at: AtomicU64,
     /// Serialises connection attempts for this slot (one dial at a time).
     dialing: tokio::sync::Mutex<()>,
@@ -86,22 +141,18 @@ pub(crate) struct Pool {
     next: AtomicUsize,
     closed: AtomicBool,
     recorder: Arc<Recorder>,
-    /// L1, told about pushes and lost connections.
-    local: Arc<Local>,
-    /// Sent on every new connection before it serves a read (tracking modes).
-    tracking: Option<Cmd>,
+    hooks: PoolHooks,
 }
 
 impl Pool {
-    /// A pool for `endpoint`, registered with `local` (whose serving deadline
-    /// counts every registered pool's connections).
+    /// A pool for `endpoint`, announced to `hooks.watch` (whose serving
+    /// deadline counts every announced pool's connections).
     pub(crate) fn new(
         endpoint: &Endpoint,
-        full: &Config,
+        config: &RedisConfig,
         recorder: Arc<Recorder>,
-        local: Arc<Local>,
+        hooks: PoolHooks,
     ) -> Result<Arc<Self>> {
-        let config = &full.redis;
         let client = endpoint.client()?;
         let options = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
@@ -119,10 +170,9 @@ impl Pool {
             next: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             recorder,
-            local,
-            tracking: tracking_command(&full.l1),
+            hooks,
         });
-        pool.local.register(&pool);
+        pool.hooks.watch.pool_created(&pool);
         Ok(pool)
     }
 
@@ -194,7 +244,7 @@ impl Pool {
                 state.last_error = None;
                 state.ever_connected = true;
                 drop(state);
-                self.local.refresh_deadline();
+                self.hooks.watch.connection_confirmed();
                 Ok(Handle { conn, slot: index, generation })
             }
             Err(err) => {
@@ -221,21 +271,21 @@ impl Pool {
         self.backoff_min.saturating_mul(factor).min(self.backoff_max)
     }
 
-    /// Opens one connection on the core runtime, names it, turns tracking
-    /// on, and returns it with the time its handshake confirmed it. Its push
+    /// Opens one connection on the core runtime, names it, runs the
+    /// handshake, and returns it with the time its handshake confirmed it. Its push
     /// handler runs inline in the connection's reader, before any reply that
     /// follows the push is delivered.
     async fn dial(&self, index: usize, generation: u64) -> Result<(MultiplexedConnection, u64)> {
         let client = self.client.clone();
         let slots = Arc::clone(&self.slots);
-        let local = Arc::clone(&self.local);
-        let on_push = move |push: redis::PushInfo| -> std::result::Result<(), std::convert::Infallible> {
+        let events = Arc::clone(&self.hooks.events);
+        let on_push = move |push: PushInfo| -> std::result::Result<(), std::convert::Infallible> {
             if push.kind == redis::PushKind::Disconnection {
                 if mark_dead(&slots[index], generation) {
-                    local.connection_lost();
+                    events.connection_lost();
                 }
             } else {
-                local.on_push(push);
+                events.push_received(push);
             }
             Ok(())
         };
@@ -243,9 +293,9 @@ impl Pool {
         let name = self.client_name.clone();
         let endpoint = self.endpoint.clone();
         let timeout = self.connect_timeout;
-        let tracking = self.tracking.clone();
+        let handshake = self.hooks.handshake.clone();
         let readonly = self.readonly;
-        let clock = self.local.clock.clone();
+        let clock = self.hooks.clock.clone();
         // The connection's driver task lives on the caller's runtime when
         // there is one (no cross-runtime wake-up per reply), else on ours. If
         // that runtime shuts down, the connection reports a disconnect and
@@ -262,12 +312,8 @@ impl Pool {
                     redis::cmd("READONLY").exec_async(&mut conn).await?;
                 }
                 let confirmed = clock.now();
-                if let Some(tracking) = &tracking {
-                    tracking.exec_async(&mut conn).await.map_err(|e| {
-                        Error::from(e).context(
-                            "enabling CLIENT TRACKING (l1.invalidation needs Redis 6+; use \"ttl\" without it)",
-                        )
-                    })?;
+                if let Some(handshake) = &handshake {
+                    handshake.cmd.exec_async(&mut conn).await.map_err(|e| Error::from(e).context(handshake.refused))?;
                 }
                 Ok::<_, Error>((conn, confirmed))
             };
@@ -378,7 +424,7 @@ impl Pool {
 
     fn report(&self, handle: &Handle, err: &redis::RedisError) {
         if is_broken(err) && mark_dead(&self.slots[handle.slot], handle.generation) {
-            self.local.connection_lost();
+            self.hooks.events.connection_lost();
         }
     }
 
@@ -418,11 +464,10 @@ impl Pool {
         self.confirmations().into_iter().map(|(_, _, tp)| tp).min()
     }
 
-    /// Drops a connection that stopped answering (half-open) and flushes L1.
-    pub(crate) fn recycle(&self, slot: usize, generation: u64) {
-        if mark_dead(&self.slots[slot], generation) {
-            self.local.flush(FlushCause::Health);
-        }
+    /// Drops a connection that stopped answering (half-open); returns
+    /// whether it was still the slot's live one, so the caller reacts once.
+    pub(crate) fn recycle(&self, slot: usize, generation: u64) -> bool {
+        mark_dead(&self.slots[slot], generation)
     }
 
     /// Whether `close` was called.

@@ -26,6 +26,7 @@ mod endpoint;
 mod error;
 mod expiry;
 mod fills;
+mod health;
 mod l1;
 mod ready;
 mod runtime;

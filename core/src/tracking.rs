@@ -17,10 +17,15 @@
 //!   the PONG was delivered, so the PONG proves the connection current as of
 //!   `tp`. L1 serves entries only until `min(tp over live connections) +
 //!   max_staleness`; a connection silent for longer is recycled (and L1
-//!   flushed).
+//!   flushed). The pings and the registry of pools live in `health`; this
+//!   module keeps the deadline and applies it.
+//!
+//! The connection layer knows nothing of this: `Local` hears from it through
+//! [`ConnEvents`], and [`handshake`] is the command each new connection is
+//! given to turn tracking on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,7 +33,7 @@ use redis::{PushInfo, PushKind, Value};
 
 use crate::clock::{duration_nanos, Clock};
 use crate::config::{Invalidation, L1Config};
-use crate::conn::Pool;
+use crate::conn::{ConnEvents, Handshake};
 use crate::fills::Fills;
 use crate::l1::{LocalView, Lookup, ShardedStore, Store};
 use crate::stats::Recorder;
@@ -66,10 +71,6 @@ pub(crate) struct Local {
     /// L1 answers only while the clock is below this (rule 5). `u64::MAX`
     /// in `ttl` mode, where no connection vouches for L1.
     serve_until: AtomicU64,
-    /// Every connection pool that fills L1 (one per server: several in a
-    /// cluster or with routes). The serving deadline is the oldest
-    /// confirmation among all their live connections.
-    pools: parking_lot::Mutex<Vec<Weak<Pool>>>,
 }
 
 impl Local {
@@ -88,7 +89,6 @@ impl Local {
             max_staleness: duration_nanos(l1.max_staleness),
             epoch: AtomicU64::new(1),
             serve_until: AtomicU64::new(serve_until),
-            pools: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -242,26 +242,6 @@ impl Local {
         }
     }
 
-    /// Adds a pool whose connections vouch for L1.
-    pub(crate) fn register(&self, pool: &Arc<Pool>) {
-        let mut pools = self.pools.lock();
-        pools.retain(|p| p.strong_count() > 0);
-        pools.push(Arc::downgrade(pool));
-    }
-
-    /// The registered pools still alive.
-    pub(crate) fn pools(&self) -> Vec<Arc<Pool>> {
-        self.pools.lock().iter().filter_map(Weak::upgrade).collect()
-    }
-
-    /// Moves the serving deadline to the oldest confirmation among the live
-    /// connections of every pool. A pool without a live connection does not
-    /// hold L1 back: the entries it filled were flushed when it lost them.
-    pub(crate) fn refresh_deadline(&self) {
-        let oldest = self.pools().iter().filter_map(|pool| pool.oldest_confirmation()).min();
-        self.confirmed_until(oldest);
-    }
-
     /// Sets the health deadline from the oldest confirmation among live
     /// connections (`None`: no live connection, so nothing is vouched for).
     pub(crate) fn confirmed_until(&self, oldest_confirmation: Option<u64>) {
@@ -282,6 +262,22 @@ impl Local {
     }
 }
 
+/// How a connection reports to L1: pushes invalidate, a lost connection
+/// or a moved slot flushes.
+impl ConnEvents for Local {
+    fn push_received(&self, push: PushInfo) {
+        self.on_push(push);
+    }
+
+    fn connection_lost(&self) {
+        Local::connection_lost(self);
+    }
+
+    fn topology_changed(&self) {
+        self.flush(FlushCause::Topology);
+    }
+}
+
 /// The command that turns tracking on for a new connection, if the mode
 /// needs one.
 pub(crate) fn tracking_command(l1: &L1Config) -> Option<redis::Cmd> {
@@ -299,60 +295,21 @@ pub(crate) fn tracking_command(l1: &L1Config) -> Option<redis::Cmd> {
     }
 }
 
+/// The handshake that turns tracking on for a new connection, if the mode
+/// needs one, worded for the error a server without tracking gives.
+pub(crate) fn handshake(l1: &L1Config) -> Option<Handshake> {
+    tracking_command(l1).map(|cmd| Handshake {
+        cmd,
+        refused: "enabling CLIENT TRACKING (l1.invalidation needs Redis 6+; use \"ttl\" without it)",
+    })
+}
+
 /// Whether `key` may be cached in L1 under `mode`: in `bcast` mode with
 /// prefixes, keys outside them get no invalidations and are not cached.
 pub(crate) fn covered(l1: &L1Config, key: &[u8]) -> bool {
     l1.invalidation != Invalidation::Bcast
         || l1.prefixes.is_empty()
         || l1.prefixes.iter().any(|p| key.starts_with(p.as_bytes()))
-}
-
-/// Runs [`health_round`] every `interval` until the cache is dropped or
-/// closed. Holds the cache's parts only during a round.
-pub(crate) async fn health_loop(local: Weak<Local>, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let Some(local) = local.upgrade() else { return };
-        let pools = local.pools();
-        if pools.iter().all(|pool| pool.is_closed()) {
-            return;
-        }
-        health_round(&pools, &local).await;
-    }
-}
-
-/// Pings every live connection of every pool at once; a PONG confirms its
-/// connection as of the time the PING was sent. Connections unconfirmed for
-/// `max_staleness` are recycled (L1 flushed), and the serving deadline is
-/// moved.
-pub(crate) async fn health_round(pools: &[Arc<Pool>], local: &Arc<Local>) {
-    let mut pings = tokio::task::JoinSet::new();
-    for (index, pool) in pools.iter().enumerate() {
-        for (slot, mut handle) in pool.live() {
-            let pool = Arc::clone(pool);
-            let clock = local.clock.clone();
-            pings.spawn(async move {
-                let tp = clock.now();
-                let ok = pool.send(&mut handle, &redis::cmd("PING")).await.is_ok();
-                (index, slot, handle.generation(), tp, ok)
-            });
-        }
-    }
-    while let Some(done) = pings.join_next().await {
-        if let Ok((index, slot, generation, tp, true)) = done {
-            pools[index].confirm(slot, generation, tp);
-        }
-    }
-    for pool in pools {
-        for (slot, generation, confirmed) in pool.confirmations() {
-            if local.is_overdue(confirmed) {
-                pool.recycle(slot, generation);
-            }
-        }
-    }
-    local.refresh_deadline();
 }
 
 #[cfg(test)]

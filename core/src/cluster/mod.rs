@@ -26,11 +26,10 @@ use parking_lot::{Mutex, RwLock};
 use redis::{Cmd, Pipeline, Value};
 
 use crate::config::{Config, ReadFrom};
-use crate::conn::Pool;
+use crate::conn::{Pool, PoolHooks};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Redirect, Result};
 use crate::stats::Recorder;
-use crate::tracking::{FlushCause, Local};
 use slots::{key_slot, SLOT_COUNT};
 use topology::{parse_cluster_slots, NodeAddr, SlotRange};
 
@@ -139,7 +138,8 @@ pub(crate) struct Cluster {
     seed_addr: NodeAddr,
     config: Config,
     recorder: Arc<Recorder>,
-    local: Arc<Local>,
+    /// Given to every node pool; told when a slot changes master.
+    hooks: PoolHooks,
     read_from: ReadFrom,
     map: RwLock<Option<Arc<SlotMap>>>,
     /// Every node pool ever opened, by address and role (replica pools send
@@ -160,7 +160,7 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) fn new(seed: Endpoint, config: &Config, recorder: Arc<Recorder>, local: Arc<Local>) -> Result<Cluster> {
+    pub(crate) fn new(seed: Endpoint, config: &Config, recorder: Arc<Recorder>, hooks: PoolHooks) -> Result<Cluster> {
         let seed_addr = NodeAddr::parse(seed.name()).ok_or_else(|| {
             Error::config(format!("redis.url: cluster mode needs a host:port address, got {}", seed.name()))
         })?;
@@ -169,7 +169,7 @@ impl Cluster {
             seed_addr,
             config: config.clone(),
             recorder,
-            local,
+            hooks,
             read_from: config.redis.read_from,
             map: RwLock::new(None),
             pools: Mutex::new(HashMap::new()),
@@ -349,7 +349,7 @@ impl Cluster {
         self.stale.store(false, Ordering::Release);
         self.version.fetch_add(1, Ordering::AcqRel);
         if previous.is_some_and(|previous| masters_changed(&previous, &map)) {
-            self.local.flush(FlushCause::Topology);
+            self.hooks.events.topology_changed();
         }
         Ok(())
     }
@@ -416,7 +416,7 @@ impl Cluster {
         if replica {
             endpoint = endpoint.replica();
         }
-        let pool = Pool::new(&endpoint, &self.config, Arc::clone(&self.recorder), Arc::clone(&self.local))?;
+        let pool = Pool::new(&endpoint, &self.config.redis, Arc::clone(&self.recorder), self.hooks.clone())?;
         pools.insert((addr.clone(), replica), Arc::clone(&pool));
         Ok(pool)
     }
