@@ -3,7 +3,8 @@
 //! `Cache` is a handle (an `Arc` of `inner::Inner`); its methods are
 //! spread by job: `builder` (construction and `SetOptions`), `local` (the
 //! synchronous L1 hit path), `strings` and `hashes` (the verbs), `load`
-//! (`get_or_load`), `raw` (`command`), `scan` (`Scan`, `delete_prefix`).
+//! (`get_or_load`), `raw` (`command`), `scan` (`Scan`, `delete_prefix`),
+//! `ready` ("L1 now or Redis later" for the bindings: [`Ready`]).
 //! The shared internals live in `inner` (timing, codec, own writes) and
 //! `fetch` (the miss path and its guarded L1 fill).
 
@@ -30,12 +31,14 @@ mod keys;
 mod load;
 mod local;
 mod raw;
+mod ready;
 mod replies;
 mod scan;
 mod strings;
 
 pub use builder::{CacheBuilder, SetOptions};
 use inner::Inner;
+pub use ready::{Pending, Ready};
 pub use scan::Scan;
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key

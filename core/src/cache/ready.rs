@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cache::Cache;
+use super::Cache;
 use crate::error::Result;
 use crate::l1::Lookup;
 use crate::runtime::block_on;
