@@ -76,7 +76,11 @@ pub(crate) async fn health_loop(health: Weak<Health>, interval: Duration) {
         ticker.tick().await;
         let Some(health) = health.upgrade() else { return };
         let pools = health.pools();
-        if pools.iter().all(|pool| pool.is_closed()) {
+        // No pool yet is not "every pool closed": cluster node pools are
+        // created on first use, possibly long after this loop started. A
+        // cache closed before any pool existed leaves this loop ticking
+        // idly until the cache is dropped (the upgrade above then fails).
+        if !pools.is_empty() && pools.iter().all(|pool| pool.is_closed()) {
             return;
         }
         health_round(&pools, &health).await;

@@ -310,3 +310,26 @@ async fn no_stale_reads_through_resharding_and_failover() {
     }
     assert!(stats.flushes.disconnect + stats.flushes.topology > 0, "the failover flushed nothing");
 }
+
+/// Rule 5 in a cluster: node pools are created on first use, after the
+/// health loop started, and the loop must still ping them; otherwise L1
+/// would stop serving `max_staleness` after the last connection was dialed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_pings_keep_l1_serving_in_a_cluster() {
+    let cluster = TestCluster::start().unwrap();
+    let mut config = config(&cluster);
+    config.l1.max_staleness = Duration::from_millis(400);
+    config.l1.health_interval = Duration::from_millis(100);
+    let cache = Cache::new(config).unwrap();
+    // A service builds its cache at start-up and serves its first request
+    // later: no node pool exists yet when the loop first looks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cache.set("k", "v", SetOptions::default()).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(b("v")));
+    // Well past max_staleness with no new connection: only pings vouch.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        matches!(cache.get_local(b"k").unwrap(), Lookup::Hit(_)),
+        "L1 stopped serving: the health loop is not confirming the node connections"
+    );
+}
