@@ -8,7 +8,7 @@
 //! We keep our own reconnect path rather than redis-rs's `ConnectionManager`:
 //! a connection that carries invalidations must re-run its handshake, and
 //! its owner must hear that it was lost before anyone reads again, so that
-//! the L1 entries it served are dropped first (NOTES.md).
+//! the L1 entries it served are dropped first (docs/design.md, "Server behaviour").
 //! A slot whose connection failed reconnects on the next command; after a
 //! failed attempt it fails fast with `Connection` until its backoff
 //! (`redis.reconnect.min` doubling up to `max`) has passed, so callers do not

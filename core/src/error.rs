@@ -1,6 +1,6 @@
 //! One error type for every binding.
 //!
-//! [`ErrorKind`] is the stable classification of DESIGN.md's error table; each
+//! [`ErrorKind`] is the stable classification of the error table of docs/design.md; each
 //! binding maps it in one exhaustive `match` (it is deliberately not
 //! `#[non_exhaustive]`, so a new kind breaks their build until it is mapped).
 //! Messages carry context (the key, the host, the config field path) and never

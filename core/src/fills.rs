@@ -1,4 +1,4 @@
-//! The pending-fill table: fill tokens (DESIGN.md rule 2) and single flight
+//! The pending-fill table: fill tokens (docs/design.md, rule 2) and single flight
 //! (rule 9).
 //!
 //! A miss registers a *flight* for its key before the read is sent. An

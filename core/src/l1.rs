@@ -1,6 +1,6 @@
 //! The L1 tier: a byte-bounded, sharded, in-process store.
 //!
-//! Why not moka: measured on this machine (DESIGN.md, README "Performance") a
+//! Why not moka: measured on this machine (bench/REPORT.md) a
 //! moka hit costs several times a plain hash lookup, and a single
 //! `RwLock<HashMap>` collapses under two threads. This store is a fixed array
 //! of `RwLock`-protected hash tables (foldhash, hashbrown's `HashTable`) so a

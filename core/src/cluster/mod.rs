@@ -3,7 +3,7 @@
 //! We do not use redis-rs's cluster client: it reconnects nodes without
 //! re-enabling `CLIENT TRACKING` and gives no per-node hook to do it, and a
 //! node connection that carries invalidations must re-enable tracking and
-//! flush L1 when it is lost (NOTES.md). So every node gets a [`Pool`], with
+//! flush L1 when it is lost (docs/design.md, "Server behaviour"). So every node gets a [`Pool`], with
 //! the same handshake, tracking, reconnect and health pings as a standalone
 //! server, and this module only decides which pool a command goes to:
 //!

@@ -1,12 +1,12 @@
-//! Fixtures shared by the config modules' unit tests: the DESIGN.md example
-//! in TOML and JSON, and helpers that expect a loader to fail.
+//! Fixtures shared by the config modules' unit tests: the example config
+//! (docs/design.md's, extended) in TOML and JSON, and helpers that expect a loader to fail.
 
 use std::time::Duration;
 
 use super::*;
 use crate::error::ErrorKind;
 
-/// The example of DESIGN.md's "Configuration" section, verbatim.
+/// A config file that sets every section (the original design's example).
 pub(super) const DESIGN_EXAMPLE: &str = r#"
 [redis]
 url = "redis://127.0.0.1:6379/0"   # rediss:// for TLS; user:password@ for ACL

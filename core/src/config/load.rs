@@ -23,7 +23,7 @@ pub const ENV_URL: &str = "NEARCACHE_URL";
 pub const ENV_REDIS_URL: &str = "REDIS_URL";
 
 impl Config {
-    /// Parses and validates a TOML document in the schema of DESIGN.md.
+    /// Parses and validates a TOML document in the schema of docs/design.md ("Configuration").
     ///
     /// Syntax errors keep toml's message (line, column and the offending line,
     /// with any password redacted); other errors start with the field path.
@@ -534,7 +534,7 @@ mod tests {
             assert_eq!(actual, expected, "{}", path.display());
         };
         let full = Config::from_path(dir.join("full.toml")).unwrap();
-        // full.toml is DESIGN.md's example without [[routes]], which a cache
+        // full.toml is the fixtures' example without [[routes]], which a cache
         // refuses until routes exist (the parse of routes is tested above).
         let mut expected = design_config();
         expected.routes.clear();

@@ -166,7 +166,7 @@ pub struct L1Config {
     /// Key prefixes the server reports on in `bcast` mode (empty: all keys).
     pub prefixes: Vec<String>,
     /// An entry is served only while the invalidation connection was proven
-    /// alive within this bound (DESIGN.md, rule 5).
+    /// alive within this bound (docs/design.md, rule 5).
     #[serde(with = "human_duration")]
     pub max_staleness: Duration,
     /// How often the invalidation connection is pinged to prove it alive.

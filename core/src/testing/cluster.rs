@@ -4,7 +4,7 @@
 //!
 //! Every node is a [`TestRedis`], so each one is stopped by its launcher
 //! even if the test process dies. Starting takes about two seconds
-//! (NOTES.md: `--repl-diskless-sync-delay 0` keeps replicas from waiting 5 s).
+//! (docs/design.md, "Server behaviour": `--repl-diskless-sync-delay 0` keeps replicas from waiting 5 s).
 
 use std::io;
 use std::process::{Command, Stdio};

@@ -446,7 +446,7 @@ pub use helpers::{answered_locally, b, eventually};
 
 /// A test hook: holds one fill of a key after its reply arrived from Redis
 /// and before it is inserted into L1, so a test can make a write land in
-/// exactly that window (DESIGN rule 2). Created by
+/// exactly that window (docs/design.md, rule 2). Created by
 /// [`crate::Cache::hold_next_fill`].
 #[derive(Debug)]
 pub struct FillGate {
