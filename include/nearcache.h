@@ -480,7 +480,8 @@ nc_status nc_cache_hget(const nc_cache *cache,
  * (compressed like `nc_cache_set` values).
  *
  * On `NC_OK`, `*added` (optional: may be NULL) receives the number of
- * fields that were new. `n` must be at least 1. Errors as `nc_cache_set`
+ * fields that were new. `n == 0` is `NC_ERR_INVALID_ARGUMENT` ("HSET: no
+ * fields given": Redis has no empty HSET). Errors as `nc_cache_set`
  * (`NC_ERR_REDIS` when the key is not a hash). Blocking; thread-safe.
  *
  * # Safety
@@ -500,8 +501,9 @@ nc_status nc_cache_hset(const nc_cache *cache,
  * Deletes `n` fields of the hash at `key` (one `HDEL`).
  *
  * On `NC_OK`, `*removed` (optional: may be NULL) receives the number of
- * fields that existed. `n` must be at least 1. Errors as `nc_cache_set`.
- * Blocking; thread-safe.
+ * fields that existed. `n == 0` is `NC_OK` with `*removed` set to 0 and no
+ * I/O (the arrays may then be NULL). Errors as `nc_cache_set`. Blocking;
+ * thread-safe.
  *
  * # Safety
  * `fields` and `field_lens` have `n` elements, each readable for its length.
@@ -664,8 +666,9 @@ nc_status nc_cache_set_many(const nc_cache *cache,
  *
  * On `NC_OK`, `out[i]` receives a value handle (freed by the caller with
  * `nc_value_free`) or NULL when field `i` (or the key) does not exist; `out`
- * must have room for `n` pointers. `n` must be at least 1. On errors `out`
- * is untouched; errors as `nc_cache_hget`. Blocking; thread-safe.
+ * must have room for `n` pointers. `n == 0` is `NC_OK` with nothing
+ * written and no I/O (the arrays may then be NULL). On errors `out` is
+ * untouched; errors as `nc_cache_hget`. Blocking; thread-safe.
  *
  * # Safety
  * `fields`, `field_lens` and `out` have `n` elements; each field is
@@ -867,7 +870,8 @@ void nc_reply_free(nc_reply *reply);
 
 /**
  * Starts a scan over the keys matching the glob `pattern` (`pattern_len`
- * bytes; `pattern = NULL, pattern_len = 0` means every key). Keys may
+ * bytes; `pattern = NULL, pattern_len = 0` means every key, while an empty
+ * non-NULL pattern matches only the empty key, so nothing). Keys may
  * repeat, as SCAN only guarantees that a key present for the whole scan is
  * returned. No I/O happens until `nc_scan_next`.
  *

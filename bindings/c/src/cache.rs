@@ -1,6 +1,7 @@
 //! `nc_cache`: opening a cache and every operation on it.
 
 use std::ffi::{c_char, c_void};
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,7 +10,7 @@ use nearcache::{Config, Lookup, Reply, SetOptions, Ttl};
 
 use crate::config::{nc_config, to_config};
 use crate::ffi::{
-    self, boundary, boundary_value, byte_array, bytes, c_str, free_box, invalid, out_ptr, try_ref, Castable,
+    self, boundary, boundary_value, byte_array, bytes, c_str, free_box, invalid, out_array, out_ptr, try_ref, Castable,
 };
 use crate::reply::nc_reply;
 use crate::status::nc_status;
@@ -53,18 +54,46 @@ unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
     unsafe { try_ref(cache, "cache") }
 }
 
-/// Writes a found value as a new handle, or NULL for a miss.
 /// Writes one handle per value into `out` (NULL for a missing one), at most
-/// `n` of them whatever core returned.
+/// as many as `out` holds whatever core returned.
+fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value>]) {
+    for (slot, value) in out.iter_mut().zip(values) {
+        slot.write(value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>));
+    }
+}
+
+/// `NC_OK`, after writing `count` to an optional output (`NULL`: the caller
+/// does not want it).
 ///
 /// # Safety
-/// `out` has room for `n` pointers.
-unsafe fn write_values(values: Vec<Option<Bytes>>, n: usize, out: *mut *mut nc_value) {
-    for (i, value) in values.into_iter().enumerate().take(n) {
-        let handle = value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>);
-        // SAFETY: `i < n`, and the caller promises room for `n` pointers.
-        unsafe { out.add(i).write(handle) };
+/// A non-NULL `out` is writable.
+unsafe fn ok_with_count(out: *mut u64, count: u64) -> ffi::Result<nc_status> {
+    // SAFETY: the caller promises a writable u64 behind a non-NULL `out`.
+    if let Some(out) = unsafe { out.as_mut() } {
+        *out = count;
     }
+    Ok(nc_status::NC_OK)
+}
+
+/// C's spelling of "no TTL" (`Option<Duration>` has no C type): 0. Any other
+/// value goes to core, which decides what is acceptable.
+fn optional_ttl(ttl_ms: u64) -> Option<Duration> {
+    (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms))
+}
+
+/// Hands a text that core produced (`stats`, `config`) to C as a string the
+/// caller frees with `nc_string_free`.
+///
+/// # Safety
+/// As `cache_ref`; a non-NULL `out` is writable.
+unsafe fn json_out(cache: *const nc_cache, out: *mut *mut c_char, json: impl FnOnce(&Cache) -> String) -> nc_status {
+    boundary(|| {
+        // SAFETY: forwarded to the caller.
+        let cache = unsafe { cache_ref(cache) }?;
+        let out = out_ptr(out, "out")?;
+        *out = ffi::into_c_string(json(cache));
+        Ok(nc_status::NC_OK)
+    })
 }
 
 fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
@@ -282,12 +311,9 @@ pub unsafe extern "C" fn nc_cache_get_many(
     boundary(|| {
         // SAFETY: the caller promises a live cache and `n` readable keys.
         let (cache, keys) = unsafe { (cache_ref(cache)?, byte_array(n, keys, key_lens, "keys")?) };
-        if n > 0 && out.is_null() {
-            return Err(invalid("out is NULL"));
-        }
-        let values = cache.get_many(&keys)?;
         // SAFETY: the caller promises room for `n` pointers in `out`.
-        unsafe { write_values(values, n, out) };
+        let out = unsafe { out_array(out, n, "out") }?;
+        write_values(cache.get_many(&keys)?, out);
         Ok(nc_status::NC_OK)
     })
 }
@@ -328,7 +354,7 @@ pub unsafe extern "C" fn nc_cache_set(
             return Err(invalid(format!("unknown set flags {:#x}", flags & !SET_FLAGS)));
         }
         let options = SetOptions {
-            ttl: (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms)),
+            ttl: optional_ttl(ttl_ms),
             only_if_absent: flags & NC_SET_NX != 0,
             only_if_present: flags & NC_SET_XX != 0,
             exact_ttl: flags & NC_SET_EXACT_TTL != 0,
@@ -444,7 +470,8 @@ pub unsafe extern "C" fn nc_cache_hget(
 /// (compressed like `nc_cache_set` values).
 ///
 /// On `NC_OK`, `*added` (optional: may be NULL) receives the number of
-/// fields that were new. `n` must be at least 1. Errors as `nc_cache_set`
+/// fields that were new. `n == 0` is `NC_ERR_INVALID_ARGUMENT` ("HSET: no
+/// fields given": Redis has no empty HSET). Errors as `nc_cache_set`
 /// (`NC_ERR_REDIS` when the key is not a hash). Blocking; thread-safe.
 ///
 /// # Safety
@@ -472,24 +499,19 @@ pub unsafe extern "C" fn nc_cache_hset(
                 byte_array(n, values, value_lens, "values")?,
             )
         };
-        if n == 0 {
-            return Err(invalid("hset needs at least one field"));
-        }
         let pairs: Vec<(&[u8], &[u8])> = fields.into_iter().zip(values).collect();
         let count = cache.hset(key, &pairs)?;
         // SAFETY: a non-NULL `added` is the caller's writable u64.
-        if let Some(added) = unsafe { added.as_mut() } {
-            *added = count;
-        }
-        Ok(nc_status::NC_OK)
+        unsafe { ok_with_count(added, count) }
     })
 }
 
 /// Deletes `n` fields of the hash at `key` (one `HDEL`).
 ///
 /// On `NC_OK`, `*removed` (optional: may be NULL) receives the number of
-/// fields that existed. `n` must be at least 1. Errors as `nc_cache_set`.
-/// Blocking; thread-safe.
+/// fields that existed. `n == 0` is `NC_OK` with `*removed` set to 0 and no
+/// I/O (the arrays may then be NULL). Errors as `nc_cache_set`. Blocking;
+/// thread-safe.
 ///
 /// # Safety
 /// `fields` and `field_lens` have `n` elements, each readable for its length.
@@ -508,15 +530,9 @@ pub unsafe extern "C" fn nc_cache_hdel(
         // readable fields.
         let (cache, key, fields) =
             unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, byte_array(n, fields, field_lens, "fields")?) };
-        if n == 0 {
-            return Err(invalid("hdel needs at least one field"));
-        }
         let count = cache.hdel(key, &fields)?;
         // SAFETY: a non-NULL `removed` is the caller's writable u64.
-        if let Some(removed) = unsafe { removed.as_mut() } {
-            *removed = count;
-        }
-        Ok(nc_status::NC_OK)
+        unsafe { ok_with_count(removed, count) }
     })
 }
 
@@ -604,13 +620,8 @@ pub unsafe extern "C" fn nc_cache_command(
 /// `cache` comes from `nc_cache_open*`; `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn nc_cache_stats_json(cache: *const nc_cache, out: *mut *mut c_char) -> nc_status {
-    boundary(|| {
-        // SAFETY: the caller promises a live cache.
-        let cache = unsafe { cache_ref(cache) }?;
-        let out = out_ptr(out, "out")?;
-        *out = ffi::into_c_string(cache.stats().to_json());
-        Ok(nc_status::NC_OK)
-    })
+    // SAFETY: forwarded to the caller.
+    unsafe { json_out(cache, out, |cache| cache.stats().to_json()) }
 }
 
 /// The cache's effective configuration as pretty JSON (password redacted):
@@ -624,13 +635,8 @@ pub unsafe extern "C" fn nc_cache_stats_json(cache: *const nc_cache, out: *mut *
 /// `cache` comes from `nc_cache_open*`; `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn nc_cache_config_json(cache: *const nc_cache, out: *mut *mut c_char) -> nc_status {
-    boundary(|| {
-        // SAFETY: the caller promises a live cache.
-        let cache = unsafe { cache_ref(cache) }?;
-        let out = out_ptr(out, "out")?;
-        *out = ffi::into_c_string(cache.config().to_json());
-        Ok(nc_status::NC_OK)
-    })
+    // SAFETY: forwarded to the caller.
+    unsafe { json_out(cache, out, |cache| cache.config().to_json()) }
 }
 
 /// Closes the connections and empties L1. Every later call on the cache
@@ -736,7 +742,7 @@ pub unsafe extern "C" fn nc_cache_set_many(
             (cache_ref(cache)?, byte_array(n, keys, key_lens, "keys")?, byte_array(n, values, value_lens, "values")?)
         };
         let items: Vec<(&[u8], &[u8])> = keys.into_iter().zip(values).collect();
-        cache.set_many(&items, (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms)))?;
+        cache.set_many(&items, optional_ttl(ttl_ms))?;
         Ok(nc_status::NC_OK)
     })
 }
@@ -745,8 +751,9 @@ pub unsafe extern "C" fn nc_cache_set_many(
 ///
 /// On `NC_OK`, `out[i]` receives a value handle (freed by the caller with
 /// `nc_value_free`) or NULL when field `i` (or the key) does not exist; `out`
-/// must have room for `n` pointers. `n` must be at least 1. On errors `out`
-/// is untouched; errors as `nc_cache_hget`. Blocking; thread-safe.
+/// must have room for `n` pointers. `n == 0` is `NC_OK` with nothing
+/// written and no I/O (the arrays may then be NULL). On errors `out` is
+/// untouched; errors as `nc_cache_hget`. Blocking; thread-safe.
 ///
 /// # Safety
 /// `fields`, `field_lens` and `out` have `n` elements; each field is
@@ -766,15 +773,9 @@ pub unsafe extern "C" fn nc_cache_hmget(
         // readable fields.
         let (cache, key, fields) =
             unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, byte_array(n, fields, field_lens, "fields")?) };
-        if n == 0 {
-            return Err(invalid("hmget needs at least one field"));
-        }
-        if out.is_null() {
-            return Err(invalid("out is NULL"));
-        }
-        let values = cache.hmget(key, &fields)?;
         // SAFETY: the caller promises room for `n` pointers in `out`.
-        unsafe { write_values(values, n, out) };
+        let out = unsafe { out_array(out, n, "out") }?;
+        write_values(cache.hmget(key, &fields)?, out);
         Ok(nc_status::NC_OK)
     })
 }
@@ -830,10 +831,7 @@ pub unsafe extern "C" fn nc_cache_delete_prefix(
         let (cache, prefix) = unsafe { (cache_ref(cache)?, bytes(prefix, prefix_len, "prefix")?) };
         let count = cache.delete_prefix(prefix)?;
         // SAFETY: a non-NULL `deleted` is the caller's writable u64.
-        if let Some(deleted) = unsafe { deleted.as_mut() } {
-            *deleted = count;
-        }
-        Ok(nc_status::NC_OK)
+        unsafe { ok_with_count(deleted, count) }
     })
 }
 
@@ -901,7 +899,7 @@ pub unsafe extern "C" fn nc_cache_get_or_load(
             let value = unsafe { bytes(data, len, "the loader's value") }.map_err(|_| LoaderFailed(-1))?;
             Ok(Bytes::copy_from_slice(value))
         };
-        let ttl = (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms));
+        let ttl = optional_ttl(ttl_ms);
         *out = ffi::into_raw::<nc_value>(cache.get_or_load(key, ttl, load)?);
         Ok(nc_status::NC_OK)
     })

@@ -17,6 +17,8 @@ mod ffi;
 mod reply;
 mod scan;
 mod status;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 mod value;
 
 pub use cache::*;
@@ -24,4 +26,6 @@ pub use config::*;
 pub use reply::*;
 pub use scan::*;
 pub use status::*;
+#[cfg(feature = "test-hooks")]
+pub use test_hooks::*;
 pub use value::*;

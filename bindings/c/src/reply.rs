@@ -71,6 +71,27 @@ fn wrong_type(reply: &Reply, wanted: &str) -> ffi::Error {
     invalid(format!("the reply is {:?}, not {wanted}", type_of(reply)))
 }
 
+/// The body of the scalar accessors: `*out` receives what `read` takes from
+/// the node, or the call is `NC_ERR_INVALID_ARGUMENT` naming the type the
+/// caller `wanted` (and NULL arguments).
+///
+/// # Safety
+/// A non-NULL `reply` is a live root or element; a non-NULL `out` is writable.
+unsafe fn read_scalar<T>(
+    reply: *const nc_reply,
+    out: *mut T,
+    wanted: &str,
+    read: impl FnOnce(&Reply) -> Option<T>,
+) -> nc_status {
+    boundary(|| {
+        // SAFETY: the caller promises a live reply.
+        let reply = unsafe { try_ref(reply, "reply") }?;
+        let out = out_ptr(out, "out")?;
+        *out = read(reply).ok_or_else(|| wrong_type(reply, wanted))?;
+        Ok(nc_status::NC_OK)
+    })
+}
+
 /// The type of a reply node; NULL gives `NC_REPLY_NIL`.
 ///
 /// # Safety
@@ -91,17 +112,14 @@ pub unsafe extern "C" fn nc_reply_get_type(reply: *const nc_reply) -> nc_reply_t
 /// A non-NULL `reply` is a live root or element.
 #[no_mangle]
 pub unsafe extern "C" fn nc_reply_integer(reply: *const nc_reply, out: *mut i64) -> nc_status {
-    boundary(|| {
-        // SAFETY: the caller promises a live reply.
-        let reply = unsafe { try_ref(reply, "reply") }?;
-        let out = out_ptr(out, "out")?;
-        *out = match reply {
-            Reply::Int(i) => *i,
-            Reply::Bool(b) => i64::from(*b),
-            other => return Err(wrong_type(other, "an integer")),
-        };
-        Ok(nc_status::NC_OK)
-    })
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        read_scalar(reply, out, "an integer", |reply| match reply {
+            Reply::Int(i) => Some(*i),
+            Reply::Bool(b) => Some(i64::from(*b)),
+            _ => None,
+        })
+    }
 }
 
 /// The number of an `NC_REPLY_DOUBLE` node, written to `*out` on `NC_OK`.
@@ -111,16 +129,8 @@ pub unsafe extern "C" fn nc_reply_integer(reply: *const nc_reply, out: *mut i64)
 /// A non-NULL `reply` is a live root or element.
 #[no_mangle]
 pub unsafe extern "C" fn nc_reply_double(reply: *const nc_reply, out: *mut f64) -> nc_status {
-    boundary(|| {
-        // SAFETY: the caller promises a live reply.
-        let reply = unsafe { try_ref(reply, "reply") }?;
-        let out = out_ptr(out, "out")?;
-        *out = match reply {
-            Reply::Double(d) => *d,
-            other => return Err(wrong_type(other, "a double")),
-        };
-        Ok(nc_status::NC_OK)
-    })
+    // SAFETY: forwarded to the caller.
+    unsafe { read_scalar(reply, out, "a double", |reply| if let Reply::Double(d) = reply { Some(*d) } else { None }) }
 }
 
 /// The bytes of an `NC_REPLY_STRING`, `NC_REPLY_STATUS`,

@@ -23,7 +23,8 @@ impl Castable for nc_scan {
 }
 
 /// Starts a scan over the keys matching the glob `pattern` (`pattern_len`
-/// bytes; `pattern = NULL, pattern_len = 0` means every key). Keys may
+/// bytes; `pattern = NULL, pattern_len = 0` means every key, while an empty
+/// non-NULL pattern matches only the empty key, so nothing). Keys may
 /// repeat, as SCAN only guarantees that a key present for the whole scan is
 /// returned. No I/O happens until `nc_scan_next`.
 ///
@@ -42,11 +43,17 @@ pub unsafe extern "C" fn nc_cache_scan(
     out: *mut *mut nc_scan,
 ) -> nc_status {
     boundary(|| {
-        // SAFETY: the caller promises a live cache and a readable pattern.
-        let (cache, pattern) =
-            unsafe { (try_ref::<nc_cache>(cache, "cache")?, bytes(pattern, pattern_len, "pattern")?) };
+        // SAFETY: the caller promises a live cache.
+        let cache = unsafe { try_ref::<nc_cache>(cache, "cache") }?;
+        // NULL is C's spelling of "no pattern"; any other pattern, the empty
+        // one included, goes to core as it is (as "" does from Python/Node).
+        let pattern = if pattern.is_null() && pattern_len == 0 {
+            None
+        } else {
+            // SAFETY: the caller promises `pattern_len` readable bytes.
+            Some(unsafe { bytes(pattern, pattern_len, "pattern") }?)
+        };
         let out = out_ptr(out, "out")?;
-        let pattern = (!pattern.is_empty()).then_some(pattern);
         *out = ffi::into_raw::<nc_scan>(cache.scan(pattern));
         Ok(nc_status::NC_OK)
     })

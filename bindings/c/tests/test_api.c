@@ -532,8 +532,15 @@ static void test_hashes(void) {
   CHECK_STATUS(nc_cache_hdel(cache, S("h:user"), 2, fields, field_lens, &removed), NC_OK);
   CHECK(removed == 2);
   CHECK_STATUS(nc_cache_hdel(cache, S("h:user"), 1, fields, field_lens, NULL), NC_OK);
-  CHECK_STATUS(nc_cache_hset(cache, S("h:user"), 0, NULL, NULL, NULL, NULL, NULL), NC_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(nc_cache_hdel(cache, S("h:user"), 0, NULL, NULL, NULL), NC_ERR_INVALID_ARGUMENT);
+  /* No fields: core decides, as in every language. HSET refuses (Redis has
+   * no empty HSET); HDEL removes nothing, and says so. */
+  CHECK_STATUS(nc_cache_hset(cache, S("h:user"), 0, NULL, NULL, NULL, NULL, &added), NC_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE_HAS("HSET: no fields given");
+  removed = 99;
+  CHECK_STATUS(nc_cache_hdel(cache, S("h:user"), 0, NULL, NULL, &removed), NC_OK);
+  CHECK(removed == 0);
+  CHECK_STATUS(nc_cache_hdel(cache, S(""), 0, NULL, NULL, &removed), NC_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE_HAS("the key is empty");
   /* Wrong types are Redis errors naming the key. */
   CHECK_STATUS(nc_cache_set(cache, S("h:string"), S("x"), 0, 0), NC_OK);
   CHECK_STATUS(nc_cache_hget(cache, S("h:string"), S("f"), &v), NC_ERR_REDIS);
@@ -835,8 +842,15 @@ static void test_added_functions(void) {
   CHECK(value_is(vs[0], "ad:1", 4) && value_is(vs[1], "ad:2", 4));
   nc_value_free(vs[0]);
   nc_value_free(vs[1]);
-  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 0, keys, lens, vs), NC_ERR_INVALID_ARGUMENT);
+  /* No fields: no values, nothing written (the arrays may be NULL). */
+  vs[0] = (nc_value *)0x1;
+  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 0, keys, lens, vs), NC_OK);
+  CHECK(vs[0] == (nc_value *)0x1);
+  CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 0, NULL, NULL, NULL), NC_OK);
   CHECK_STATUS(nc_cache_hmget(cache, S("ad:h"), 2, keys, lens, NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE_HAS("out is NULL");
+  CHECK(vs[0] == (nc_value *)0x1);
+  vs[0] = NULL;
   CHECK_STATUS(nc_cache_hgetall(cache, S("ad:h"), &r), NC_OK);
   CHECK(nc_reply_get_type(r) == NC_REPLY_MAP && nc_reply_len(r) == 4);
   nc_reply_free(r);
@@ -859,6 +873,11 @@ static void test_added_functions(void) {
   CHECK_STATUS(nc_scan_next(NULL, &v), NC_ERR_INVALID_ARGUMENT);
   nc_scan_free(scan);
   nc_scan_free(NULL);
+  /* An empty pattern that is not NULL goes to core as it is: it matches
+   * only the empty key, so nothing (as scan("") in Python and Node). */
+  CHECK_STATUS(nc_cache_scan(cache, (const uint8_t *)"", 0, &scan), NC_OK);
+  CHECK_STATUS(nc_scan_next(scan, &v), NC_NOT_FOUND);
+  nc_scan_free(scan);
 
   /* get_or_load: runs the loader on a miss only; a failing loader is NC_ERR_LOADER. */
   CHECK_STATUS(nc_cache_get_or_load(cache, S("ad:load"), 60000, test_loader, &ctx, &v), NC_OK);
@@ -946,6 +965,23 @@ static void test_connection_errors(void) {
   nc_cache_free(cache);
 }
 
+/* The test-only export of the `test-hooks` feature (tests/run.sh builds the
+ * library with it); not in nearcache.h. */
+nc_status nc_test_panic(const char *message);
+
+/* A panic inside nearcache: NC_ERR_INTERNAL with core's text (the same in
+ * every language), and the next call starts clean. */
+static void test_panic_boundary(void) {
+  nc_value *v = (nc_value *)0x1;
+  CHECK_STATUS(nc_test_panic("boom"), NC_ERR_INTERNAL);
+  CHECK(strcmp(nc_last_error(), "internal error (a bug in nearcache, please report it): panic: boom") == 0);
+  CHECK(strcmp(nc_status_code(NC_ERR_INTERNAL), "NC_INTERNAL") == 0);
+  CHECK_STATUS(nc_test_panic(NULL), NC_ERR_INVALID_ARGUMENT);
+  CHECK_MESSAGE_HAS("message is NULL");
+  CHECK_STATUS(nc_cache_get(NULL, S("k"), &v), NC_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(nc_last_error(), "panic") == NULL);
+}
+
 int main(void) {
   url = env_or_die("NC_TEST_URL");
   auth_url = env_or_die("NC_TEST_AUTH_URL");
@@ -964,5 +1000,6 @@ int main(void) {
   RUN(test_closed_cache);
   RUN(test_added_functions);
   RUN(test_connection_errors);
+  RUN(test_panic_boundary);
   return harness_exit("test_api");
 }

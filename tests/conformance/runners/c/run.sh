@@ -20,7 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-make -s -C "$root/bindings/c" install PREFIX="$work/prefix" >/dev/null
+# test-hooks: nc_test_panic, for the `panic` op (runner.c declares it).
+make -s -C "$root/bindings/c" install PREFIX="$work/prefix" FEATURES=test-hooks >/dev/null
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 libdir=$(pkg-config --variable=libdir nearcache)
 read -ra nc_cflags <<<"$(pkg-config --cflags nearcache)"

@@ -11,7 +11,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '../../../..');
-const { Cache } = require(process.env.NEARCACHE_NODE_PACKAGE || path.join(ROOT, 'node'));
+const PACKAGE = process.env.NEARCACHE_NODE_PACKAGE || path.join(ROOT, 'node');
+const { Cache } = require(PACKAGE);
+// The addon itself, for its test-only hook (`_panicForTests`, in builds with
+// the test-hooks feature); a build without it fails the `panic` steps.
+const addon = require(path.join(path.dirname(require.resolve(PACKAGE)), 'nearcache.node'));
 const { startRedis } = require(path.join(ROOT, 'node/test/helpers'));
 
 const SCENARIOS = path.join(ROOT, 'tests/conformance/scenarios');
@@ -40,9 +44,18 @@ function data(v) {
   throw new Error(`unknown data ${JSON.stringify(v)}`);
 }
 
+/** Whether a step passes {wrong_type} anywhere in its arguments. */
+function hasWrongType(v) {
+  if (Array.isArray(v)) return v.some(hasWrongType);
+  return v !== null && typeof v === 'object' && ('wrong_type' in v || Object.values(v).some(hasWrongType));
+}
+
 const same = (a, b) => (a === null || b === null ? a === b : Buffer.isBuffer(a) && a.equals(b));
 const show = (v) => (Buffer.isBuffer(v) ? `<${v.toString('hex').slice(0, 80)}>` : JSON.stringify(v));
-const ttlOption = (s) => (s.ttl_ms ? s.ttl_ms : undefined);
+/** A scenario TTL in ms: a JSON number, or {number: "NaN" | "Infinity" | ...}. */
+const ttlMs = (v) => (v !== null && typeof v === 'object' && 'number' in v ? Number(v.number) : v);
+/** The write TTL option: absent or 0 is none. */
+const ttlOption = (s) => (s.ttl_ms === undefined || s.ttl_ms === 0 ? undefined : ttlMs(s.ttl_ms));
 
 function replyMatches(actual, expected) {
   if (Array.isArray(expected)) {
@@ -81,7 +94,9 @@ class Runner {
       if (e instanceof Failed || !e.code) throw e;
       check('error' in step, `unexpected ${e.code}: ${e.message}`);
       check(e.code === step.error, `expected ${step.error}, got ${e.code}: ${e.message}`);
+      if (hasWrongType(step)) check(e instanceof TypeError, `a wrong type gave ${e.name}, not a TypeError: ${e.message}`);
       const m = e.message;
+      if ('message_is' in step) check(m === step.message_is, `message ${JSON.stringify(m)}`);
       if ('message_prefix' in step) check(m.startsWith(step.message_prefix), `message ${JSON.stringify(m)}`);
       if ('message_contains' in step) check(m.includes(step.message_contains), `message ${JSON.stringify(m)}`);
       if ('message_excludes' in step) check(!m.includes(step.message_excludes), `message ${JSON.stringify(m)}`);
@@ -100,6 +115,10 @@ class Runner {
       this.caches.set(s.name || 'a', new Cache(config));
       return undefined;
     }
+    if (op === 'panic') {
+      check(typeof addon._panicForTests === 'function', 'the addon has no _panicForTests: build it with the test-hooks feature');
+      return addon._panicForTests(s.message);
+    }
     const c = this.caches.get(s.cache || 'a');
     switch (op) {
       case 'get': return c.get(data(s.key));
@@ -108,7 +127,7 @@ class Runner {
       case 'set': return c.set(data(s.key), data(s.value), { ttl: ttlOption(s), nx: !!s.nx, xx: !!s.xx });
       case 'set_many': return c.setMany(s.items.map(([k, v]) => [data(k), data(v)]), { ttl: ttlOption(s) });
       case 'delete': return c.delete(data(s.key));
-      case 'expire': return c.expire(data(s.key), s.ttl_ms);
+      case 'expire': return c.expire(data(s.key), ttlMs(s.ttl_ms));
       case 'ttl': return c.ttl(data(s.key));
       case 'hget': return c.hget(data(s.key), data(s.field));
       case 'hmget': return c.hmget(data(s.key), s.fields.map(data));
@@ -144,7 +163,7 @@ class Runner {
     const e = s.expect;
     const msg = () => `expected ${JSON.stringify(e)}, got ${Array.isArray(got) ? got.map(show) : show(got)}`;
     switch (op) {
-      case 'open': case 'set_many': case 'invalidate_local': case 'close':
+      case 'open': case 'set_many': case 'invalidate_local': case 'close': case 'panic':
         return;
       case 'get_local':
         if (e && e.miss) return check(got === undefined, `expected an L1 miss, got ${show(got)}`);

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import nearcache
+import nearcache._native
 
 ROOT = Path(__file__).resolve().parents[4]
 SCENARIOS = sorted((ROOT / "tests" / "conformance" / "scenarios").glob("*.json"))
@@ -54,12 +55,31 @@ def data(v: Any) -> Any:
     raise ValueError(f"unknown data {v!r}")
 
 
-def has_wrong_type(step: dict[str, Any]) -> bool:
-    return any(isinstance(v, dict) and "wrong_type" in v for v in step.values())
+def has_wrong_type(v: Any) -> bool:
+    """Whether a step passes {"wrong_type": ...} anywhere in its arguments."""
+    if isinstance(v, dict):
+        return "wrong_type" in v or any(has_wrong_type(x) for x in v.values())
+    return isinstance(v, list) and any(has_wrong_type(x) for x in v)
+
+
+def ttl_ms(v: Any) -> Any:
+    """A scenario TTL in ms: a JSON number, or {"number": "NaN" | "Infinity" | ...}."""
+    return float(v["number"]) if isinstance(v, dict) and "number" in v else v
 
 
 def ttl_arg(step: dict[str, Any]) -> Any:
-    return step["ttl_ms"] / 1000 if step.get("ttl_ms") else None
+    """The write TTL in Python's unit (seconds); absent or 0 is none."""
+    ms = ttl_ms(step.get("ttl_ms"))
+    return None if ms is None or ms == 0 else ms / 1000
+
+
+def panic_for_tests(message: str) -> None:
+    """The native module's test-only hook (the `test-hooks` build). A build
+    without it fails the step: the hook is what the step tests."""
+    hook = getattr(nearcache._native, "_panic_for_tests", None)
+    if hook is None:
+        raise Failed("nearcache._native has no _panic_for_tests: build the module with the test-hooks feature")
+    hook(message)
 
 
 def reply_matches(actual: Any, expected: Any) -> bool:
@@ -141,17 +161,21 @@ class Runner:
             result = self.call(op, step)
         except nearcache.NearcacheError as e:
             check("error" in step, f"unexpected {e.code}: {e}")
+            if has_wrong_type(step):
+                # ArgumentTypeError: an InvalidArgumentError that is also a TypeError.
+                check(isinstance(e, TypeError), f"a wrong type raised {type(e).__name__}, not a TypeError: {e}")
             self.check_error(step, e.code, str(e))
             return
         except TypeError as e:
-            # Python reports a wrong argument type as TypeError (no code).
-            check(has_wrong_type(step) and step.get("error") == "NC_INVALID_ARGUMENT", f"unexpected TypeError: {e}")
-            return
+            # Every error nearcache raises carries a code, wrong types included.
+            raise Failed(f"{type(e).__name__} without a code (not a NearcacheError): {e}") from None
         check("error" not in step, f"expected {step.get('error')}, got {result!r}")
         self.check_result(op, step, result)
 
     def check_error(self, step: dict[str, Any], code: str, message: str) -> None:
         check(code == step["error"], f"expected {step['error']}, got {code}: {message}")
+        if "message_is" in step:
+            check(message == step["message_is"], f"message {message!r}")
         if "message_prefix" in step:
             check(message.startswith(step["message_prefix"]), f"message {message!r}")
         if "message_contains" in step:
@@ -164,6 +188,8 @@ class Runner:
     def call(self, op: str, s: dict[str, Any]) -> Any:
         if op == "open":
             return self.open(s)
+        if op == "panic":
+            return panic_for_tests(s["message"])
         c = self.caches[s.get("cache", "a")]
         if op == "get":
             return c.get(data(s["key"]))
@@ -178,7 +204,7 @@ class Runner:
         if op == "delete":
             return c.delete(data(s["key"]))
         if op == "expire":
-            return c.expire(data(s["key"]), s["ttl_ms"] / 1000)
+            return c.expire(data(s["key"]), ttl_ms(s["ttl_ms"]) / 1000)
         if op == "ttl":
             return c.ttl(data(s["key"]))
         if op == "hget":
@@ -217,7 +243,7 @@ class Runner:
     def check_result(self, op: str, s: dict[str, Any], got: Any) -> None:
         if "expect_loader_called" in s:
             check(self.loader_called == s["expect_loader_called"], f"loader called: {self.loader_called}")
-        if op in ("open", "set_many", "invalidate_local", "close"):
+        if op in ("open", "set_many", "invalidate_local", "close", "panic"):
             return
         if op == "get_local" and isinstance(s["expect"], dict) and s["expect"].get("miss"):
             check(got is MISS, f"expected an L1 miss, got {got!r}")
