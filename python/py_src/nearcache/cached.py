@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, TypeVar, Union, cast
 
 from nearcache._native import AsyncCache, Cache
-from nearcache.errors import LoaderError
+from nearcache.errors import ArgumentTypeError, LoaderError
 
 __all__ = ["cached"]
 
@@ -58,7 +58,7 @@ def cached(
 
         if inspect.iscoroutinefunction(fn):
             if not isinstance(cache, AsyncCache):
-                raise TypeError("@cached on an async function needs a nearcache.AsyncCache")
+                raise ArgumentTypeError("@cached on an async function needs a nearcache.AsyncCache")
             acache = cache
 
             @functools.wraps(fn)
@@ -77,7 +77,7 @@ def cached(
             return cast(F, async_wrapper)
 
         if not isinstance(cache, Cache):
-            raise TypeError("@cached on a plain function needs a nearcache.Cache (use async def with AsyncCache)")
+            raise ArgumentTypeError("@cached on a plain function needs a nearcache.Cache (use async def with AsyncCache)")
         scache = cache
 
         @functools.wraps(fn)
