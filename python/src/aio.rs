@@ -156,22 +156,26 @@ impl LoadDone {
     }
 }
 
+/// Calls `module.name()`, the function looked up once into `cell`.
+fn call_cached<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    module: &str,
+    name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    cell.get_or_try_init(py, || py.import(module)?.getattr(name).map(Bound::unbind))?.bind(py).call0()
+}
+
 /// `contextvars.copy_context()`: the caller's context, for its loader.
 fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    COPY_CONTEXT
-        .get_or_try_init(py, || py.import("contextvars")?.getattr("copy_context").map(Bound::unbind))?
-        .bind(py)
-        .call0()
+    call_cached(py, &COPY_CONTEXT, "contextvars", "copy_context")
 }
 
-/// `asyncio.get_running_loop`, looked up once.
+/// `asyncio.get_running_loop()`.
 fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    GET_RUNNING_LOOP
-        .get_or_try_init(py, || py.import("asyncio")?.getattr("get_running_loop").map(Bound::unbind))?
-        .bind(py)
-        .call0()
+    call_cached(py, &GET_RUNNING_LOOP, "asyncio", "get_running_loop")
 }
 
 /// The asyncio cache (`nearcache._native.AsyncCache`, subclassed by

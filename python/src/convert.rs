@@ -403,7 +403,7 @@ pub(crate) fn tree(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::V
 pub(crate) mod out {
     use bytes::Bytes;
     use pyo3::prelude::*;
-    use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString};
+    use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
     use pyo3::IntoPyObjectExt;
 
     /// `None`.
@@ -434,20 +434,12 @@ pub(crate) mod out {
 
     /// A list of `bytes` or `None`.
     pub(crate) fn opt_bytes_list(py: Python<'_>, values: Vec<Option<Bytes>>) -> PyResult<Bound<'_, PyAny>> {
-        let list = PyList::empty(py);
-        for value in values {
-            list.append(opt_bytes(py, value)?)?;
-        }
-        Ok(list.into_any())
+        super::list_of(py, values, |value| opt_bytes(py, value))
     }
 
     /// A `{field: value}` dict of bytes.
     pub(crate) fn bytes_dict(py: Python<'_>, pairs: Vec<(Bytes, Bytes)>) -> PyResult<Bound<'_, PyAny>> {
-        let dict = PyDict::new(py);
-        for (k, v) in pairs {
-            dict.set_item(PyBytes::new(py, &k), PyBytes::new(py, &v))?;
-        }
-        Ok(dict.into_any())
+        super::dict_of(py, pairs, |(k, v)| Ok((bytes(py, k)?, bytes(py, v)?)))
     }
 
     /// A key's TTL: seconds as `float`, `math.inf` for a key without expiry,
@@ -476,20 +468,8 @@ pub(crate) mod out {
             Reply::Double(d) => d.into_bound_py_any(py)?,
             Reply::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
             Reply::BigNumber(n) => py.get_type::<PyInt>().call1((n,))?,
-            Reply::Array(items) | Reply::Set(items) => {
-                let list = PyList::empty(py);
-                for item in items {
-                    list.append(reply(py, item)?)?;
-                }
-                list.into_any()
-            }
-            Reply::Map(pairs) => {
-                let dict = PyDict::new(py);
-                for (k, v) in pairs {
-                    dict.set_item(reply(py, k)?, reply(py, v)?)?;
-                }
-                dict.into_any()
-            }
+            Reply::Array(items) | Reply::Set(items) => super::list_of(py, items, |item| reply(py, item))?,
+            Reply::Map(pairs) => super::dict_of(py, pairs, |(k, v)| Ok((reply(py, k)?, reply(py, v)?)))?,
             Reply::Error(message) => super::nested_error(py, message)?,
         })
     }
@@ -522,21 +502,36 @@ fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound
             _ => n.as_f64().unwrap_or(f64::NAN).into_bound_py_any(py)?,
         },
         Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(json_to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (k, v) in map {
-                dict.set_item(k, json_to_py(py, v)?)?;
-            }
-            dict.into_any()
-        }
+        Value::Array(items) => list_of(py, items, |item| json_to_py(py, item))?,
+        Value::Object(map) => dict_of(py, map, |(k, v)| Ok((PyString::new(py, k).into_any(), json_to_py(py, v)?)))?,
     })
+}
+
+/// A list of `convert(item)` for each item.
+fn list_of<'py, T>(
+    py: Python<'py>,
+    items: impl IntoIterator<Item = T>,
+    mut convert: impl FnMut(T) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let list = PyList::empty(py);
+    for item in items {
+        list.append(convert(item)?)?;
+    }
+    Ok(list.into_any())
+}
+
+/// A dict of the `(key, value)` that `convert` makes of each pair.
+fn dict_of<'py, T>(
+    py: Python<'py>,
+    pairs: impl IntoIterator<Item = T>,
+    mut convert: impl FnMut(T) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dict = PyDict::new(py);
+    for pair in pairs {
+        let (k, v) = convert(pair)?;
+        dict.set_item(k, v)?;
+    }
+    Ok(dict.into_any())
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

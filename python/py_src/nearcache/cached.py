@@ -27,6 +27,11 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+def _original(error: LoaderError) -> BaseException:
+    """The function's own exception, which ``@cached`` lets through unchanged."""
+    return error.__cause__ if error.__cause__ is not None else error
+
+
 def cached(
     cache: Cache | AsyncCache,
     ttl: float | timedelta | None = None,
@@ -69,9 +74,7 @@ def cached(
                 try:
                     raw = await acache.get_or_load(make_key(args, kwargs), load, ttl=ttl)
                 except LoaderError as e:
-                    if e.__cause__ is not None:
-                        raise e.__cause__ from None
-                    raise
+                    raise _original(e) from None
                 return deserialize(raw)
 
             return cast(F, async_wrapper)
@@ -85,9 +88,7 @@ def cached(
             try:
                 raw = scache.get_or_load(make_key(args, kwargs), lambda: serialize(fn(*args, **kwargs)), ttl=ttl)
             except LoaderError as e:
-                if e.__cause__ is not None:
-                    raise e.__cause__ from None
-                raise
+                raise _original(e) from None
             return deserialize(raw)
 
         return cast(F, wrapper)
