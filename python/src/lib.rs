@@ -43,10 +43,8 @@ pub(crate) fn config_from(
         Some(options) => convert::tree(options.as_any(), "")?,
         None => serde_json::Value::Object(serde_json::Map::new()),
     };
+    // `url` is a named parameter, so `options` cannot hold a second one.
     if let (Some(url), Some(root)) = (url, tree.as_object_mut()) {
-        if root.contains_key("url") {
-            return Err(error::core_error(py, nearcache::ErrorKind::Config, "url: given twice; keep one"));
-        }
         root.insert("url".to_owned(), serde_json::Value::String(url.0));
     }
     error::IntoPy::py(nearcache::Config::from_value(tree), py)
