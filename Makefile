@@ -31,13 +31,15 @@ c-test:
 	$(MAKE) -C bindings/c check
 
 ## The Python package: build it into .venv (release wheel, like `pip install
-## ./python`), run the pytest suite against a launched redis-server, check the
-## stubs against the native module (stubtest) and type-check package and tests.
+## ./python`, plus the `test-hooks` feature: the `_panic_for_tests` hook that a
+## plain install lacks), run the pytest suite against a launched redis-server,
+## check the stubs against the native module (stubtest) and type-check package
+## and tests.
 PYTHON ?= python3
 VENV := .venv
 python-test: deps
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "./python[test]"
+	MATURIN_PEP517_ARGS="--features test-hooks" $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "./python[test]"
 	$(VENV)/bin/python -m pytest python/tests -q
 	$(VENV)/bin/python -m mypy.stubtest nearcache._native
 	$(VENV)/bin/python -m mypy --strict python/py_src/nearcache python/tests

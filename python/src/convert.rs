@@ -1,45 +1,121 @@
-//! Python values in and out: keys, values, TTLs, the config tree, replies
-//! and stats. Wrong types raise `TypeError` naming what was expected.
+//! Python values in and out.
+//!
+//! Arguments are `FromPyObject` newtypes ([`Key`], [`Value`], [`Keys`],
+//! [`Items`], [`Ttl`], [`Args`], [`Loader`], ...): a method's signature says
+//! what it takes, pyo3 converts before the body runs, and a wrong type raises
+//! `nearcache.ArgumentTypeError` (a `TypeError` whose `code` is
+//! `NC_INVALID_ARGUMENT`) naming what was expected. Which numbers are valid
+//! TTLs or command arguments is core's rule (`nearcache::args`).
+//!
+//! [`Project`] gives each argument two forms: borrowed (the sync class waits
+//! with the arguments on its stack, zero copy) and owned (the async class
+//! hands a `'static` future to core's runtime).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use nearcache::{Reply, Ttl};
-use pyo3::exceptions::PyTypeError;
+use nearcache::ErrorKind;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 
-/// A key as a `bytes` object: `bytes` as is, `str` encoded as UTF-8.
-/// Holding the object keeps the borrowed slice valid while the GIL is
-/// released (`bytes` is immutable).
-pub(crate) fn key<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+use crate::error::{core_error, to_py, type_error};
+
+/// An argument as the sync class borrows it and as the async class owns it.
+pub(crate) trait Project {
+    type View<'a>: Send
+    where
+        Self: 'a;
+    type Owned: Send + 'static;
+    fn view(&self) -> Self::View<'_>;
+    fn owned(self) -> Self::Owned;
+}
+
+impl<T: Project> Project for Option<T> {
+    type View<'a>
+        = Option<T::View<'a>>
+    where
+        Self: 'a;
+    type Owned = Option<T::Owned>;
+    fn view(&self) -> Self::View<'_> {
+        self.as_ref().map(T::view)
+    }
+    fn owned(self) -> Self::Owned {
+        self.map(T::owned)
+    }
+}
+
+/// Flags (`nx`, `xx`) are plain `bool`s.
+impl Project for bool {
+    type View<'a> = bool;
+    type Owned = bool;
+    fn view(&self) -> bool {
+        *self
+    }
+    fn owned(self) -> bool {
+        self
+    }
+}
+
+/// A key: `bytes` as is (held, not copied: `bytes` is immutable, so the
+/// slice stays valid while the GIL is released), `str` encoded as UTF-8.
+pub(crate) struct Key<'py>(Bound<'py, PyBytes>);
+
+/// A value: `bytes` as is; `bytearray` and `memoryview` copied (they are
+/// mutable, and the GIL is released while the slice is used).
+pub(crate) struct Value<'py>(Bound<'py, PyBytes>);
+
+macro_rules! bytes_newtype {
+    ($($name:ident),*) => {$(
+        impl std::ops::Deref for $name<'_> {
+            type Target = [u8];
+            fn deref(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+        }
+
+        impl Project for $name<'_> {
+            type View<'a>
+                = &'a [u8]
+            where
+                Self: 'a;
+            type Owned = Bytes;
+            fn view(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+            fn owned(self) -> Bytes {
+                Bytes::copy_from_slice(self.0.as_bytes())
+            }
+        }
+    )*};
+}
+bytes_newtype!(Key, Value);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Key<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        key(&obj).map(Key)
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Value<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        value(&obj).map(Value)
+    }
+}
+
+fn key<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.clone());
     }
     if let Ok(s) = obj.cast::<PyString>() {
         return s.encode_utf8();
     }
-    Err(PyTypeError::new_err(format!("a key must be bytes or str, not {}", type_name(obj))))
+    Err(type_error(obj.py(), format!("a key must be bytes or str, not {}", type_name(obj))))
 }
 
-/// Keys from any iterable of keys (a lone `bytes` or `str` is refused, as it
-/// would be iterated character by character).
-pub(crate) fn keys<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be an iterable of keys, not a single {}",
-            type_name(obj)
-        )));
-    }
-    let iter = obj
-        .try_iter()
-        .map_err(|_| PyTypeError::new_err(format!("{what} must be an iterable of keys, not {}", type_name(obj))))?;
-    iter.map(|item| key(&item?)).collect()
-}
-
-/// A value as a `bytes` object: `bytes` as is; `bytearray` and `memoryview`
-/// copied (they are mutable, and the GIL is released while the slice is used).
-pub(crate) fn value<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+fn value<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.clone());
@@ -51,70 +127,140 @@ pub(crate) fn value<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes
         return obj.call_method0("tobytes")?.cast_into::<PyBytes>().map_err(PyErr::from);
     }
     let hint = if obj.is_instance_of::<PyString>() { " (encode str values, or use set_json)" } else { "" };
-    Err(PyTypeError::new_err(format!("a value must be bytes, bytearray or memoryview, not {}{hint}", type_name(obj))))
+    Err(type_error(py, format!("a value must be bytes, bytearray or memoryview, not {}{hint}", type_name(obj))))
 }
 
-/// `(key, value)` pairs from a mapping or an iterable of pairs.
-pub(crate) fn items<'py>(
-    obj: &Bound<'py, PyAny>,
-    what: &str,
-) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
-    let pairs = match obj.cast::<PyDict>() {
-        Ok(dict) => dict.items().into_any(),
-        Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
-        Err(_) => obj.clone(),
-    };
-    let iter = pairs
-        .try_iter()
-        .map_err(|_| PyTypeError::new_err(format!("{what} must be a mapping, not {}", type_name(obj))))?;
-    iter.map(|item| {
-        let item = item?;
-        let tuple = item
-            .cast::<PyTuple>()
-            .ok()
-            .filter(|t| t.len() == 2)
-            .ok_or_else(|| PyTypeError::new_err(format!("{what} must be a mapping or (key, value) pairs")))?;
-        Ok((key(&tuple.get_item(0)?)?, value(&tuple.get_item(1)?)?))
-    })
-    .collect()
-}
+/// Keys from any iterable of keys (a lone `bytes` or `str` is refused, as it
+/// would be iterated character by character). Also `*keys` and `*fields`.
+pub(crate) struct Keys<'py>(Vec<Bound<'py, PyBytes>>);
 
-/// A TTL: `None`, seconds as `int` or `float`, or a `datetime.timedelta`.
-pub(crate) fn ttl(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
-    let seconds: f64 = if obj.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err("a ttl must be seconds (int or float) or a timedelta, not bool"));
-    } else if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
-        obj.extract()?
-    } else if obj.hasattr("total_seconds")? {
-        obj.call_method0("total_seconds")?.extract()?
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "a ttl must be seconds (int or float) or a timedelta, not {}",
-            type_name(obj)
-        )));
-    };
-    // Core refuses a zero TTL with its own message; a negative or NaN one
-    // cannot even be represented as a Duration.
-    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| {
-        crate::error::InvalidArgumentError::new_err(format!(
-            "a ttl must be a non-negative number of seconds, got {seconds}"
-        ))
-    })
-}
-
-/// A key's TTL for Python: seconds as `float`, `math.inf` for a key without
-/// expiry, `None` for a missing key.
-pub(crate) fn ttl_out(ttl: Ttl) -> Option<f64> {
-    match ttl {
-        Ttl::Missing => None,
-        Ttl::Persistent => Some(f64::INFINITY),
-        Ttl::Expires(left) => Some(left.as_secs_f64()),
+impl<'a, 'py> FromPyObject<'a, 'py> for Keys<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let expected = |what: &str| type_error(obj.py(), format!("expected an iterable of keys, not {what}"));
+        if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyString>() {
+            return Err(expected(&format!("a single {}", type_name(&obj))));
+        }
+        let iter = obj.try_iter().map_err(|_| expected(&type_name(&obj)))?;
+        iter.map(|item| key(&item?)).collect::<PyResult<_>>().map(Keys)
     }
 }
 
-/// A raw command argument: bytes, str, int or float (as Redis reads them).
-pub(crate) fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+impl Project for Keys<'_> {
+    type View<'a>
+        = Vec<&'a [u8]>
+    where
+        Self: 'a;
+    type Owned = Vec<Bytes>;
+    fn view(&self) -> Vec<&[u8]> {
+        self.0.iter().map(|k| k.as_bytes()).collect()
+    }
+    fn owned(self) -> Vec<Bytes> {
+        self.0.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect()
+    }
+}
+
+/// `(key, value)` pairs from a mapping or an iterable of pairs.
+pub(crate) struct Items<'py>(Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Items<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let pairs = match obj.cast::<PyDict>() {
+            Ok(dict) => dict.items().into_any(),
+            Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
+            Err(_) => obj.to_owned(),
+        };
+        let iter =
+            pairs.try_iter().map_err(|_| type_error(py, format!("expected a mapping, not {}", type_name(&obj))))?;
+        iter.map(|item| {
+            let item = item?;
+            let tuple = item
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 2)
+                .ok_or_else(|| type_error(py, "expected a mapping or (key, value) pairs"))?;
+            Ok((key(&tuple.get_item(0)?)?, value(&tuple.get_item(1)?)?))
+        })
+        .collect::<PyResult<_>>()
+        .map(Items)
+    }
+}
+
+impl Project for Items<'_> {
+    type View<'a>
+        = Vec<(&'a [u8], &'a [u8])>
+    where
+        Self: 'a;
+    type Owned = Vec<(Bytes, Bytes)>;
+    fn view(&self) -> Self::View<'_> {
+        self.0.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()
+    }
+    fn owned(self) -> Self::Owned {
+        let copy = |b: &Bound<'_, PyBytes>| Bytes::copy_from_slice(b.as_bytes());
+        self.0.iter().map(|(k, v)| (copy(k), copy(v))).collect()
+    }
+}
+
+/// A TTL: seconds as `int` or `float`, or a `datetime.timedelta` (`None`
+/// is the caller's `Option`). Core decides which numbers are TTLs.
+#[derive(Clone, Copy)]
+pub(crate) struct Ttl(Duration);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Ttl {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let seconds: f64 = if obj.is_instance_of::<PyBool>() {
+            return Err(type_error(py, "a ttl must be seconds (int or float) or a timedelta, not bool"));
+        } else if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
+            obj.extract()?
+        } else if obj.hasattr(pyo3::intern!(py, "total_seconds"))? {
+            obj.call_method0(pyo3::intern!(py, "total_seconds"))?.extract()?
+        } else {
+            let message = format!("a ttl must be seconds (int or float) or a timedelta, not {}", type_name(&obj));
+            return Err(type_error(py, message));
+        };
+        nearcache::args::ttl_from_secs("ttl", seconds).map(Ttl).map_err(|e| to_py(py, e))
+    }
+}
+
+impl Project for Ttl {
+    type View<'a> = Duration;
+    type Owned = Duration;
+    fn view(&self) -> Duration {
+        self.0
+    }
+    fn owned(self) -> Duration {
+        self.0
+    }
+}
+
+/// `*args` of a raw command: bytes, str, int (exact) or float (as core
+/// writes numbers), bytearray or memoryview.
+pub(crate) struct Args(Vec<Bytes>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Args {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        obj.try_iter()?.map(|a| arg(&a?)).collect::<PyResult<_>>().map(Args)
+    }
+}
+
+impl Project for Args {
+    type View<'a> = &'a [Bytes];
+    type Owned = Vec<Bytes>;
+    fn view(&self) -> &[Bytes] {
+        &self.0
+    }
+    fn owned(self) -> Vec<Bytes> {
+        self.0
+    }
+}
+
+fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Bytes::copy_from_slice(b.as_bytes()));
     }
@@ -122,21 +268,89 @@ pub(crate) fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
         return Ok(Bytes::copy_from_slice(s.encode_utf8()?.as_bytes()));
     }
     if obj.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err("a command argument must be bytes, str, int or float, not bool"));
+        return Err(type_error(py, "a command argument must be bytes, str, int or float, not bool"));
     }
-    if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
+    if obj.is_instance_of::<PyInt>() {
         return Ok(Bytes::from(obj.str()?.to_cow()?.into_owned()));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return nearcache::args::number_arg(f.value()).map_err(|e| to_py(py, e));
     }
     if obj.is_instance_of::<PyByteArray>() || obj.is_instance_of::<PyMemoryView>() {
         return Ok(Bytes::copy_from_slice(value(obj)?.as_bytes()));
     }
-    Err(PyTypeError::new_err(format!("a command argument must be bytes, str, int or float, not {}", type_name(obj))))
+    let message = format!("a command argument must be bytes, str, int or float, not {}", type_name(obj));
+    Err(type_error(py, message))
+}
+
+/// A `get_or_load` loader: anything callable.
+pub(crate) struct Loader<'py>(pub(crate) Bound<'py, PyAny>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Loader<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if !obj.is_callable() {
+            return Err(type_error(obj.py(), format!("loader must be callable, not {}", type_name(&obj))));
+        }
+        Ok(Loader(obj.to_owned()))
+    }
+}
+
+/// `Cache(url)`: a `str` such as `"redis://127.0.0.1:6379/0"`.
+pub(crate) struct Url(pub(crate) String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Url {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.cast::<PyString>() {
+            Ok(s) => Ok(Url(s.to_cow()?.into_owned())),
+            Err(_) => Err(type_error(
+                obj.py(),
+                format!("url must be a str such as \"redis://127.0.0.1:6379/0\", not {}", type_name(&obj)),
+            )),
+        }
+    }
+}
+
+/// `Cache.from_config(path)`: a `str` or `os.PathLike`.
+pub(crate) struct ConfigPath(pub(crate) PathBuf);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ConfigPath {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        obj.extract::<PathBuf>()
+            .map(ConfigPath)
+            .map_err(|_| type_error(obj.py(), format!("path must be a str or os.PathLike, not {}", type_name(&obj))))
+    }
+}
+
+/// `nx` / `xx` (`#[pyo3(from_py_with = flag)]`): `True` or `False`.
+pub(crate) fn flag(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match obj.cast::<PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(type_error(obj.py(), format!("a flag must be True or False, not {}", type_name(obj)))),
+    }
+}
+
+/// `SetOptions` from Python's keyword arguments (core checks `nx` with `xx`).
+pub(crate) fn set_options(ttl: Option<Duration>, nx: bool, xx: bool) -> nearcache::SetOptions {
+    nearcache::SetOptions { ttl, only_if_absent: nx, only_if_present: xx, exact_ttl: false }
+}
+
+/// A loader's return value as bytes.
+pub(crate) fn loaded(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    let b = value(obj).map_err(|_| {
+        let message = format!("the loader must return bytes, bytearray or memoryview, not {}", type_name(obj));
+        type_error(obj.py(), message)
+    })?;
+    Ok(Bytes::copy_from_slice(b.as_bytes()))
 }
 
 /// Builds the untyped config tree for `Config::from_value` from keyword
 /// options: dicts, lists, str, int, float, bool, None. Core validates it.
 pub(crate) fn tree(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::Value> {
     use serde_json::Value;
+    let py = obj.py();
     if obj.is_none() {
         return Ok(Value::Null);
     }
@@ -147,15 +361,13 @@ pub(crate) fn tree(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::V
         if let Ok(n) = obj.extract::<i64>() {
             return Ok(Value::from(n));
         }
-        return obj
-            .extract::<u64>()
-            .map(Value::from)
-            .map_err(|_| crate::error::ConfigError::new_err(format!("{path}: the number is out of range")));
+        let out_of_range = || core_error(py, ErrorKind::Config, format!("{path}: the number is out of range"));
+        return obj.extract::<u64>().map(Value::from).map_err(|_| out_of_range());
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return serde_json::Number::from_f64(f.value())
             .map(Value::Number)
-            .ok_or_else(|| crate::error::ConfigError::new_err(format!("{path}: expected a finite number")));
+            .ok_or_else(|| core_error(py, ErrorKind::Config, format!("{path}: expected a finite number")));
     }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::String(s.to_cow()?.into_owned()));
@@ -163,9 +375,9 @@ pub(crate) fn tree(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::V
     if let Ok(dict) = obj.cast::<PyDict>() {
         let mut map = serde_json::Map::new();
         for (k, v) in dict.iter() {
-            let k = k.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!("{path}: option names must be str, not {}", type_name(&k)))
-            })?;
+            let k = k
+                .cast::<PyString>()
+                .map_err(|_| type_error(py, format!("{path}: option names must be str, not {}", type_name(&k))))?;
             let name = k.to_cow()?.into_owned();
             let child = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
             map.insert(name, tree(&v, &child)?);
@@ -179,127 +391,147 @@ pub(crate) fn tree(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::V
         }
         return Ok(Value::Array(out));
     }
-    Err(PyTypeError::new_err(format!(
-        "{path}: an option must be a dict, list, str, int, float, bool or None, not {}",
-        type_name(obj)
-    )))
+    Err(type_error(
+        py,
+        format!("{path}: an option must be a dict, list, str, int, float, bool or None, not {}", type_name(obj)),
+    ))
+}
+
+/// Result conversions: every one has the shape `fn(Python, T) -> object`, so
+/// that the method table names one for each verb and both classes use it
+/// (the async class on the event loop's thread, when the result arrives).
+pub(crate) mod out {
+    use bytes::Bytes;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
+    use pyo3::IntoPyObjectExt;
+
+    /// `None`.
+    pub(crate) fn none(py: Python<'_>, _: ()) -> PyResult<Bound<'_, PyAny>> {
+        Ok(py.None().into_bound(py))
+    }
+
+    /// `bool`, `int`, `float` or `None`, as pyo3 converts them.
+    pub(crate) fn plain<'py, T>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: for<'a> IntoPyObject<'a>,
+    {
+        value.into_bound_py_any(py)
+    }
+
+    /// `bytes`.
+    pub(crate) fn bytes(py: Python<'_>, value: Bytes) -> PyResult<Bound<'_, PyAny>> {
+        Ok(PyBytes::new(py, &value).into_any())
+    }
+
+    /// `None` or `bytes`.
+    pub(crate) fn opt_bytes(py: Python<'_>, value: Option<Bytes>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(match value {
+            Some(v) => PyBytes::new(py, &v).into_any(),
+            None => py.None().into_bound(py),
+        })
+    }
+
+    /// A list of `bytes` or `None`.
+    pub(crate) fn opt_bytes_list(py: Python<'_>, values: Vec<Option<Bytes>>) -> PyResult<Bound<'_, PyAny>> {
+        super::list_of(py, values, |value| opt_bytes(py, value))
+    }
+
+    /// A `{field: value}` dict of bytes.
+    pub(crate) fn bytes_dict(py: Python<'_>, pairs: Vec<(Bytes, Bytes)>) -> PyResult<Bound<'_, PyAny>> {
+        super::dict_of(py, pairs, |(k, v)| Ok((bytes(py, k)?, bytes(py, v)?)))
+    }
+
+    /// A key's TTL: seconds as `float`, `math.inf` for a key without expiry,
+    /// `None` for a missing key.
+    pub(crate) fn ttl(py: Python<'_>, ttl: nearcache::Ttl) -> PyResult<Bound<'_, PyAny>> {
+        plain(
+            py,
+            match ttl {
+                nearcache::Ttl::Missing => None,
+                nearcache::Ttl::Persistent => Some(f64::INFINITY),
+                nearcache::Ttl::Expires(left) => Some(left.as_secs_f64()),
+            },
+        )
+    }
+
+    /// A raw reply: nil `None`, integers `int`, bulk strings `bytes`, status
+    /// replies `str`, arrays and sets `list`, maps `dict`, and a nested
+    /// error reply as a `RedisError` instance (not raised).
+    pub(crate) fn reply(py: Python<'_>, value: nearcache::Reply) -> PyResult<Bound<'_, PyAny>> {
+        use nearcache::Reply;
+        Ok(match value {
+            Reply::Nil => py.None().into_bound(py),
+            Reply::Int(i) => i.into_bound_py_any(py)?,
+            Reply::Bytes(b) => PyBytes::new(py, &b).into_any(),
+            Reply::Status(s) => PyString::new(py, &s).into_any(),
+            Reply::Double(d) => d.into_bound_py_any(py)?,
+            Reply::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            Reply::BigNumber(n) => py.get_type::<PyInt>().call1((n,))?,
+            Reply::Array(items) | Reply::Set(items) => super::list_of(py, items, |item| reply(py, item))?,
+            Reply::Map(pairs) => super::dict_of(py, pairs, |(k, v)| Ok((reply(py, k)?, reply(py, v)?)))?,
+            Reply::Error(message) => super::nested_error(py, message)?,
+        })
+    }
+
+    /// Stats as a plain dict (the serde shape of core's `Stats`).
+    pub(crate) fn stats(py: Python<'_>, stats: nearcache::Stats) -> PyResult<Bound<'_, PyAny>> {
+        let value = serde_json::to_value(&stats).map_err(|e| {
+            super::core_error(py, nearcache::ErrorKind::Internal, format!("cannot serialize the stats: {e}"))
+        })?;
+        super::json_to_py(py, &value)
+    }
+}
+
+/// A nested error reply (inside an array reply): a `RedisError` instance,
+/// with its code, returned rather than raised.
+fn nested_error(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>> {
+    Ok(core_error(py, ErrorKind::Redis, message).into_value(py).into_bound(py).into_any())
 }
 
 /// A JSON value (stats) as plain Python objects.
-pub(crate) fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::IntoPyObjectExt;
     use serde_json::Value;
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => u.into_pyobject(py)?.into_any(),
-            (None, Some(i)) => i.into_pyobject(py)?.into_any(),
-            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+            (Some(u), _) => u.into_bound_py_any(py)?,
+            (None, Some(i)) => i.into_bound_py_any(py)?,
+            _ => n.as_f64().unwrap_or(f64::NAN).into_bound_py_any(py)?,
         },
         Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(json_to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (k, v) in map {
-                dict.set_item(k, json_to_py(py, v)?)?;
-            }
-            dict.into_any()
-        }
+        Value::Array(items) => list_of(py, items, |item| json_to_py(py, item))?,
+        Value::Object(map) => dict_of(py, map, |(k, v)| Ok((PyString::new(py, k).into_any(), json_to_py(py, v)?)))?,
     })
 }
 
-/// A raw reply as Python objects: nil `None`, integers `int`, bulk strings
-/// `bytes`, status replies `str`, arrays and sets `list`, maps `dict`, and a
-/// nested error reply as a `RedisError` instance (not raised).
-pub(crate) fn reply_to_py<'py>(py: Python<'py>, reply: Reply) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match reply {
-        Reply::Nil => py.None().into_bound(py),
-        Reply::Int(i) => i.into_pyobject(py)?.into_any(),
-        Reply::Bytes(b) => PyBytes::new(py, &b).into_any(),
-        Reply::Status(s) => PyString::new(py, &s).into_any(),
-        Reply::Double(d) => d.into_pyobject(py)?.into_any(),
-        Reply::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
-        Reply::BigNumber(n) => py.get_type::<PyInt>().call1((n,))?,
-        Reply::Array(items) | Reply::Set(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(reply_to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Reply::Map(pairs) => {
-            let dict = PyDict::new(py);
-            for (k, v) in pairs {
-                dict.set_item(reply_to_py(py, k)?, reply_to_py(py, v)?)?;
-            }
-            dict.into_any()
-        }
-        Reply::Error(message) => crate::error::RedisError::new_err(message).into_value(py).into_bound(py).into_any(),
-    })
-}
-
-/// `None` or `bytes`.
-pub(crate) fn opt_bytes<'py>(py: Python<'py>, value: Option<Bytes>) -> Bound<'py, PyAny> {
-    match value {
-        Some(v) => PyBytes::new(py, &v).into_any(),
-        None => py.None().into_bound(py),
+/// A list of `convert(item)` for each item.
+fn list_of<'py, T>(
+    py: Python<'py>,
+    items: impl IntoIterator<Item = T>,
+    mut convert: impl FnMut(T) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let list = PyList::empty(py);
+    for item in items {
+        list.append(convert(item)?)?;
     }
+    Ok(list.into_any())
 }
 
-/// A list of `bytes` or `None`.
-pub(crate) fn opt_bytes_list(py: Python<'_>, values: Vec<Option<Bytes>>) -> PyResult<Bound<'_, PyList>> {
-    PyList::new(py, values.into_iter().map(|v| opt_bytes(py, v)))
-}
-
-/// A `{field: value}` dict of bytes.
-pub(crate) fn pairs_to_dict(py: Python<'_>, pairs: Vec<(Bytes, Bytes)>) -> PyResult<Bound<'_, PyDict>> {
+/// A dict of the `(key, value)` that `convert` makes of each pair.
+fn dict_of<'py, T>(
+    py: Python<'py>,
+    pairs: impl IntoIterator<Item = T>,
+    mut convert: impl FnMut(T) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+) -> PyResult<Bound<'py, PyAny>> {
     let dict = PyDict::new(py);
-    for (k, v) in pairs {
-        dict.set_item(PyBytes::new(py, &k), PyBytes::new(py, &v))?;
+    for pair in pairs {
+        let (k, v) = convert(pair)?;
+        dict.set_item(k, v)?;
     }
-    Ok(dict)
-}
-
-/// Stats as a plain dict (the serde shape of core's `Stats`).
-pub(crate) fn stats_to_py<'py>(py: Python<'py>, stats: &nearcache::Stats) -> PyResult<Bound<'py, PyAny>> {
-    let value = serde_json::to_value(stats).map_err(|e| crate::error::InternalError::new_err(e.to_string()))?;
-    json_to_py(py, &value)
-}
-
-/// `json.dumps(obj)` as compact UTF-8 bytes.
-pub(crate) fn json_dumps<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let py = obj.py();
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("separators", (",", ":"))?;
-    let text = py.import("json")?.call_method("dumps", (obj,), Some(&kwargs))?;
-    text.cast_into::<PyString>().map_err(PyErr::from)?.encode_utf8()
-}
-
-/// `json.loads(bytes)`, or `None` for a missing key.
-pub(crate) fn json_loads<'py>(py: Python<'py>, value: Option<Bytes>) -> PyResult<Bound<'py, PyAny>> {
-    match value {
-        None => Ok(py.None().into_bound(py)),
-        Some(v) => py.import("json")?.call_method1("loads", (PyBytes::new(py, &v),)),
-    }
-}
-
-/// A loader's return value as bytes.
-pub(crate) fn loaded(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    let b = value(obj).map_err(|_| {
-        PyTypeError::new_err(format!("the loader must return bytes, bytearray or memoryview, not {}", type_name(obj)))
-    })?;
-    Ok(Bytes::copy_from_slice(b.as_bytes()))
-}
-
-/// `SetOptions` from Python's keyword arguments (core checks `nx` with `xx`).
-pub(crate) fn set_options(ttl: Option<Duration>, nx: bool, xx: bool) -> nearcache::SetOptions {
-    nearcache::SetOptions { ttl, only_if_absent: nx, only_if_present: xx, exact_ttl: false }
+    Ok(dict.into_any())
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

@@ -1,5 +1,6 @@
-//! Core errors become the exceptions of `nearcache/errors.py`, and panics
-//! become `InternalError`.
+//! Core errors become the exceptions of `nearcache/errors.py`, wrong
+//! argument types become `ArgumentTypeError`, and panics become
+//! `InternalError`. Every exception raised here has its `.code`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -16,6 +17,7 @@ pyo3::import_exception!(nearcache.errors, InvalidArgumentError);
 pyo3::import_exception!(nearcache.errors, ClosedError);
 pyo3::import_exception!(nearcache.errors, LoaderError);
 pyo3::import_exception!(nearcache.errors, InternalError);
+pyo3::import_exception!(nearcache.errors, ArgumentTypeError);
 
 /// Converts a core error into its Python exception, with `.code` set from
 /// core's `ErrorKind::code()`. A loader failure whose cause is a Python
@@ -44,7 +46,7 @@ pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
         if let Some(cause) = err.into_cause() {
             match cause.downcast::<PyErr>() {
                 Ok(original) => exc.set_cause(py, Some(*original)),
-                Err(other) => exc.set_cause(py, Some(InternalError::new_err(other.to_string()))),
+                Err(other) => exc.set_cause(py, Some(core_error(py, ErrorKind::Internal, other.to_string()))),
             }
         }
     }
@@ -62,6 +64,20 @@ impl<T> IntoPy<T> for nearcache::Result<T> {
     }
 }
 
+/// A core error of `kind` raised from the binding itself (a config value
+/// only Python can check, a failure of the event-loop plumbing).
+pub(crate) fn core_error(py: Python<'_>, kind: ErrorKind, message: impl Into<String>) -> PyErr {
+    to_py(py, Error::new(kind, message.into()))
+}
+
+/// A wrong argument type: `ArgumentTypeError`, which is both a `TypeError`
+/// and an `InvalidArgumentError`, with the code of core's `InvalidArgument`.
+pub(crate) fn type_error(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    let exc = ArgumentTypeError::new_err(message.into());
+    let _ = exc.value(py).setattr("code", ErrorKind::InvalidArgument.code());
+    exc
+}
+
 /// Runs a binding function, turning a Rust panic into `InternalError`
 /// (pyo3's own `PanicException` derives from `BaseException`, which
 /// `except Exception` does not catch).
@@ -69,19 +85,8 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         // Only called from Python, so the thread is attached already.
-        Err(payload) => Err(Python::attach(|py| to_py(py, panic_error(payload)))),
+        Err(payload) => Err(Python::attach(|py| to_py(py, Error::from_panic(&*payload)))),
     }
-}
-
-/// The core `Internal` error for a caught panic payload (mapped like every
-/// other core error, so it gets its `.code`).
-pub(crate) fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    Error::new(ErrorKind::Internal, format!("a bug in nearcache (Rust panic): {what}"))
 }
 
 /// A future that turns a panic while polling into an `Internal` error, for
@@ -100,7 +105,7 @@ where
         let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(poll) => poll,
-            Err(payload) => std::task::Poll::Ready(Err(panic_error(payload))),
+            Err(payload) => std::task::Poll::Ready(Err(Error::from_panic(&*payload))),
         }
     }
 }

@@ -1,12 +1,18 @@
-"""Fixtures: one throwaway redis-server per test session, started by the
-shared launcher (tests/redis-launcher: a free loopback port, never 6379)."""
+"""Fixtures and helpers shared by the test files: one throwaway
+redis-server per test session, started by the shared launcher
+(tests/redis-launcher: a free loopback port, never 6379), cache factories,
+an event-loop runner, a fork runner and polling loops."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -14,6 +20,7 @@ import redis
 import nearcache
 
 LAUNCHER = Path(__file__).resolve().parents[2] / "tests" / "redis-launcher"
+T = TypeVar("T")
 
 
 class Server:
@@ -78,3 +85,51 @@ def ttl_cache(url: str) -> Iterator[nearcache.Cache]:
     c = nearcache.Cache(url, l1={"invalidation": "ttl"})
     yield c
     c.close()
+
+
+def run_async(url: str, body: Callable[[nearcache.AsyncCache], Awaitable[T]], **options: Any) -> T:
+    """Runs ``body(cache)`` in a fresh event loop with an AsyncCache on ``url``."""
+
+    async def main() -> T:
+        async with nearcache.AsyncCache(url, **options) as c:
+            return await body(c)
+
+    return asyncio.run(main())
+
+
+def in_forked_child(child: Callable[[], str]) -> str:
+    """Runs ``child`` in a forked process and returns the string it returned
+    (or ``"error:Type:message"`` if it raised), read back through a pipe."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            try:
+                msg = child()
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                msg = f"error:{type(e).__name__}:{e}"
+            os.write(w, msg.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        msg = f.read().decode()
+    os.waitpid(pid, 0)
+    return msg
+
+
+def wait_until(done: Callable[[], bool], what: str, within: float = 2.0) -> None:
+    """Polls ``done`` until it is true; fails the test after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not done():
+        assert time.monotonic() < deadline, f"{what} did not happen within {within} s"
+        time.sleep(0.005)
+
+
+async def eventually(done: Callable[[], Awaitable[bool]], what: str, within: float = 2.0) -> None:
+    """``wait_until`` for a coroutine predicate, yielding to the loop between polls."""
+    deadline = time.monotonic() + within
+    while not await done():
+        assert time.monotonic() < deadline, f"{what} did not happen within {within} s"
+        await asyncio.sleep(0.005)

@@ -13,14 +13,7 @@ import pytest
 import redis
 
 import nearcache
-
-
-def run(url: str, body: Callable[[nearcache.AsyncCache], Awaitable[Any]], **options: Any) -> Any:
-    async def main() -> Any:
-        async with nearcache.AsyncCache(url, **options) as c:
-            return await body(c)
-
-    return asyncio.run(main())
+from conftest import eventually, in_forked_child, run_async
 
 
 def test_every_method(url: str, raw: redis.Redis, ns: str) -> None:
@@ -72,7 +65,7 @@ def test_every_method(url: str, raw: redis.Redis, ns: str) -> None:
         with pytest.raises(TypeError):
             await c.set(ns + "a", "str")  # type: ignore[arg-type]
 
-    run(url, body)
+    run_async(url, body)
     assert raw.get(ns + "a") == b"1"
 
 
@@ -99,7 +92,7 @@ def test_get_or_load_with_coroutine_and_plain_loaders(url: str, ns: str) -> None
         with pytest.raises(TypeError):
             await c.get_or_load(ns + "x", 5)  # type: ignore[arg-type]
 
-    run(url, body)
+    run_async(url, body)
 
 
 def test_cancelling_a_pending_get_leaves_the_cache_usable(url: str, raw: redis.Redis, ns: str) -> None:
@@ -116,7 +109,7 @@ def test_cancelling_a_pending_get_leaves_the_cache_usable(url: str, raw: redis.R
         assert await c.get(ns + "slow") == b"after"
         assert await asyncio.wait_for(c.get(ns + "other"), 5) is None
 
-    run(url, body, redis={"command_timeout": "2s"})
+    run_async(url, body, redis={"command_timeout": "2s"})
 
 
 def test_many_concurrent_tasks(url: str, ns: str) -> None:
@@ -129,7 +122,7 @@ def test_many_concurrent_tasks(url: str, ns: str) -> None:
 
         await asyncio.gather(*(reader(i) for i in range(100)))
 
-    run(url, body)
+    run_async(url, body)
 
 
 def test_tracking_sees_writes_from_other_clients(url: str, raw: redis.Redis, ns: str) -> None:
@@ -137,12 +130,13 @@ def test_tracking_sees_writes_from_other_clients(url: str, raw: redis.Redis, ns:
         raw.set(ns + "t", b"v1")
         assert await c.get(ns + "t") == b"v1"
         raw.set(ns + "t", b"v2")
-        deadline = time.monotonic() + 2.0
-        while await c.get(ns + "t") != b"v2":
-            assert time.monotonic() < deadline, "the invalidation did not arrive within 2 s"
-            await asyncio.sleep(0.005)
 
-    run(url, body)
+        async def updated() -> bool:
+            return await c.get(ns + "t") == b"v2"
+
+        await eventually(updated, "the invalidation")
+
+    run_async(url, body)
 
 
 def test_closed_and_unreachable(url: str, ns: str) -> None:
@@ -171,30 +165,15 @@ def test_fork_child_gets_closed_error(url: str, ns: str) -> None:
         return c
 
     c = asyncio.run(prepare())
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
+
+    async def child() -> str:
         try:
-            os.close(r)
+            await c.set(ns + "k", b"child")
+            return "no error"
+        except nearcache.ClosedError as e:
+            return "closed:" + str(e)
 
-            async def child() -> str:
-                try:
-                    await c.set(ns + "k", b"child")
-                    return "no error"
-                except nearcache.ClosedError as e:
-                    return "closed:" + str(e)
-
-            try:
-                msg = asyncio.run(asyncio.wait_for(child(), 5))
-            except BaseException as e:  # noqa: BLE001 - reported to the parent
-                msg = f"other:{type(e).__name__}:{e}"
-            os.write(w, msg.encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        msg = f.read().decode()
-    os.waitpid(pid, 0)
+    msg = in_forked_child(lambda: asyncio.run(asyncio.wait_for(child(), 5)))
     assert msg.startswith("closed:") and "fork" in msg, msg
     c.close()
 
@@ -221,7 +200,7 @@ def test_pending_results_survive_a_burst(url: str, ns: str) -> None:
         results = await asyncio.gather(*futures)
         assert results == [str(i % 50).encode() for i in range(2000)]
 
-    run(url, body, l1={"invalidation": "off"})
+    run_async(url, body, l1={"invalidation": "off"})
 
 
 def test_a_miss_is_counted_once(url: str, ns: str) -> None:
@@ -232,7 +211,7 @@ def test_a_miss_is_counted_once(url: str, ns: str) -> None:
         assert stats["l1_misses"] == 1
         assert stats["l1_negative_hits"] == 1
 
-    run(url, body)
+    run_async(url, body)
 
 
 def test_get_or_load_keeps_the_callers_context(url: str, ns: str) -> None:
@@ -248,33 +227,18 @@ def test_get_or_load_keeps_the_callers_context(url: str, ns: str) -> None:
         assert await c.get_or_load(ns + "ctx", loader) == b"req-7"
         assert await c.get_or_load(ns + "ctx2", lambda: request_id.get().encode()) == b"req-7"
 
-    run(url, body)
+    run_async(url, body)
 
 
 def test_an_async_cache_created_in_a_forked_child_works(url: str, ns: str) -> None:
     asyncio.run(_touch(url, ns))  # the parent has started nearcache's runtime
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
 
-            async def child() -> bytes | None:
-                async with nearcache.AsyncCache(url) as c:
-                    await c.set(ns + "k", b"child")
-                    return await c.get_or_load(ns + "k2", lambda: b"loaded")
+    async def child() -> bytes | None:
+        async with nearcache.AsyncCache(url) as c:
+            await c.set(ns + "k", b"child")
+            return await c.get_or_load(ns + "k2", lambda: b"loaded")
 
-            try:
-                msg = repr(asyncio.run(asyncio.wait_for(child(), 5)))
-            except BaseException as e:  # noqa: BLE001 - reported to the parent
-                msg = f"error:{type(e).__name__}:{e}"
-            os.write(w, msg.encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        msg = f.read().decode()
-    os.waitpid(pid, 0)
+    msg = in_forked_child(lambda: repr(asyncio.run(asyncio.wait_for(child(), 5))))
     assert msg == repr(b"loaded")
 
 

@@ -9,9 +9,11 @@ file (``Cache(url, l1={"max_bytes": "64MiB"})``).
 
 from __future__ import annotations
 
-from nearcache._native import MAX_KEY_LEN, AsyncCache, Cache, __version__
+from nearcache._cache import AsyncCache, Cache
+from nearcache._native import MAX_KEY_LEN, __version__
 from nearcache.cached import cached
 from nearcache.errors import (
+    ArgumentTypeError,
     AuthError,
     ClosedError,
     CodecError,
@@ -38,6 +40,7 @@ __all__ = [
     "RedisError",
     "CodecError",
     "InvalidArgumentError",
+    "ArgumentTypeError",
     "ClosedError",
     "LoaderError",
     "InternalError",

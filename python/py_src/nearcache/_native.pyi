@@ -3,8 +3,11 @@
 Keys are ``bytes`` or ``str`` (UTF-8), 1 byte to ``MAX_KEY_LEN`` bytes.
 Values are ``bytes``, ``bytearray`` or ``memoryview`` in, ``bytes`` out.
 TTLs are seconds (``int`` / ``float``) or a ``datetime.timedelta``.
-Errors are the exceptions of :mod:`nearcache.errors`; a wrong argument type
-raises :class:`TypeError`.
+Errors are the exceptions of :mod:`nearcache.errors`, each with its ``code``;
+a wrong argument type raises :class:`~nearcache.ArgumentTypeError` (a
+:class:`TypeError` and an :class:`~nearcache.InvalidArgumentError`, code
+``"NC_INVALID_ARGUMENT"``). ``nearcache.Cache`` and ``nearcache.AsyncCache``
+subclass the classes here, adding ``get_json`` / ``set_json``.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -13,7 +16,7 @@ from os import PathLike
 from types import TracebackType
 from typing import Any, Generator, Optional, Union, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
 __all__ = ["Cache", "Scan", "AsyncCache", "AsyncScan", "Ready", "_panic_for_tests", "MAX_KEY_LEN", "__version__"]
 
@@ -31,10 +34,12 @@ MAX_KEY_LEN: int
 
 __version__: str
 
+# Only in builds with the `test-hooks` cargo feature (what `make python-test`
+# installs and stubtest checks); a plain `pip install ./python` has no hook.
 def _panic_for_tests(message: str) -> None:
     """Panics in Rust inside the binding's guard (raises :class:`~nearcache.InternalError`); for tests."""
 
-@final
+@disjoint_base
 class Cache:
     """The synchronous cache. Thread-safe: share one per process.
 
@@ -67,14 +72,10 @@ class Cache:
     def get_local(self, key: _Key, default: Any = None) -> Any:
         """L1 only, never touching the network: the value on a hit, ``None`` when
         L1 knows the key is absent (a cached miss), ``default`` when L1 cannot answer."""
-    def get_json(self, key: _Key) -> Any:
-        """``json.loads`` of the value of ``key``, or ``None`` if it is missing."""
     def get_many(self, keys: Iterable[_Key]) -> list[Optional[bytes]]:
         """The values of ``keys`` in order: L1 answers what it can, one MGET fetches the rest."""
     def set(self, key: _Key, value: _Value, ttl: Optional[_Ttl] = None, nx: bool = False, xx: bool = False) -> bool:
         """Writes ``key``; ``False`` when ``nx`` / ``xx`` prevented the write. Large values are compressed."""
-    def set_json(self, key: _Key, obj: Any, ttl: Optional[_Ttl] = None, nx: bool = False, xx: bool = False) -> bool:
-        """Writes ``json.dumps(obj)`` (compact, UTF-8) to ``key``."""
     def set_many(self, items: _Items, ttl: Optional[_Ttl] = None) -> None:
         """Writes several keys at once (all or nothing)."""
     def delete(self, key: _Key) -> bool:
@@ -138,7 +139,7 @@ class Scan:
     def __iter__(self) -> Self: ...
     def __next__(self) -> bytes: ...
 
-@final
+@disjoint_base
 class AsyncCache:
     """The asyncio cache: the same API as :class:`Cache`, with awaitable methods.
 
@@ -166,18 +167,12 @@ class AsyncCache:
     def get_local(self, key: _Key, default: Any = None) -> Any:
         """L1 only, synchronous: the value on a hit, ``None`` for a cached absence,
         ``default`` when L1 cannot answer."""
-    def get_json(self, key: _Key) -> Awaitable[Any]:
-        """``json.loads`` of the value of ``key``, or ``None``."""
     def get_many(self, keys: Iterable[_Key]) -> Awaitable[list[Optional[bytes]]]:
         """The values of ``keys`` in order."""
     def set(
         self, key: _Key, value: _Value, ttl: Optional[_Ttl] = None, nx: bool = False, xx: bool = False
     ) -> Awaitable[bool]:
         """Writes ``key``; ``False`` when ``nx`` / ``xx`` prevented the write."""
-    def set_json(
-        self, key: _Key, obj: Any, ttl: Optional[_Ttl] = None, nx: bool = False, xx: bool = False
-    ) -> Awaitable[bool]:
-        """Writes ``json.dumps(obj)`` to ``key``."""
     def set_many(self, items: _Items, ttl: Optional[_Ttl] = None) -> Awaitable[None]:
         """Writes several keys at once (all or nothing)."""
     def delete(self, key: _Key) -> Awaitable[bool]:

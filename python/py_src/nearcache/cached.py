@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, TypeVar, Union, cast
 
 from nearcache._native import AsyncCache, Cache
-from nearcache.errors import LoaderError
+from nearcache.errors import ArgumentTypeError, LoaderError
 
 __all__ = ["cached"]
 
@@ -25,6 +25,11 @@ KeyFunc = Callable[..., Union[str, bytes]]
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _original(error: LoaderError) -> BaseException:
+    """The function's own exception, which ``@cached`` lets through unchanged."""
+    return error.__cause__ if error.__cause__ is not None else error
 
 
 def cached(
@@ -58,7 +63,7 @@ def cached(
 
         if inspect.iscoroutinefunction(fn):
             if not isinstance(cache, AsyncCache):
-                raise TypeError("@cached on an async function needs a nearcache.AsyncCache")
+                raise ArgumentTypeError("@cached on an async function needs a nearcache.AsyncCache")
             acache = cache
 
             @functools.wraps(fn)
@@ -69,15 +74,13 @@ def cached(
                 try:
                     raw = await acache.get_or_load(make_key(args, kwargs), load, ttl=ttl)
                 except LoaderError as e:
-                    if e.__cause__ is not None:
-                        raise e.__cause__ from None
-                    raise
+                    raise _original(e) from None
                 return deserialize(raw)
 
             return cast(F, async_wrapper)
 
         if not isinstance(cache, Cache):
-            raise TypeError("@cached on a plain function needs a nearcache.Cache (use async def with AsyncCache)")
+            raise ArgumentTypeError("@cached on a plain function needs a nearcache.Cache (use async def with AsyncCache)")
         scache = cache
 
         @functools.wraps(fn)
@@ -85,9 +88,7 @@ def cached(
             try:
                 raw = scache.get_or_load(make_key(args, kwargs), lambda: serialize(fn(*args, **kwargs)), ttl=ttl)
             except LoaderError as e:
-                if e.__cause__ is not None:
-                    raise e.__cause__ from None
-                raise
+                raise _original(e) from None
             return deserialize(raw)
 
         return cast(F, wrapper)

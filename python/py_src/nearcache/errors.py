@@ -4,7 +4,10 @@ Every exception derives from :class:`NearcacheError`, whose ``code`` is the
 error code shared by every nearcache language binding (``"NC_TIMEOUT"``, ...).
 :class:`ConnectionError` and :class:`TimeoutError` also derive from the
 builtins of the same name, and :class:`InvalidArgumentError` from
-:class:`ValueError`, so existing ``except`` clauses keep working.
+:class:`ValueError`, so existing ``except`` clauses keep working. An argument
+of the wrong type raises :class:`ArgumentTypeError`, which is both an
+:class:`InvalidArgumentError` and a :class:`TypeError` (``code`` is
+``"NC_INVALID_ARGUMENT"``, as for every refused argument).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ __all__ = [
     "RedisError",
     "CodecError",
     "InvalidArgumentError",
+    "ArgumentTypeError",
     "ClosedError",
     "LoaderError",
     "InternalError",
@@ -64,6 +68,14 @@ class CodecError(NearcacheError):
 class InvalidArgumentError(NearcacheError, ValueError):
     """An argument nearcache refuses: an empty or oversized key, an oversized
     value, a zero TTL, a raw command that would change the shared connection."""
+
+
+class ArgumentTypeError(InvalidArgumentError, builtins.TypeError):
+    """An argument of the wrong type (a key that is neither ``bytes`` nor
+    ``str``, a ttl that is not a number or ``timedelta``, a loader that is not
+    callable, ...). ``except TypeError`` catches it too."""
+
+    code = "NC_INVALID_ARGUMENT"
 
 
 class ClosedError(NearcacheError):
