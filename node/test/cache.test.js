@@ -85,8 +85,15 @@ describe('strings', () => {
     assert.ok(ms > 25000 && ms <= 30000, String(ms));
     await assert.rejects(cache.set('s:x', 'v', { nx: true, xx: true }), assertCode('NC_INVALID_ARGUMENT'));
     await assert.rejects(cache.set('s:x', 'v', { ttl: 0 }), assertCode('NC_INVALID_ARGUMENT'));
-    await assert.rejects(cache.set('s:x', 'v', { ttl: 'soon' }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
-    await assert.rejects(cache.set('s:x', 'v', { ttl: -5 }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    // Which TTLs are valid is core's rule (nearcache::args): a plain Error
+    // with core's message, as in Python and C. Only a wrong type is a TypeError.
+    await assert.rejects(cache.set('s:x', 'v', { ttl: 'soon' }), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.set('s:x', 'v', { ttl: -5 }), (err) => {
+      assertCode('NC_INVALID_ARGUMENT')(err);
+      assert.equal(err.message, 'options.ttl must be a non-negative number of milliseconds, got -5');
+      return true;
+    });
+    await assert.rejects(cache.set('s:x', 'v', { ttl: true }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
     await assert.rejects(cache.set('s:x', 'v', 'fast'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
   });
 
