@@ -179,7 +179,7 @@ function masterOf(cache, key) {
   } else {
     return cache._view(key, 0, state.out); // throws the TypeError
   }
-  const known = map.get(mapKey);
+  let known = map.get(mapKey);
   if (known !== undefined) {
     const words = state.words;
     if (
@@ -195,6 +195,12 @@ function masterOf(cache, key) {
       state.hits++;
       return known.master;
     }
+  }
+  if (known !== undefined && (typeof key === 'string' ? state.strings : state.buffers) !== map) {
+    // fresh() saw the clock step back and dropped every copy, this one too:
+    // what follows files the answer as new, in the new maps.
+    map = typeof key === 'string' ? state.strings : state.buffers;
+    known = undefined;
   }
   // Read before asking core, so the deadline errs early.
   const asked = clock.now();
