@@ -24,6 +24,8 @@ export type Field = string | Buffer
 export type Prefix = string | Buffer
 /** A Redis glob (`scan`). */
 export type Pattern = string | Buffer
+/** A config file (`Cache.fromConfig`). */
+export type Path = string
 export type Keys = Array<Key>
 export type Fields = Array<Field>
 export type KeyOrKeys = Key | Keys

@@ -18,8 +18,8 @@ use nearcache::{Lookup, Ready};
 
 use crate::convert::{
     self, Arg, Batch, Buffer, CacheOptions, ChangeWords, CommandArgs, Entries, Field, FieldOrFields, FieldValues,
-    Fields, Key, KeyOrKeys, Keys, Pattern, Payload, Prefix, Record, Reply, SetOptions, Slots, Stats, Ttl, TtlOptions,
-    Uint8Array,
+    Fields, Key, KeyOrKeys, Keys, Path, Pattern, Payload, Prefix, Record, Reply, SetOptions, Slots, Stats, Ttl,
+    TtlOptions, Uint8Array,
 };
 use crate::error::{guard, ArgError, ArgResult, Failure, Result};
 use crate::settle::{self, Promise};
@@ -141,8 +141,11 @@ impl JsCache {
     /// A cache from a config file (TOML, or JSON when the name ends in
     /// `.json`).
     #[napi(factory, catch_unwind)]
-    pub fn from_config(env: Env, path: String) -> Result<Self> {
-        guard(env.raw(), || Ok(JsCache::wrap(nearcache::Config::from_path(path).and_then(nearcache::Cache::new)?)))
+    pub fn from_config(env: Env, path: Path<'_>) -> Result<Self> {
+        guard(env.raw(), || {
+            let path = String::from_utf8_lossy(path.borrowed()?.as_ref()).into_owned();
+            Ok(JsCache::wrap(nearcache::Config::from_path(path).and_then(nearcache::Cache::new)?))
+        })
     }
 
     /// The effective configuration as JSON (passwords redacted); the same

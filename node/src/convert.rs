@@ -108,6 +108,7 @@ names!(
     EntriesName = "entries",
     PrefixName = "prefix",
     PatternName = "pattern",
+    PathName = "path",
 );
 
 /// A string (UTF-8) or Buffer / Uint8Array, read without allocating when it
@@ -124,6 +125,8 @@ pub type Payload<'a> = Text<'a, ValueName>;
 pub type Field<'a> = Text<'a, FieldName>;
 pub type Prefix<'a> = Text<'a, PrefixName>;
 pub type Pattern<'a> = Text<'a, PatternName>;
+/// A config file's path (`Cache.fromConfig`), decoded as UTF-8.
+pub type Path<'a> = Text<'a, PathName>;
 
 // The inline variant is the point: a short key stays on the stack.
 #[allow(clippy::large_enum_variant)]

@@ -16,10 +16,17 @@ use nearcache::ErrorKind;
 pub use cache::{JsCache, ScanCursor};
 
 /// Adds `codes` to the module: a frozen object from each kind's name to its
-/// code (`codes.InvalidArgument === 'NC_INVALID_ARGUMENT'`), built from
-/// core's `ErrorKind::ALL`, so JavaScript never spells a code out.
+/// code (`codes.InvalidArgument` is `ErrorKind::InvalidArgument.code()`),
+/// built from core's `ErrorKind::ALL`, so JavaScript never spells a code out.
 #[napi(module_exports)]
-pub fn init(mut exports: Object<'_>) -> napi::Result<()> {
+pub fn init(exports: Object<'_>) -> napi::Result<()> {
+    // module_exports takes no `catch_unwind`: the same boundary by hand.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| add_codes(exports))).unwrap_or_else(|payload| {
+        Err(napi::Error::from_reason(nearcache::Error::from_panic(payload.as_ref()).message().to_owned()))
+    })
+}
+
+fn add_codes(mut exports: Object<'_>) -> napi::Result<()> {
     let env = napi::Env::from(exports.value().env);
     let mut codes = Object::new(&env)?;
     for kind in ErrorKind::ALL {

@@ -289,7 +289,7 @@ unsafe fn settle(env: sys::napi_env, deferred: sys::napi_deferred, outcome: Outc
     }
 }
 
-/// Turns a panic inside a call's future into an `NC_INTERNAL` rejection
+/// Turns a panic inside a call's future into a rejection with core's `Internal` error
 /// instead of a lost Promise.
 struct CatchUnwind<F> {
     inner: F,

@@ -644,6 +644,7 @@ describe('errors', () => {
     assert.throws(() => new Cache({ url: 'http://x' }), assertCode('NC_CONFIG'));
     assert.throws(() => new Cache('redis://x'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
     assert.throws(() => Cache.fromConfig('/nonexistent/nearcache.toml'), assertCode('NC_CONFIG'));
+    assert.throws(() => Cache.fromConfig(5), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
     const c = open({ url: 'redis://user:s3cret@127.0.0.1:1' });
     assert.ok(!c.configJson().includes('s3cret'));
   });
