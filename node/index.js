@@ -386,7 +386,7 @@ Object.defineProperties(proto, {
         if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
         throw typeError(`the loader must resolve to a string or Buffer, got ${value === null ? 'null' : typeof value}`);
       };
-      return nativeGetOrLoad.call(this, key, load, options == null ? undefined : options.ttl);
+      return nativeGetOrLoad.call(this, key, load, options);
     },
     writable: true,
     configurable: true,

@@ -381,9 +381,10 @@ impl JsCache {
         env: Env,
         key: Key<'_>,
         loader: Loader,
-        ttl: Option<Ttl>,
+        options: Option<TtlOptions>,
     ) -> Result<Promise<Buffer>> {
-        self.promise(&env, (key, loader, ttl), |c, (key, tsfn, ttl)| async move {
+        self.promise(&env, (key, loader, options), |c, (key, tsfn, ttl)| async move {
+            let ttl = ttl.flatten();
             let load = || async move {
                 let promise = tsfn.call_async_catch(()).await.map_err(LoaderError)?;
                 promise.await.map(|b: Bytesish| b.0).map_err(LoaderError)

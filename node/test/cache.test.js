@@ -204,6 +204,7 @@ describe('getOrLoad', () => {
     assert.equal(wrong.cause.name, 'TypeError');
     assert.equal(await plain.exists('gl:3'), 0);
     await assert.rejects(cache.getOrLoad('gl:3', 'not a function'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    await assert.rejects(cache.getOrLoad('gl:3', () => 'v', { ttl: -1 }), /^Error: options\.ttl must be a non-negative/);
   });
 });
 
