@@ -45,14 +45,12 @@ function keptCopies(c) {
   return c[Object.getOwnPropertySymbols(c).find((k) => k.description === 'nearcache.local')];
 }
 
-// Replaces the clock of the kept copies for one test: `clock.now` is then
-// `clock.t`, which the test moves.
+// Replaces the clock of the kept copies for one test: it reads `clock.t`,
+// which the test moves.
 function fakeClock(t) {
   const clock = { t: Date.now() };
-  nearcache._clock.now = () => clock.t;
-  t.after(() => {
-    nearcache._clock.now = Date.now;
-  });
+  nearcache._setClock(() => clock.t);
+  t.after(() => nearcache._setClock(Date.now));
   return clock;
 }
 
