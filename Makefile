@@ -52,13 +52,15 @@ bench: deps
 ## Node package: install devDependencies, build the addon (release) and
 ## regenerate index.d.ts (fails if the committed one is stale), then the
 ## node:test suite against launched redis-servers and tsc over a typed test.
+## The addon is built with the `test-hooks` feature (`_panicForTests`, used
+## by the suite and the conformance runner); `npm install ./node` never is.
 node-test: deps
 	# `npm install`, not `npm ci`: npm 11.19 writes a lock file without the
 	# optional platform packages of @napi-rs/lzma (a dependency of the napi
 	# CLI) and then refuses it in `npm ci`. The lock still pins every version.
 	cd node && npm install --ignore-scripts --no-audit --no-fund
-	cd node && NEARCACHE_LOCKED=1 node scripts/build.js --dts --check
-	cd node && node --test test/
+	cd node && NEARCACHE_LOCKED=1 NEARCACHE_FEATURES=test-hooks node scripts/build.js --dts --check
+	cd node && NEARCACHE_FEATURES=test-hooks node --test test/
 	cd node && npx tsc --noEmit -p test/tsconfig.json
 
 ## Node benchmark (not part of `make test`; numbers go to the README).

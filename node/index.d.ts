@@ -14,14 +14,44 @@ export interface CacheOptions {
   observability?: Record<string, unknown>
 }
 
+/** A key: a string (UTF-8) or bytes. */
+export type Key = string | Buffer
+/** A value to store: a string (UTF-8) or bytes; values come back as Buffers. */
+export type Payload = string | Buffer
+/** A hash field name. */
+export type Field = string | Buffer
+/** A key prefix (`deletePrefix`). */
+export type Prefix = string | Buffer
+/** A Redis glob (`scan`). */
+export type Pattern = string | Buffer
+/** A config file (`Cache.fromConfig`). */
+export type Path = string
+export type Keys = Array<Key>
+export type Fields = Array<Field>
+export type KeyOrKeys = Key | Keys
+export type FieldOrFields = Field | Fields
+/** `[[key, value], ...]` or an object of values. */
+export type Entries = Array<[Key, Payload]> | Record<string, Payload>
+/** `[[field, value], ...]` or an object of values. */
+export type FieldValues = Array<[Field, Payload]> | Record<string, Payload>
+/** Milliseconds, or a duration string such as "30s". */
+export type Ttl = number | string
+/** The arguments of a raw command; numbers are sent as Redis reads them. */
+export type CommandArgs = Array<string | Buffer | number>
+
 /** Options of `set`. */
 export interface SetOptions {
   /** Milliseconds, or a duration string such as "30s". */
-  ttl?: number | string
+  ttl?: Ttl
   /** Only write if the key does not exist. */
   nx?: boolean
   /** Only write if the key exists. */
   xx?: boolean
+}
+
+/** Options of `setMany`. */
+export interface TtlOptions {
+  ttl?: Ttl
 }
 
 /** A raw reply of `command`. */
@@ -59,12 +89,31 @@ export type ErrorCode =
   | 'NC_LOADER'
   | 'NC_INTERNAL'
 
+/**
+ * Every code by core's kind name (`codes.InvalidArgument` is
+ * `'NC_INVALID_ARGUMENT'`), frozen; built from the Rust core's list.
+ */
+export declare const codes: Readonly<Record<string, ErrorCode>>
+
+/**
+ * The rules of the Buffers `getLocal` / `get` keep per key (index.js, "Kept
+ * copies"): how often a kept copy goes back to core, what each one is
+ * charged against `l1.max_bytes`, and the chunks callers' copies are cut
+ * from.
+ */
+export declare const localCopies: {
+  readonly revisitMs: number
+  readonly entryOverheadBytes: number
+  readonly chunkBytes: number
+  readonly pooledMaxBytes: number
+}
+
 /** The methods implemented in JavaScript (index.js) on top of the native ones. */
 export interface Cache {
   /** `get` + `JSON.parse` (UTF-8); `null` when the key is missing. */
-  getJson<T = unknown>(key: string | Buffer): Promise<T | null>
+  getJson<T = unknown>(key: Key): Promise<T | null>
   /** `JSON.stringify` + `set`. */
-  setJson(key: string | Buffer, value: unknown, options?: SetOptions): Promise<boolean>
+  setJson(key: Key, value: unknown, options?: SetOptions): Promise<boolean>
   /**
    * The value of `key`, or else the value `loader(key)` produces, which is
    * written to Redis (with `options.ttl`) and returned. Concurrent callers in
@@ -72,12 +121,12 @@ export interface Cache {
    * code `NC_LOADER` and the loader's error as `cause`.
    */
   getOrLoad(
-    key: string | Buffer,
-    loader: (key: string | Buffer) => Promise<string | Buffer> | string | Buffer,
-    options?: { ttl?: number | string },
+    key: Key,
+    loader: (key: Key) => Promise<Payload> | Payload,
+    options?: TtlOptions,
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
-  scan(pattern?: string | Buffer): AsyncIterableIterator<Buffer>
+  scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
 }
 
 /**
@@ -92,7 +141,7 @@ export declare class Cache {
    * the config comes from `NEARCACHE_CONFIG` / `NEARCACHE_URL` /
    * `REDIS_URL`. No I/O happens here; connections open on first use.
    */
-  constructor(options?: CacheOptions)
+  constructor(options?: CacheOptions | undefined | null)
   /**
    * A cache from a config file (TOML, or JSON when the name ends in
    * `.json`).
@@ -109,87 +158,87 @@ export declare class Cache {
    * key is absent. Each call returns a Buffer of its own: mutating it
    * never affects other callers.
    */
-  getLocal(key: string | Buffer): Buffer | null | undefined
+  getLocal(key: Key): Buffer | null | undefined
   /**
    * Copies the L1 value of `key` into `target` without allocating.
    * Returns the value's length (when it exceeds `target.length`, nothing
    * is copied: grow the target and call again), `null` when L1 knows the
    * key is absent, `undefined` when L1 cannot answer.
    */
-  getLocalInto(key: string | Buffer, target: Uint8Array): number | null | undefined
+  getLocalInto(key: Key, target: Uint8Array): number | null | undefined
   /**
    * The value of `key`: from L1 when it is there, else from Redis (one
    * round trip shared by concurrent readers), filling L1.
    */
-  get(key: string | Buffer): Promise<Buffer | null>
+  get(key: Key): Promise<Buffer | null>
   /**
    * The values of `keys`, in order (`null` for missing keys): L1 answers
    * what it can, one `MGET` fetches the rest.
    */
-  getMany(keys: Array<string | Buffer>): Promise<Array<Buffer | null>>
+  getMany(keys: Keys): Promise<Array<Buffer | null>>
   /**
    * Writes `value` to `key`; resolves `false` when `nx` / `xx` prevented
    * the write. `ttl`: milliseconds or a duration string ("30s"), shortened
    * by up to `write.ttl_jitter`.
    */
-  set(key: string | Buffer, value: string | Buffer, options?: SetOptions): Promise<boolean>
+  set(key: Key, value: Payload, options?: SetOptions | undefined | null): Promise<boolean>
   /**
    * Writes several keys at once (`MSET`, or `SET PX` in one transaction
    * with a `ttl`). `entries`: `[[key, value], ...]` or an object.
    */
-  setMany(entries: Array<[string | Buffer, string | Buffer]> | Record<string, string | Buffer>, options?: { ttl?: number | string }): Promise<void>
+  setMany(entries: Entries, options?: TtlOptions | undefined | null): Promise<undefined>
   /**
    * Deletes `key` (or every key of an array, in one `DEL`); resolves how
    * many existed.
    */
-  delete(key: string | Buffer | Array<string | Buffer>): Promise<number>
+  delete(key: KeyOrKeys): Promise<number>
   /**
    * Sets `key` to expire after `ttl` (milliseconds or "30s"; no jitter);
    * resolves whether the key exists.
    */
-  expire(key: string | Buffer, ttl: number | string): Promise<boolean>
+  expire(key: Key, ttl: Ttl): Promise<boolean>
   /**
    * The remaining time to live of `key` in Redis, in milliseconds:
    * `Infinity` when the key has no expiry, `null` when it does not exist.
    */
-  ttl(key: string | Buffer): Promise<number | null>
+  ttl(key: Key): Promise<number | null>
   /** One field of a hash, or `null`. */
-  hget(key: string | Buffer, field: string | Buffer): Promise<Buffer | null>
+  hget(key: Key, field: Field): Promise<Buffer | null>
   /** Several fields of a hash, in order (`null` for missing fields). */
-  hmget(key: string | Buffer, fields: Array<string | Buffer>): Promise<Array<Buffer | null>>
+  hmget(key: Key, fields: Fields): Promise<Array<Buffer | null>>
   /** Every field of a hash as an object (field names decoded as UTF-8). */
-  hgetall(key: string | Buffer): Promise<Record<string, Buffer>>
+  hgetall(key: Key): Promise<Record<string, Buffer>>
   /**
    * Sets hash fields (`[[field, value], ...]` or an object); resolves how
    * many were new.
    */
-  hset(key: string | Buffer, fields: Array<[string | Buffer, string | Buffer]> | Record<string, string | Buffer>): Promise<number>
+  hset(key: Key, fields: FieldValues): Promise<number>
   /** Deletes hash fields; resolves how many existed. */
-  hdel(key: string | Buffer, fields: string | Buffer | Array<string | Buffer>): Promise<number>
+  hdel(key: Key, fields: FieldOrFields): Promise<number>
   /**
    * Drops keys from this process's L1 (Redis is untouched): one key, an
    * array of keys, or everything when called without arguments.
    */
-  invalidateLocal(keys?: string | Buffer | Array<string | Buffer>): void
+  invalidateLocal(keys?: KeyOrKeys | undefined | null): void
   /**
    * Deletes every key starting with `prefix` (SCAN + UNLINK, never KEYS)
    * and drops them from L1; resolves how many were deleted.
    */
-  deletePrefix(prefix: string | Buffer): Promise<number>
+  deletePrefix(prefix: Prefix): Promise<number>
   /**
    * Sends a raw command (`['INCR', 'counter']`) on the shared
    * connections. Never cached or decompressed; commands that would change
-   * or hold the shared connection are refused (`NC_INVALID_ARGUMENT`); a
-   * write drops the L1 entries of the keys it names.
+   * or hold the shared connection are refused (an `InvalidArgument`
+   * error); a write drops the L1 entries of the keys it names.
    */
-  command(args: Array<string | Buffer | number>): Promise<Reply>
+  command(args: CommandArgs): Promise<Reply>
   /** A snapshot of the counters, latencies, slow log and hot keys. */
   stats(): Stats
   /** The stats in the Prometheus text format. */
   statsPrometheus(): string
   /**
-   * Closes the connections and empties L1; later calls fail with
-   * `NC_CLOSED`. Closing twice is fine.
+   * Closes the connections and empties L1; later calls fail with the
+   * `Closed` code. Closing twice is fine.
    */
   close(): void
   /** Whether `close()` was called. */
@@ -203,5 +252,5 @@ export type JsCache = Cache
  */
 export declare class ScanCursor {
   /** The next batch (possibly empty), or `null` when the scan is done. */
-  nextBatch(): Promise<Buffer[] | null>
+  nextBatch(): Promise<Array<Buffer> | null>
 }

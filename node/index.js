@@ -3,12 +3,14 @@
 // are JavaScript by nature: reuse of the Buffer built for an L1 entry, one
 // native call per event-loop turn for misses, scan() as an async iterator,
 // getOrLoad's loader adapter, and the JSON helpers. Every cache decision
-// (coherence, TTLs, the health bound, single flight) is core's: a reused
-// Buffer is served only while core's change words and deadline vouch for it.
+// (coherence, TTLs, the health bound, single flight) is core's; the one
+// exception, the kept copies, states its rules in one place below ("Kept
+// copies"): a kept Buffer is served only while core's change words and
+// deadline vouch for it.
 
 const native = require('./nearcache.node');
 
-const { Cache, ScanCursor } = native;
+const { Cache, ScanCursor, codes } = native;
 const proto = Cache.prototype;
 const nativeGet = proto.get;
 const nativeGetLocalInto = proto.getLocalInto;
@@ -17,45 +19,73 @@ const nativeGetOrLoad = proto._getOrLoad;
 const nativeStats = proto.stats;
 const nativeStatsPrometheus = proto.statsPrometheus;
 
-// --- The hit path ---------------------------------------------------------
+// --- Kept copies: the binding's one deliberate exception ----------------------
 //
-// Building a Buffer through napi costs 2-5 us and even an empty napi method
-// call costs several hundred ns, against a few tens for a Map lookup. So the
-// first hit on a key builds one Buffer (the "master") and keeps it with what
-// core's get_local_view reported: the entry's version, the change word of its
-// L1 shard and the global change word as they were at the lookup, and how
-// long the answer holds (entry expiry or health deadline, whichever is
-// first). Core bumps the shard word whenever an entry of the shard is
-// removed, replaced or evicted (invalidations, own writes, evictions) and the
-// global word on a flush or when the health deadline moves back; the words
-// are core's own memory, seen here as an Int32Array, so a later hit checks
-// them and the clock without calling core at all. Anything changed or
-// expired: ask core again (one native call, which rebuilds the master only
-// when the entry's version changed).
+// Everything a cache decides is core's, except this: index.js keeps, per
+// key, the Buffer it built for an L1 entry (the "master") and answers
+// repeat hits from it without calling core. It exists because of napi's
+// costs, not because of any cache rule: building a Buffer through napi
+// costs 2-5 us and even an empty native call several hundred ns, against a
+// few tens for a Map lookup. It is a conversion cache over core's L1, and
+// these are all of its rules (the numbers are `localCopies`, exported so
+// that the tests read the same ones; test/cache.test.js checks each rule):
 //
-// Callers always get a Buffer of their own, never the master: a caller that
-// writes into its Buffer cannot change what anyone else reads. The masters
-// are a conversion cache, bounded by l1.max_bytes and dropped on close().
-// Hits answered here are added to core's counters in stats(); they do not
-// feed core's latency samples.
+// 1. Never stale beyond core. A copy is kept with what core's
+//    get_local_view reported: the entry's version, the change word of its
+//    L1 shard and the global change word as they were at the lookup, and
+//    how long core's answer holds (entry expiry or health deadline,
+//    whichever is first). Core bumps the shard word whenever an entry of
+//    the shard is removed, replaced or evicted (invalidations, own writes,
+//    evictions) and the global word on a flush or when the health deadline
+//    moves back. The words are core's own memory, seen here as an
+//    Int32Array, so a hit checks them and the clock without a native call.
+//    Anything changed or expired: ask core again (`_view`, which rebuilds
+//    the master only when the entry's version changed). close() drops every
+//    copy; later lookups go to core, which refuses them (Closed).
+// 2. Revisit. A copy goes back to core at least every `revisitMs` even when
+//    nothing changed, so that core still sees the key as used: its eviction
+//    (CLOCK visited bit) and hot-key sketch only learn of hits it answers,
+//    and it counts those hits itself. Hits answered here are added to core's
+//    hit counters (`_addLocalHits`) before stats(), statsPrometheus() and
+//    close(); they do not feed core's latency samples.
+// 3. Bound. The copies are charged key length + `entryOverheadBytes` +
+//    value length each (cached absences too, so many missing keys cannot
+//    grow the maps) against core's l1.max_bytes; going over drops all of
+//    them (a dropped copy costs one Buffer build on its next hit, nothing
+//    else). With L1 off there are no copies and get() goes straight to
+//    Redis.
+// 4. Clock. Date.now() is the cheapest clock here (a V8 builtin;
+//    performance.now() goes through a native binding). It is wall-clock
+//    time, so lookups keep the latest value seen and a step backwards drops
+//    every copy (their deadlines were computed on the old time).
+// 5. Own Buffers. Callers always get a Buffer of their own, never the
+//    master: a caller that writes into its Buffer cannot change what anyone
+//    else reads. The copies are cut from `chunkBytes` chunks, as
+//    Buffer.allocUnsafe cuts its own from an 8 KiB pool, but with one chunk
+//    per ~60 hits of 1 KiB rather than one per 8 (measured: a hit costs
+//    0.6-0.8 of what it costs with Buffer.allocUnsafe); values over
+//    `pooledMaxBytes` get a Buffer to themselves. A Buffer kept by a caller
+//    keeps its chunk alive, as with Node's pool.
+
+const localCopies = Object.freeze({
+  revisitMs: 1000,
+  entryOverheadBytes: 64,
+  chunkBytes: 64 * 1024,
+  pooledMaxBytes: 4 * 1024,
+});
+// The clock of rule 4; tests step it through _setClock. A module binding
+// rather than an object property, so the hit path reads it as it read the
+// former `const now = Date.now`.
+let now = Date.now;
+function setClock(fn) {
+  now = fn;
+}
 
 const kLocal = Symbol('nearcache.local');
-// A kept copy goes back to core at least this often even when nothing
-// changed, so that core still sees the key as used: its eviction (CLOCK
-// visited bit) and hot-key sketch only learn of hits it answers.
-const REVISIT_MS = 1000;
-// Date.now() is the cheapest clock here (a V8 builtin; performance.now()
-// goes through a native binding). It is wall-clock time, so lookups keep
-// the latest value seen and treat a step backwards as "every copy expired".
-const now = Date.now;
-
-// The copies callers get are cut from 64 KiB chunks, as Buffer.allocUnsafe
-// cuts its own from an 8 KiB pool, but with one chunk per ~60 hits of 1 KiB
-// rather than one per 8: measured here, a hit costs about 0.6-0.8 of what it
-// costs with Buffer.allocUnsafe. (A Buffer kept by a caller keeps its chunk
-// alive, as with Node's pool.)
-const CHUNK = 64 * 1024;
-const POOLED_MAX = 4 * 1024;
+const REVISIT_MS = localCopies.revisitMs;
+const ENTRY_OVERHEAD = localCopies.entryOverheadBytes;
+const CHUNK = localCopies.chunkBytes;
+const POOLED_MAX = localCopies.pooledMaxBytes;
 let chunk = null;
 let chunkUsed = CHUNK;
 
@@ -132,7 +162,7 @@ function flushHits(cache) {
 
 // The L1 answer for `key`: a Buffer of the caller's own, null (L1 knows the
 // key is absent) or undefined (L1 cannot answer). Throws like the native
-// call (NC_CLOSED, NC_INVALID_ARGUMENT, TypeError).
+// call (core's Closed or InvalidArgument code; a TypeError for a wrong type).
 function lookup(cache, key) {
   const found = masterOf(cache, key);
   return found === undefined || found === null ? found : copyOf(found);
@@ -142,7 +172,7 @@ function lookup(cache, key) {
 function masterOf(cache, key) {
   let state = cache[kLocal];
   if (state === undefined) state = localState(cache);
-  else if (state === null) return cache._view(key, 0, closedOut); // closed: throws NC_CLOSED
+  else if (state === null) return cache._view(key, 0, closedOut); // closed: core throws Closed
   let map;
   let mapKey;
   if (typeof key === 'string') {
@@ -170,7 +200,19 @@ function masterOf(cache, key) {
       state.hits++;
       return known.master;
     }
+    if ((typeof key === 'string' ? state.strings : state.buffers) !== map) {
+      // fresh() saw the clock step back and dropped every copy, this one
+      // too: core's answer is filed as new, in the new maps.
+      return askCore(cache, state, key, typeof key === 'string' ? state.strings : state.buffers, mapKey, undefined);
+    }
   }
+  return askCore(cache, state, key, map, mapKey, known);
+}
+
+// The slow half of masterOf (a function of its own, so that the hit path
+// above stays small enough for V8 to inline): asks core and files its
+// answer.
+function askCore(cache, state, key, map, mapKey, known) {
   // Read before asking core, so the deadline errs early.
   const asked = now();
   const found = cache._view(key, known === undefined ? 0 : known.version, state.out);
@@ -212,10 +254,9 @@ function masterOf(cache, key) {
   return found;
 }
 
-// What an entry is charged against l1.max_bytes: cached absences too, so
-// that many missing keys cannot grow the map without bound.
+// What an entry is charged against l1.max_bytes (rule 3).
 function weight(mapKey, master) {
-  return mapKey.length + 64 + (master === null ? 0 : master.length);
+  return mapKey.length + ENTRY_OVERHEAD + (master === null ? 0 : master.length);
 }
 const closedOut = new Float64Array(5);
 
@@ -285,9 +326,11 @@ function getFromRedis(cache, key) {
   });
 }
 
+// A wrong argument type, as the native methods report one: a TypeError with
+// core's InvalidArgument code.
 function typeError(message) {
   const err = new TypeError(message);
-  err.code = 'NC_INVALID_ARGUMENT';
+  err.code = codes.InvalidArgument;
   return err;
 }
 
@@ -354,7 +397,7 @@ Object.defineProperties(proto, {
         if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
         throw typeError(`the loader must resolve to a string or Buffer, got ${value === null ? 'null' : typeof value}`);
       };
-      return nativeGetOrLoad.call(this, key, load, options == null ? undefined : options.ttl);
+      return nativeGetOrLoad.call(this, key, load, options);
     },
     writable: true,
     configurable: true,
@@ -415,8 +458,11 @@ const nativeClose = proto.close;
 proto.close = function close() {
   flushHits(this);
   nativeClose.call(this);
-  // null: closed; lookups go to core, which refuses them with NC_CLOSED.
+  // null: closed; lookups go to core, which refuses them (Closed).
   Object.defineProperty(this, kLocal, { value: null, writable: true });
 };
 
-module.exports = { Cache, ScanCursor };
+module.exports = { Cache, ScanCursor, codes, localCopies, _setClock: setClock };
+// The panic hook of test builds (`make node-test`), for the conformance
+// runner and test/cache.test.js; absent from release builds.
+if (typeof native._panicForTests === 'function') module.exports._panicForTests = native._panicForTests;

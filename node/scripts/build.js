@@ -9,6 +9,9 @@
 //                                    devDependency @napi-rs/cli)
 //   node scripts/build.js --dts --check   ... and fail if it changed
 //
+// NEARCACHE_FEATURES=test-hooks adds cargo features (`make node-test` builds
+// the test hooks in; a plain `npm install` never does).
+//
 // Plain cargo, no `--target`: a target triple would build every dependency
 // a second time in another directory (see the repository's notes). Honors
 // CARGO_TARGET_DIR through cargo's own JSON messages.
@@ -25,6 +28,7 @@ const cargo = process.env.CARGO || 'cargo';
 const args = ['build', '--manifest-path', path.join(here, 'Cargo.toml'), '--lib', '--message-format=json-render-diagnostics'];
 if (!debug) args.push('--release');
 if (process.env.NEARCACHE_LOCKED) args.push('--locked');
+if (process.env.NEARCACHE_FEATURES) args.push('--features', process.env.NEARCACHE_FEATURES);
 
 const env = { ...process.env };
 let typeDefDir = null;

@@ -14,14 +14,44 @@ export interface CacheOptions {
   observability?: Record<string, unknown>
 }
 
+/** A key: a string (UTF-8) or bytes. */
+export type Key = string | Buffer
+/** A value to store: a string (UTF-8) or bytes; values come back as Buffers. */
+export type Payload = string | Buffer
+/** A hash field name. */
+export type Field = string | Buffer
+/** A key prefix (`deletePrefix`). */
+export type Prefix = string | Buffer
+/** A Redis glob (`scan`). */
+export type Pattern = string | Buffer
+/** A config file (`Cache.fromConfig`). */
+export type Path = string
+export type Keys = Array<Key>
+export type Fields = Array<Field>
+export type KeyOrKeys = Key | Keys
+export type FieldOrFields = Field | Fields
+/** `[[key, value], ...]` or an object of values. */
+export type Entries = Array<[Key, Payload]> | Record<string, Payload>
+/** `[[field, value], ...]` or an object of values. */
+export type FieldValues = Array<[Field, Payload]> | Record<string, Payload>
+/** Milliseconds, or a duration string such as "30s". */
+export type Ttl = number | string
+/** The arguments of a raw command; numbers are sent as Redis reads them. */
+export type CommandArgs = Array<string | Buffer | number>
+
 /** Options of `set`. */
 export interface SetOptions {
   /** Milliseconds, or a duration string such as "30s". */
-  ttl?: number | string
+  ttl?: Ttl
   /** Only write if the key does not exist. */
   nx?: boolean
   /** Only write if the key exists. */
   xx?: boolean
+}
+
+/** Options of `setMany`. */
+export interface TtlOptions {
+  ttl?: Ttl
 }
 
 /** A raw reply of `command`. */
@@ -59,12 +89,31 @@ export type ErrorCode =
   | 'NC_LOADER'
   | 'NC_INTERNAL'
 
+/**
+ * Every code by core's kind name (`codes.InvalidArgument` is
+ * `'NC_INVALID_ARGUMENT'`), frozen; built from the Rust core's list.
+ */
+export declare const codes: Readonly<Record<string, ErrorCode>>
+
+/**
+ * The rules of the Buffers `getLocal` / `get` keep per key (index.js, "Kept
+ * copies"): how often a kept copy goes back to core, what each one is
+ * charged against `l1.max_bytes`, and the chunks callers' copies are cut
+ * from.
+ */
+export declare const localCopies: {
+  readonly revisitMs: number
+  readonly entryOverheadBytes: number
+  readonly chunkBytes: number
+  readonly pooledMaxBytes: number
+}
+
 /** The methods implemented in JavaScript (index.js) on top of the native ones. */
 export interface Cache {
   /** `get` + `JSON.parse` (UTF-8); `null` when the key is missing. */
-  getJson<T = unknown>(key: string | Buffer): Promise<T | null>
+  getJson<T = unknown>(key: Key): Promise<T | null>
   /** `JSON.stringify` + `set`. */
-  setJson(key: string | Buffer, value: unknown, options?: SetOptions): Promise<boolean>
+  setJson(key: Key, value: unknown, options?: SetOptions): Promise<boolean>
   /**
    * The value of `key`, or else the value `loader(key)` produces, which is
    * written to Redis (with `options.ttl`) and returned. Concurrent callers in
@@ -72,11 +121,11 @@ export interface Cache {
    * code `NC_LOADER` and the loader's error as `cause`.
    */
   getOrLoad(
-    key: string | Buffer,
-    loader: (key: string | Buffer) => Promise<string | Buffer> | string | Buffer,
-    options?: { ttl?: number | string },
+    key: Key,
+    loader: (key: Key) => Promise<Payload> | Payload,
+    options?: TtlOptions,
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
-  scan(pattern?: string | Buffer): AsyncIterableIterator<Buffer>
+  scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
 }
 

@@ -1,20 +1,391 @@
-//! JavaScript values to bytes and back.
+//! JavaScript values to core's arguments and core's results back, as types.
 //!
-//! Keys and values arrive as `string` (UTF-8 encoded) or `Buffer` /
-//! `Uint8Array`; values leave as `Buffer`. Raw napi calls here: the typed
-//! wrappers would allocate a `String` per key on the hit path.
+//! Each argument kind is one type with a `FromNapiValue` impl, so a
+//! `#[napi]` method takes typed parameters and napi-derive writes their
+//! names into index.d.ts (`key: Key`; scripts/dts-header.d.ts says what
+//! `Key` is). Conversion never fails inside napi-rs: a type keeps its
+//! [`ArgResult`] and the method delivers the error, thrown by a sync method
+//! and as a rejected Promise by an async one (see [`Arg`]). Whether a value
+//! is acceptable (a negative TTL, NaN) is core's decision (`nearcache::args`);
+//! this module only checks JavaScript types.
+//!
+//! Raw napi calls here: the typed wrappers would allocate a `String` per key
+//! on the hit path.
 
+use std::marker::PhantomData;
 use std::ptr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use napi::bindgen_prelude::{Either, FromNapiValue, Null, ToNapiValue};
 use napi::sys;
-use nearcache::Reply;
+use nearcache::args;
 
 use crate::error::{ArgError, ArgResult};
 
 /// Keys up to this long are read into a stack buffer (no allocation).
 const INLINE_KEY: usize = 256;
+
+// --- Arguments ---------------------------------------------------------------
+
+/// A converted argument (or a tuple of them): `take` hands over the Rust
+/// value or the reason it was refused.
+pub(crate) trait Arg {
+    type Out;
+    fn take(self) -> ArgResult<Self::Out>;
+}
+
+impl<T: Arg> Arg for Option<T> {
+    type Out = Option<T::Out>;
+    fn take(self) -> ArgResult<Self::Out> {
+        self.map(Arg::take).transpose()
+    }
+}
+
+impl Arg for () {
+    type Out = ();
+    fn take(self) -> ArgResult<()> {
+        Ok(())
+    }
+}
+
+macro_rules! arg_tuple {
+    ($($t:ident),+) => {
+        impl<$($t: Arg),+> Arg for ($($t,)+) {
+            type Out = ($($t::Out,)+);
+            #[allow(non_snake_case)]
+            fn take(self) -> ArgResult<Self::Out> {
+                let ($($t,)+) = self;
+                Ok(($($t.take()?,)+))
+            }
+        }
+    };
+}
+arg_tuple!(A);
+arg_tuple!(A, B);
+arg_tuple!(A, B, C);
+
+/// Implements `FromNapiValue` (conversion kept for the method to deliver)
+/// and [`Arg`] for an argument type from its conversion function.
+macro_rules! js_arg {
+    ($ty:ident $(<$lt:lifetime>)?, $out:ty, $convert:ident) => {
+        impl$(<$lt>)? FromNapiValue for $ty$(<$lt>)? {
+            unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+                Ok($ty($convert(env, value)))
+            }
+        }
+
+        impl$(<$lt>)? Arg for $ty$(<$lt>)? {
+            type Out = $out;
+            fn take(self) -> ArgResult<$out> {
+                self.0
+            }
+        }
+    };
+}
+
+/// What an argument is called in error messages.
+pub trait Name {
+    const WHAT: &'static str;
+}
+
+macro_rules! names {
+    ($($marker:ident = $what:literal),* $(,)?) => {
+        $(
+            pub struct $marker;
+            impl Name for $marker {
+                const WHAT: &'static str = $what;
+            }
+        )*
+    };
+}
+names!(
+    KeyName = "key",
+    KeysName = "keys",
+    ValueName = "value",
+    FieldName = "field",
+    FieldsName = "fields",
+    EntriesName = "entries",
+    PrefixName = "prefix",
+    PatternName = "pattern",
+    PathName = "path",
+);
+
+/// A string (UTF-8) or Buffer / Uint8Array, read without allocating when it
+/// is a string of up to [`INLINE_KEY`] bytes or a Buffer (borrowed from the
+/// JS heap for the duration of the call). `.take()` gives owned bytes for
+/// async calls; [`Text::borrowed`] the bytes in place for sync L1 calls.
+pub struct Text<'a, N: Name>(ArgResult<TextBytes<'a>>, PhantomData<N>);
+
+/// index.d.ts names these types; scripts/dts-header.d.ts declares each as
+/// `string | Buffer`.
+pub type Key<'a> = Text<'a, KeyName>;
+/// (`Value` would render as `any`: napi-derive reads it as serde's `Value`.)
+pub type Payload<'a> = Text<'a, ValueName>;
+pub type Field<'a> = Text<'a, FieldName>;
+pub type Prefix<'a> = Text<'a, PrefixName>;
+pub type Pattern<'a> = Text<'a, PatternName>;
+/// A config file's path (`Cache.fromConfig`), decoded as UTF-8.
+pub type Path<'a> = Text<'a, PathName>;
+
+// The inline variant is the point: a short key stays on the stack.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum TextBytes<'a> {
+    Inline([u8; INLINE_KEY], usize),
+    Owned(Vec<u8>),
+    Borrowed(&'a [u8]),
+}
+
+impl AsRef<[u8]> for TextBytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            TextBytes::Inline(buf, len) => &buf[..*len],
+            TextBytes::Owned(v) => v,
+            TextBytes::Borrowed(b) => b,
+        }
+    }
+}
+
+impl TextBytes<'_> {
+    fn into_bytes(self) -> Bytes {
+        match self {
+            TextBytes::Owned(v) => Bytes::from(v),
+            other => Bytes::copy_from_slice(other.as_ref()),
+        }
+    }
+}
+
+impl<'a, N: Name> Text<'a, N> {
+    /// The bytes in place (no allocation for short strings and Buffers).
+    pub(crate) fn borrowed(self) -> ArgResult<TextBytes<'a>> {
+        self.0
+    }
+}
+
+impl<N: Name> FromNapiValue for Text<'_, N> {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        Ok(Text(text(env, value, N::WHAT), PhantomData))
+    }
+}
+
+impl<N: Name> Arg for Text<'_, N> {
+    type Out = Bytes;
+    fn take(self) -> ArgResult<Bytes> {
+        self.0.map(TextBytes::into_bytes)
+    }
+}
+
+fn text<'a>(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<TextBytes<'a>> {
+    if type_of(env, value) == sys::ValueType::napi_string {
+        let mut stack = [0u8; INLINE_KEY];
+        let mut len = 0usize;
+        // SAFETY: JS thread; napi writes at most `INLINE_KEY - 1` bytes and a NUL.
+        unsafe { sys::napi_get_value_string_utf8(env, value, stack.as_mut_ptr().cast(), INLINE_KEY, &mut len) };
+        if len < INLINE_KEY - 1 {
+            return Ok(TextBytes::Inline(stack, len));
+        }
+        return Ok(TextBytes::Owned(string_bytes(env, value)));
+    }
+    match typed_bytes(env, value) {
+        Some(bytes) => Ok(TextBytes::Borrowed(bytes)),
+        None => Err(expected(env, value, what, "a string or Buffer")),
+    }
+}
+
+/// Owned bytes of a string / Buffer / Uint8Array (list elements, fields).
+pub(crate) fn bytes(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Bytes> {
+    text(env, value, what).map(TextBytes::into_bytes)
+}
+
+/// An array of strings / Buffers (`keys`, `fields`).
+pub struct List<N: Name>(ArgResult<Vec<Bytes>>, PhantomData<N>);
+pub type Keys = List<KeysName>;
+pub type Fields = List<FieldsName>;
+
+/// One string / Buffer or an array of them (`delete`, `hdel`, `invalidateLocal`).
+pub struct OneOrMany<N: Name>(ArgResult<Vec<Bytes>>, PhantomData<N>);
+pub type KeyOrKeys = OneOrMany<KeysName>;
+pub type FieldOrFields = OneOrMany<FieldsName>;
+
+/// `[[k, v], ...]` pairs, or the own enumerable properties of an object.
+pub struct Pairs<N: Name>(ArgResult<Vec<(Bytes, Bytes)>>, PhantomData<N>);
+pub type Entries = Pairs<EntriesName>;
+pub type FieldValues = Pairs<FieldsName>;
+
+macro_rules! named_arg {
+    ($ty:ident, $out:ty, $convert:ident) => {
+        impl<N: Name> FromNapiValue for $ty<N> {
+            unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+                Ok($ty($convert(env, value, N::WHAT), PhantomData))
+            }
+        }
+
+        impl<N: Name> Arg for $ty<N> {
+            type Out = $out;
+            fn take(self) -> ArgResult<$out> {
+                self.0
+            }
+        }
+    };
+}
+named_arg!(List, Vec<Bytes>, bytes_list);
+named_arg!(OneOrMany, Vec<Bytes>, one_or_many);
+named_arg!(Pairs, Vec<(Bytes, Bytes)>, pairs);
+
+fn bytes_list(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<Bytes>> {
+    array(env, value, what)?.into_iter().enumerate().map(|(i, v)| bytes(env, v, &format!("{what}[{i}]"))).collect()
+}
+
+fn one_or_many(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<Bytes>> {
+    if is_array(env, value) {
+        bytes_list(env, value, what)
+    } else {
+        Ok(vec![bytes(env, value, what)?])
+    }
+}
+
+fn pairs(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<(Bytes, Bytes)>> {
+    if is_array(env, value) {
+        let mut out = Vec::new();
+        for (i, pair) in array(env, value, what)?.into_iter().enumerate() {
+            let parts = array(env, pair, &format!("{what}[{i}]"))?;
+            let [k, v] = parts[..] else {
+                return Err(ArgError::wrong_type(format!("{what}[{i}] must be a [key, value] pair")));
+            };
+            out.push((bytes(env, k, &format!("{what}[{i}][0]"))?, bytes(env, v, &format!("{what}[{i}][1]"))?));
+        }
+        return Ok(out);
+    }
+    if type_of(env, value) != sys::ValueType::napi_object || typed_bytes(env, value).is_some() {
+        return Err(expected(env, value, what, "an array of [key, value] pairs or an object"));
+    }
+    let mut names = ptr::null_mut();
+    // SAFETY: JS thread, an object.
+    unsafe { sys::napi_get_property_names(env, value, &mut names) };
+    let mut out = Vec::new();
+    for name in array(env, names, what)? {
+        let mut v = ptr::null_mut();
+        // SAFETY: as above.
+        unsafe { sys::napi_get_property(env, value, name, &mut v) };
+        let key = bytes(env, name, what)?;
+        let shown = String::from_utf8_lossy(&key).into_owned();
+        out.push((key, bytes(env, v, &format!("{what}.{shown}"))?));
+    }
+    Ok(out)
+}
+
+/// A required TTL: milliseconds or a duration string ("30s").
+pub struct Ttl(ArgResult<Duration>);
+js_arg!(Ttl, Duration, required_ttl);
+
+fn required_ttl(env: sys::napi_env, value: sys::napi_value) -> ArgResult<Duration> {
+    ttl(env, value, "ttl")?.ok_or_else(|| ArgError::wrong_type("ttl is required"))
+}
+
+/// A TTL, `None` when absent. The JavaScript type is checked here; the
+/// number or text goes to core, which decides what is a valid TTL.
+fn ttl(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Option<Duration>> {
+    Ok(Some(match type_of(env, value) {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => return Ok(None),
+        sys::ValueType::napi_number => args::ttl_from_millis(what, number(env, value))?,
+        sys::ValueType::napi_string => args::ttl_from_text(what, &String::from_utf8_lossy(&string_bytes(env, value)))?,
+        _ => return Err(expected(env, value, what, "a number of milliseconds or a duration string like \"30s\"")),
+    }))
+}
+
+/// `{ ttl, nx, xx }` of `set`.
+pub struct SetOptions(ArgResult<nearcache::SetOptions>);
+js_arg!(SetOptions, nearcache::SetOptions, set_options);
+
+fn set_options(env: sys::napi_env, value: sys::napi_value) -> ArgResult<nearcache::SetOptions> {
+    let object = options(env, value, "options")?;
+    Ok(nearcache::SetOptions {
+        ttl: ttl(env, property(env, object, c"ttl"), "options.ttl")?,
+        only_if_absent: boolean(env, property(env, object, c"nx"), "options.nx")?,
+        only_if_present: boolean(env, property(env, object, c"xx"), "options.xx")?,
+        exact_ttl: false,
+    })
+}
+
+/// `{ ttl }` of `setMany`.
+pub struct TtlOptions(ArgResult<Option<Duration>>);
+js_arg!(TtlOptions, Option<Duration>, ttl_options);
+
+fn ttl_options(env: sys::napi_env, value: sys::napi_value) -> ArgResult<Option<Duration>> {
+    ttl(env, property(env, options(env, value, "options")?, c"ttl"), "options.ttl")
+}
+
+/// The options tree of `new Cache(options)`, for core's config parser.
+pub struct CacheOptions(ArgResult<serde_json::Value>);
+js_arg!(CacheOptions, serde_json::Value, cache_options);
+
+fn cache_options(env: sys::napi_env, value: sys::napi_value) -> ArgResult<serde_json::Value> {
+    options(env, value, "options")
+        .map_err(|_| ArgError::wrong_type("options must be an object like { url: 'redis://...' }"))?;
+    // SAFETY: an object; napi-rs converts it to a JSON tree.
+    unsafe { serde_json::Value::from_napi_value(env, value) }
+        .map_err(|e| ArgError::wrong_type(format!("options: {}", e.reason)))
+}
+
+/// The arguments of a raw command: strings, Buffers and numbers (core's
+/// `number_arg` writes numbers as Redis reads them).
+pub struct CommandArgs(ArgResult<Vec<Bytes>>);
+js_arg!(CommandArgs, Vec<Bytes>, command_args);
+
+fn command_args(env: sys::napi_env, value: sys::napi_value) -> ArgResult<Vec<Bytes>> {
+    let items = array(env, value, "args")?;
+    let mut parts = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        parts.push(match type_of(env, item) {
+            sys::ValueType::napi_number => args::number_arg(number(env, item))?,
+            _ => bytes(env, item, &format!("args[{i}]"))?,
+        });
+    }
+    Ok(parts)
+}
+
+/// The writable bytes of a Uint8Array (`getLocalInto`'s target); named so
+/// that index.d.ts says `Uint8Array`.
+pub type Uint8Array<'a> = Target<'a>;
+pub struct Target<'a>(ArgResult<&'a mut [u8]>);
+js_arg!(Target<'a>, &'a mut [u8], target);
+
+fn target<'a>(env: sys::napi_env, value: sys::napi_value) -> ArgResult<&'a mut [u8]> {
+    typed_bytes(env, value).ok_or_else(|| expected(env, value, "target", "a Buffer or Uint8Array"))
+}
+
+/// index.js's out-parameter of `_view`: a Float64Array of 5 slots.
+pub struct Slots<'a>(ArgResult<&'a mut [f64]>);
+js_arg!(Slots<'a>, &'a mut [f64], slots);
+
+fn slots<'a>(env: sys::napi_env, value: sys::napi_value) -> ArgResult<&'a mut [f64]> {
+    let n = 5;
+    let mut is = false;
+    // SAFETY: JS thread; the slice borrows the array's memory, which the
+    // caller's argument keeps alive for the duration of this native call.
+    unsafe {
+        sys::napi_is_typedarray(env, value, &mut is);
+        if is {
+            let mut kind = 0;
+            let mut len = 0usize;
+            let mut data = ptr::null_mut();
+            let mut buffer = ptr::null_mut();
+            let mut offset = 0usize;
+            let status =
+                sys::napi_get_typedarray_info(env, value, &mut kind, &mut len, &mut data, &mut buffer, &mut offset);
+            if status == sys::Status::napi_ok
+                && kind == sys::TypedarrayType::float64_array
+                && len >= n
+                && !data.is_null()
+            {
+                return Ok(std::slice::from_raw_parts_mut(data.cast::<f64>(), n));
+            }
+        }
+    }
+    Err(expected(env, value, "out", &format!("a Float64Array of at least {n}")))
+}
+
+// --- JavaScript type checks --------------------------------------------------
 
 fn type_of(env: sys::napi_env, value: sys::napi_value) -> sys::napi_valuetype {
     let mut kind = sys::ValueType::napi_undefined;
@@ -37,8 +408,19 @@ fn type_name(env: sys::napi_env, value: sys::napi_value) -> &'static str {
     }
 }
 
-pub(crate) fn is_nullish(env: sys::napi_env, value: sys::napi_value) -> bool {
-    matches!(type_of(env, value), sys::ValueType::napi_undefined | sys::ValueType::napi_null)
+pub(crate) fn expected(env: sys::napi_env, value: sys::napi_value, what: &str, wanted: &str) -> ArgError {
+    ArgError::wrong_type(format!("{what} must be {wanted}, got {}", type_name(env, value)))
+}
+
+pub(crate) fn is_function(env: sys::napi_env, value: sys::napi_value) -> bool {
+    type_of(env, value) == sys::ValueType::napi_function
+}
+
+fn is_array(env: sys::napi_env, value: sys::napi_value) -> bool {
+    let mut is = false;
+    // SAFETY: JS thread.
+    unsafe { sys::napi_is_array(env, value, &mut is) };
+    is
 }
 
 /// The bytes of a Buffer / Uint8Array (borrowed from the JS heap for the
@@ -70,30 +452,6 @@ fn typed_bytes<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a mut
     }
 }
 
-/// Calls `f` with the bytes of a string or Buffer key, without allocating
-/// for keys up to [`INLINE_KEY`] bytes.
-pub(crate) fn with_key<R>(
-    env: sys::napi_env,
-    value: sys::napi_value,
-    what: &str,
-    f: impl FnOnce(&[u8]) -> R,
-) -> ArgResult<R> {
-    if type_of(env, value) == sys::ValueType::napi_string {
-        let mut stack = [0u8; INLINE_KEY];
-        let mut len = 0usize;
-        // SAFETY: JS thread; napi writes at most `INLINE_KEY - 1` bytes and a NUL.
-        unsafe { sys::napi_get_value_string_utf8(env, value, stack.as_mut_ptr().cast(), INLINE_KEY, &mut len) };
-        if len < INLINE_KEY - 1 {
-            return Ok(f(&stack[..len]));
-        }
-        return Ok(f(&string_bytes(env, value)));
-    }
-    match typed_bytes(env, value) {
-        Some(bytes) => Ok(f(bytes)),
-        None => Err(expected(env, value, what, "a string or Buffer")),
-    }
-}
-
 fn string_bytes(env: sys::napi_env, value: sys::napi_value) -> Vec<u8> {
     let mut len = 0usize;
     // SAFETY: JS thread; first call asks for the length, second fills.
@@ -106,84 +464,16 @@ fn string_bytes(env: sys::napi_env, value: sys::napi_value) -> Vec<u8> {
     }
 }
 
-fn expected(env: sys::napi_env, value: sys::napi_value, what: &str, wanted: &str) -> ArgError {
-    ArgError::new(format!("{what} must be {wanted}, got {}", type_name(env, value)))
-}
-
-/// Owned bytes of a string / Buffer / Uint8Array (keys, fields, values).
-pub(crate) fn bytes(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Bytes> {
-    if type_of(env, value) == sys::ValueType::napi_string {
-        return Ok(Bytes::from(string_bytes(env, value)));
-    }
-    match typed_bytes(env, value) {
-        Some(b) => Ok(Bytes::copy_from_slice(b)),
-        None => Err(expected(env, value, what, "a string or Buffer")),
-    }
-}
-
-/// The writable bytes of a Uint8Array target (`getLocalInto`).
-pub(crate) fn target<'a>(env: sys::napi_env, value: sys::napi_value) -> ArgResult<&'a mut [u8]> {
-    typed_bytes(env, value).ok_or_else(|| expected(env, value, "target", "a Buffer or Uint8Array"))
-}
-
-/// The first `n` slots of a Float64Array (index.js's out-parameter).
-pub(crate) fn f64_slots<'a>(env: sys::napi_env, value: sys::napi_value, n: usize) -> ArgResult<&'a mut [f64]> {
-    let mut is = false;
-    // SAFETY: JS thread; the slice borrows the array's memory, which the
-    // caller's argument keeps alive for the duration of this native call.
-    unsafe {
-        sys::napi_is_typedarray(env, value, &mut is);
-        if is {
-            let mut kind = 0;
-            let mut len = 0usize;
-            let mut data = ptr::null_mut();
-            let mut buffer = ptr::null_mut();
-            let mut offset = 0usize;
-            let status =
-                sys::napi_get_typedarray_info(env, value, &mut kind, &mut len, &mut data, &mut buffer, &mut offset);
-            if status == sys::Status::napi_ok
-                && kind == sys::TypedarrayType::float64_array
-                && len >= n
-                && !data.is_null()
-            {
-                return Ok(std::slice::from_raw_parts_mut(data.cast::<f64>(), n));
-            }
-        }
-    }
-    Err(expected(env, value, "out", &format!("a Float64Array of at least {n}")))
-}
-
-/// Core's change words as an external ArrayBuffer over core's own memory
-/// (no copy: JavaScript sees every bump). The buffer keeps the words alive
-/// until it is collected. `None` where external buffers are refused.
-pub(crate) fn change_words(env: sys::napi_env, words: nearcache::ChangeWords) -> Option<sys::napi_value> {
-    unsafe extern "C" fn release(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
-        // SAFETY: `hint` is the box leaked below, released exactly once.
-        drop(unsafe { Box::from_raw(hint.cast::<nearcache::ChangeWords>()) });
-    }
-    let len = std::mem::size_of_val(words.words());
-    let data = words.words().as_ptr().cast_mut().cast::<std::ffi::c_void>();
-    let owner = Box::into_raw(Box::new(words));
-    let mut out = ptr::null_mut();
-    // SAFETY: JS thread; `data` stays valid while `owner` lives, and `owner`
-    // is dropped by `release` when the ArrayBuffer is collected. JavaScript
-    // only reads the words (aligned 32-bit loads).
-    let status =
-        unsafe { sys::napi_create_external_arraybuffer(env, data, len, Some(release), owner.cast(), &mut out) };
-    if status != sys::Status::napi_ok {
-        // SAFETY: napi did not take ownership.
-        drop(unsafe { Box::from_raw(owner) });
-        return None;
-    }
-    Some(out)
+fn number(env: sys::napi_env, value: sys::napi_value) -> f64 {
+    let mut n = f64::NAN;
+    // SAFETY: JS thread, a number (checked by the caller).
+    unsafe { sys::napi_get_value_double(env, value, &mut n) };
+    n
 }
 
 /// The elements of a JS array.
-pub(crate) fn array(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<sys::napi_value>> {
-    let mut is = false;
-    // SAFETY: JS thread.
-    unsafe { sys::napi_is_array(env, value, &mut is) };
-    if !is {
+fn array(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<sys::napi_value>> {
+    if !is_array(env, value) {
         return Err(expected(env, value, what, "an array"));
     }
     let mut len = 0u32;
@@ -199,63 +489,28 @@ pub(crate) fn array(env: sys::napi_env, value: sys::napi_value, what: &str) -> A
     Ok(out)
 }
 
-/// Each element of an array as bytes.
-pub(crate) fn bytes_list(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<Bytes>> {
-    array(env, value, what)?.into_iter().enumerate().map(|(i, v)| bytes(env, v, &format!("{what}[{i}]"))).collect()
-}
-
-/// `[[k, v], ...]` pairs, or the own enumerable properties of a plain object.
-pub(crate) fn pairs(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<(Bytes, Bytes)>> {
-    let mut is_array = false;
-    // SAFETY: JS thread.
-    unsafe { sys::napi_is_array(env, value, &mut is_array) };
-    if is_array {
-        let mut out = Vec::new();
-        for (i, pair) in array(env, value, what)?.into_iter().enumerate() {
-            let parts = array(env, pair, &format!("{what}[{i}]"))?;
-            let [k, v] = parts[..] else {
-                return Err(ArgError::new(format!("{what}[{i}] must be a [key, value] pair")));
-            };
-            out.push((bytes(env, k, &format!("{what}[{i}][0]"))?, bytes(env, v, &format!("{what}[{i}][1]"))?));
-        }
-        return Ok(out);
-    }
-    if type_of(env, value) != sys::ValueType::napi_object || typed_bytes(env, value).is_some() {
-        return Err(expected(env, value, what, "an array of [key, value] pairs or an object"));
-    }
-    let mut names = ptr::null_mut();
-    // SAFETY: JS thread, an object.
-    unsafe { sys::napi_get_property_names(env, value, &mut names) };
-    let mut out = Vec::new();
-    for name in array(env, names, what)? {
-        let mut v = ptr::null_mut();
-        // SAFETY: as above.
-        unsafe { sys::napi_get_property(env, value, name, &mut v) };
-        let key = bytes(env, name, what)?;
-        let shown = String::from_utf8_lossy(&key).into_owned();
-        out.push((key, bytes(env, v, &format!("{what}.{shown}"))?));
-    }
-    Ok(out)
-}
-
-/// A property of an options object (`undefined` when absent).
-pub(crate) fn property(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    // SAFETY: JS thread; `object` was checked to be an object.
-    unsafe { sys::napi_get_named_property(env, object, name.as_ptr(), &mut out) };
-    out
-}
-
-/// Checks that an options argument is an object, or absent.
-pub(crate) fn options(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Option<sys::napi_value>> {
+/// An options object; `undefined` for an absent one, so every property
+/// reads as absent.
+fn options(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<sys::napi_value> {
     match type_of(env, value) {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
-        sys::ValueType::napi_object => Ok(Some(value)),
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null | sys::ValueType::napi_object => Ok(value),
         _ => Err(expected(env, value, what, "an object")),
     }
 }
 
-pub(crate) fn boolean(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<bool> {
+/// A property of an options object (`undefined` when absent or when the
+/// options are).
+fn property(env: sys::napi_env, object: sys::napi_value, name: &std::ffi::CStr) -> sys::napi_value {
+    if type_of(env, object) != sys::ValueType::napi_object {
+        return undefined(env);
+    }
+    let mut out = ptr::null_mut();
+    // SAFETY: JS thread; `object` is an object.
+    unsafe { sys::napi_get_named_property(env, object, name.as_ptr(), &mut out) };
+    out
+}
+
+fn boolean(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<bool> {
     match type_of(env, value) {
         sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(false),
         sys::ValueType::napi_boolean => {
@@ -268,65 +523,193 @@ pub(crate) fn boolean(env: sys::napi_env, value: sys::napi_value, what: &str) ->
     }
 }
 
-/// A TTL: a number of milliseconds or a duration string ("30s"); `None`
-/// when absent. Zero and negative values are passed on to core, which
-/// refuses them with its own message.
-pub(crate) fn ttl(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Option<Duration>> {
-    match type_of(env, value) {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
-        sys::ValueType::napi_number => {
-            let mut ms = 0f64;
-            // SAFETY: JS thread, a number.
-            unsafe { sys::napi_get_value_double(env, value, &mut ms) };
-            if !ms.is_finite() || ms < 0.0 {
-                return Err(ArgError::new(format!("{what} must be a positive number of milliseconds, got {ms}")));
-            }
-            Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
-        }
-        sys::ValueType::napi_string => {
-            let text = String::from_utf8_lossy(&string_bytes(env, value)).into_owned();
-            nearcache::config::parse_duration(&text)
-                .map(Some)
-                .map_err(|e| ArgError::new(format!("{what}: {}", e.message())))
-        }
-        _ => Err(expected(env, value, what, "a number of milliseconds or a duration string like \"30s\"")),
+// --- Results -----------------------------------------------------------------
+
+/// A value as a new JavaScript Buffer (a copy: each caller owns its own).
+pub struct Buffer(pub Bytes);
+
+impl Buffer {
+    pub(crate) fn opt(value: Option<Bytes>) -> Either<Buffer, Null> {
+        or_null(value.map(Buffer))
+    }
+
+    pub(crate) fn list(values: Vec<Option<Bytes>>) -> Vec<Either<Buffer, Null>> {
+        values.into_iter().map(Buffer::opt).collect()
     }
 }
 
-/// A value as a new JavaScript Buffer (a copy).
-pub(crate) fn buffer(env: sys::napi_env, data: &[u8]) -> napi::Result<sys::napi_value> {
+/// A value or `null`: the results use `Either<T, Null>` rather than
+/// `Option<T>`, which napi-derive renders as `T | undefined | null` inside a
+/// `Promise`.
+pub(crate) fn or_null<T>(value: Option<T>) -> Either<T, Null> {
+    value.map_or(Either::B(Null), Either::A)
+}
+
+impl ToNapiValue for Buffer {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        buffer(env, &val.0)
+    }
+}
+
+/// A plain object with string keys, in the order given (`hgetall`).
+pub struct Record<K, V>(pub Vec<(String, V)>, PhantomData<K>);
+
+impl<V> Record<String, V> {
+    pub(crate) fn new(entries: Vec<(String, V)>) -> Self {
+        Record(entries, PhantomData)
+    }
+}
+
+impl<K, V: ToNapiValue> ToNapiValue for Record<K, V> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let mut entries = Vec::with_capacity(val.0.len());
+        for (k, v) in val.0 {
+            // SAFETY: JS thread (ToNapiValue's contract).
+            entries.push((string(env, &k), unsafe { V::to_napi_value(env, v) }?));
+        }
+        Ok(new_object(env, entries))
+    }
+}
+
+/// A raw reply of `command`: nil -> null, integers and doubles -> number,
+/// bulk strings -> Buffer, status -> string, arrays and sets -> arrays, maps
+/// -> plain objects (keys decoded as UTF-8), nested errors -> Error (core's
+/// `Redis` kind).
+pub struct Reply(pub nearcache::Reply);
+
+impl ToNapiValue for Reply {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        reply(env, val.0)
+    }
+}
+
+fn reply(env: sys::napi_env, value: nearcache::Reply) -> napi::Result<sys::napi_value> {
+    use nearcache::Reply as R;
+    Ok(match value {
+        R::Nil => null(env),
+        R::Int(n) => number_value(env, n as f64),
+        R::Bytes(b) => buffer(env, &b)?,
+        R::Status(s) | R::BigNumber(s) => string(env, &s),
+        R::Double(d) => number_value(env, d),
+        R::Bool(b) => boolean_value(env, b),
+        R::Array(items) | R::Set(items) => {
+            let items = items.into_iter().map(|v| reply(env, v)).collect::<napi::Result<Vec<_>>>()?;
+            new_array(env, items)
+        }
+        R::Map(pairs) => {
+            let mut entries = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let key = match k {
+                    R::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                    R::Status(s) | R::BigNumber(s) => s,
+                    R::Int(n) => n.to_string(),
+                    other => format!("{other:?}"),
+                };
+                entries.push((string(env, &key), reply(env, v)?));
+            }
+            new_object(env, entries)
+        }
+        R::Error(message) => {
+            let err = nearcache::Error::new(nearcache::ErrorKind::Redis, message);
+            // SAFETY: JS thread.
+            unsafe { crate::error::to_js(env, err) }
+        }
+    })
+}
+
+/// `stats()` as a plain object (core's serde form).
+pub struct Stats(pub nearcache::Stats);
+
+impl ToNapiValue for Stats {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let value = serde_json::to_value(val.0).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        // SAFETY: JS thread (ToNapiValue's contract).
+        unsafe { serde_json::Value::to_napi_value(env, value) }
+    }
+}
+
+/// Core's change words as an external ArrayBuffer over core's own memory
+/// (no copy: JavaScript sees every bump), or `undefined` where external
+/// buffers are refused. The buffer keeps the words alive until collected.
+pub struct ChangeWords(pub nearcache::ChangeWords);
+
+impl ToNapiValue for ChangeWords {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        unsafe extern "C" fn release(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+            // SAFETY: `hint` is the box leaked below, released exactly once.
+            drop(unsafe { Box::from_raw(hint.cast::<nearcache::ChangeWords>()) });
+        }
+        let words = val.0;
+        let len = std::mem::size_of_val(words.words());
+        let data = words.words().as_ptr().cast_mut().cast::<std::ffi::c_void>();
+        let owner = Box::into_raw(Box::new(words));
+        let mut out = ptr::null_mut();
+        // SAFETY: JS thread; `data` stays valid while `owner` lives, and
+        // `owner` is dropped by `release` when the ArrayBuffer is collected.
+        // JavaScript only reads the words (aligned 32-bit loads).
+        let status =
+            unsafe { sys::napi_create_external_arraybuffer(env, data, len, Some(release), owner.cast(), &mut out) };
+        if status != sys::Status::napi_ok {
+            // SAFETY: napi did not take ownership.
+            drop(unsafe { Box::from_raw(owner) });
+            return Ok(undefined(env));
+        }
+        Ok(out)
+    }
+}
+
+/// The batch of `_getBatch` (see there): `[blob, errors | undefined]`.
+pub struct Batch {
+    pub blob: Vec<u8>,
+    pub errors: Vec<nearcache::Error>,
+}
+
+impl ToNapiValue for Batch {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let blob = buffer(env, &val.blob)?;
+        let errors = if val.errors.is_empty() {
+            undefined(env)
+        } else {
+            // SAFETY: JS thread.
+            new_array(env, val.errors.into_iter().map(|e| unsafe { crate::error::to_js(env, e) }).collect())
+        };
+        Ok(new_array(env, vec![blob, errors]))
+    }
+}
+
+fn buffer(env: sys::napi_env, data: &[u8]) -> napi::Result<sys::napi_value> {
     let mut out = ptr::null_mut();
     let mut copied = ptr::null_mut();
     // SAFETY: JS thread; napi copies `data`.
     let status = unsafe { sys::napi_create_buffer_copy(env, data.len(), data.as_ptr().cast(), &mut copied, &mut out) };
     if status != sys::Status::napi_ok {
-        return Err(crate::error::internal(format!("cannot create a Buffer of {} bytes", data.len())));
+        return Err(napi::Error::from_reason(format!("cannot create a Buffer of {} bytes", data.len())));
     }
     Ok(out)
 }
 
-pub(crate) fn undefined(env: sys::napi_env) -> sys::napi_value {
+fn undefined(env: sys::napi_env) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread.
     unsafe { sys::napi_get_undefined(env, &mut out) };
     out
 }
 
-pub(crate) fn null(env: sys::napi_env) -> sys::napi_value {
+fn null(env: sys::napi_env) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread.
     unsafe { sys::napi_get_null(env, &mut out) };
     out
 }
 
-pub(crate) fn number(env: sys::napi_env, n: f64) -> sys::napi_value {
+fn number_value(env: sys::napi_env, n: f64) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread.
     unsafe { sys::napi_create_double(env, n, &mut out) };
     out
 }
 
-pub(crate) fn boolean_value(env: sys::napi_env, b: bool) -> sys::napi_value {
+fn boolean_value(env: sys::napi_env, b: bool) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread.
     unsafe { sys::napi_get_boolean(env, b, &mut out) };
@@ -340,7 +723,7 @@ pub(crate) fn string(env: sys::napi_env, s: &str) -> sys::napi_value {
     out
 }
 
-pub(crate) fn new_array(env: sys::napi_env, items: Vec<sys::napi_value>) -> sys::napi_value {
+fn new_array(env: sys::napi_env, items: Vec<sys::napi_value>) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread.
     unsafe {
@@ -352,7 +735,7 @@ pub(crate) fn new_array(env: sys::napi_env, items: Vec<sys::napi_value>) -> sys:
     out
 }
 
-pub(crate) fn new_object(env: sys::napi_env, entries: Vec<(sys::napi_value, sys::napi_value)>) -> sys::napi_value {
+fn new_object(env: sys::napi_env, entries: Vec<(sys::napi_value, sys::napi_value)>) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread.
     unsafe {
@@ -362,67 +745,4 @@ pub(crate) fn new_object(env: sys::napi_env, entries: Vec<(sys::napi_value, sys:
         }
     }
     out
-}
-
-pub(crate) fn optional_buffer(env: sys::napi_env, value: Option<Bytes>) -> napi::Result<sys::napi_value> {
-    match value {
-        Some(v) => buffer(env, &v),
-        None => Ok(null(env)),
-    }
-}
-
-pub(crate) fn buffer_list(env: sys::napi_env, values: Vec<Option<Bytes>>) -> napi::Result<sys::napi_value> {
-    let items = values.into_iter().map(|v| optional_buffer(env, v)).collect::<napi::Result<Vec<_>>>()?;
-    Ok(new_array(env, items))
-}
-
-/// A raw reply: nil -> null, integers and doubles -> number, bulk strings
-/// -> Buffer, status -> string, arrays and sets -> arrays, maps -> plain
-/// objects (keys decoded as UTF-8), nested errors -> Error (NC_REDIS).
-pub(crate) fn reply(env: sys::napi_env, value: Reply) -> napi::Result<sys::napi_value> {
-    Ok(match value {
-        Reply::Nil => null(env),
-        Reply::Int(n) => number(env, n as f64),
-        Reply::Bytes(b) => buffer(env, &b)?,
-        Reply::Status(s) => string(env, &s),
-        Reply::Double(d) => number(env, d),
-        Reply::Bool(b) => boolean_value(env, b),
-        Reply::BigNumber(s) => string(env, &s),
-        Reply::Array(items) | Reply::Set(items) => {
-            let items = items.into_iter().map(|v| reply(env, v)).collect::<napi::Result<Vec<_>>>()?;
-            new_array(env, items)
-        }
-        Reply::Map(pairs) => {
-            let mut entries = Vec::with_capacity(pairs.len());
-            for (k, v) in pairs {
-                let key = match k {
-                    Reply::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Reply::Status(s) | Reply::BigNumber(s) => s,
-                    Reply::Int(n) => n.to_string(),
-                    other => format!("{other:?}"),
-                };
-                entries.push((string(env, &key), reply(env, v)?));
-            }
-            new_object(env, entries)
-        }
-        Reply::Error(message) => {
-            let err = nearcache::Error::new(nearcache::ErrorKind::Redis, message);
-            // SAFETY: JS thread.
-            unsafe { crate::error::to_js(env, err) }
-        }
-    })
-}
-
-/// A serde value (stats) as a plain JavaScript object.
-pub(crate) fn json(env: sys::napi_env, value: &serde_json::Value) -> sys::napi_value {
-    match value {
-        serde_json::Value::Null => null(env),
-        serde_json::Value::Bool(b) => boolean_value(env, *b),
-        serde_json::Value::Number(n) => number(env, n.as_f64().unwrap_or(f64::NAN)),
-        serde_json::Value::String(s) => string(env, s),
-        serde_json::Value::Array(items) => new_array(env, items.iter().map(|v| json(env, v)).collect()),
-        serde_json::Value::Object(map) => {
-            new_object(env, map.iter().map(|(k, v)| (string(env, k), json(env, v))).collect())
-        }
-    }
 }

@@ -15,6 +15,7 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
@@ -22,13 +23,34 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 use parking_lot::Mutex;
 
-use crate::error::{panic_to_js, ArgError};
+use crate::error::{to_js, ArgError};
+
+/// A Promise of a `T` made by [`spawn`], [`resolved`] or [`rejected`]. `T`
+/// is what the Promise resolves with: napi-derive writes it into
+/// index.d.ts (`Promise<Buffer | null>` for `Promise<Option<Buffer>>`).
+pub struct Promise<T> {
+    value: sys::napi_value,
+    resolves: PhantomData<fn() -> T>,
+}
+
+impl<T> Promise<T> {
+    fn new(value: sys::napi_value) -> Self {
+        Promise { value, resolves: PhantomData }
+    }
+}
+
+impl<T> ToNapiValue for Promise<T> {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        Ok(val.value)
+    }
+}
 
 /// What a finished call hands to the JavaScript thread.
-pub(crate) enum Outcome {
+enum Outcome {
     /// Builds the resolved value (on the JavaScript thread).
     Value(Box<dyn FnOnce(sys::napi_env) -> napi::Result<sys::napi_value> + Send>),
     Error(nearcache::Error),
@@ -36,16 +58,21 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn of<T, F>(result: nearcache::Result<T>, to_js: F) -> Outcome
-    where
-        T: Send + 'static,
-        F: FnOnce(sys::napi_env, T) -> napi::Result<sys::napi_value> + Send + 'static,
-    {
+    fn of<T: ToNapiValue + Send + 'static>(result: nearcache::Result<T>) -> Outcome {
         match result {
-            Ok(value) => Outcome::Value(Box::new(move |env| to_js(env, value))),
+            // SAFETY: the closure runs on the JavaScript thread (`settle`).
+            Ok(value) => Outcome::Value(Box::new(move |env| unsafe { T::to_napi_value(env, value) })),
             Err(e) => Outcome::Error(e),
         }
     }
+}
+
+/// A panic as core's `Internal` error value.
+///
+/// # Safety
+/// `env` must be the current thread's env.
+unsafe fn panic_to_js(env: sys::napi_env, payload: &(dyn std::any::Any + Send)) -> sys::napi_value {
+    unsafe { to_js(env, nearcache::Error::from_panic(payload)) }
 }
 
 struct Deferred(sys::napi_deferred);
@@ -123,23 +150,36 @@ fn new_promise(env: sys::napi_env) -> napi::Result<(sys::napi_deferred, sys::nap
     Ok((deferred, promise))
 }
 
-/// A Promise already rejected with a TypeError (bad argument types reject
+/// A Promise already rejected with an argument error (bad arguments reject
 /// rather than throw, as an `async` function's would).
-pub(crate) fn rejected(env: sys::napi_env, err: &ArgError) -> napi::Result<sys::napi_value> {
+pub(crate) fn rejected<T>(env: sys::napi_env, err: ArgError) -> napi::Result<Promise<T>> {
     let (deferred, promise) = new_promise(env)?;
     // SAFETY: JS thread.
     unsafe {
-        let value = err.to_js(env);
+        let value = err.into_js(env);
         check(sys::napi_reject_deferred(env, deferred, value))?;
     }
-    Ok(promise)
+    Ok(Promise::new(promise))
+}
+
+/// A Promise already resolved with `value` (an L1 hit: no runtime, no
+/// wake-up).
+pub(crate) fn resolved<T: ToNapiValue>(env: sys::napi_env, value: T) -> napi::Result<Promise<T>> {
+    let (deferred, promise) = new_promise(env)?;
+    // SAFETY: JS thread.
+    unsafe {
+        let value = T::to_napi_value(env, value)?;
+        check(sys::napi_resolve_deferred(env, deferred, value))?;
+    }
+    Ok(Promise::new(promise))
 }
 
 /// Runs `work` on the core runtime and returns a Promise settled with its
-/// outcome. The future must produce an [`Outcome`].
-pub(crate) fn spawn<F>(env: sys::napi_env, work: F) -> napi::Result<sys::napi_value>
+/// result, converted on the JavaScript thread.
+pub(crate) fn spawn<T, F>(env: sys::napi_env, work: F) -> napi::Result<Promise<T>>
 where
-    F: Future<Output = Outcome> + Send + 'static,
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = nearcache::Result<T>> + Send + 'static,
 {
     let local = local(env)?;
     let (deferred, promise) = new_promise(env)?;
@@ -147,7 +187,7 @@ where
     let deferred = Deferred(deferred);
     let task = async move {
         let outcome = match (CatchUnwind { inner: work }).await {
-            Ok(outcome) => outcome,
+            Ok(result) => Outcome::of(result),
             Err(payload) => Outcome::Panic(payload),
         };
         deliver(&shared, deferred, outcome);
@@ -158,10 +198,10 @@ where
         // make a fresh rejected promise instead.
         let (deferred, promise) = new_promise(env)?;
         unsafe {
-            let value = crate::error::to_js(env, e);
+            let value = to_js(env, e);
             check(sys::napi_reject_deferred(env, deferred, value))?;
         }
-        return Ok(promise);
+        return Ok(Promise::new(promise));
     }
     let pending = local.pending.get();
     if pending == 0 {
@@ -169,7 +209,7 @@ where
         check(unsafe { sys::napi_ref_threadsafe_function(env, local.shared.tsfn.0) })?;
     }
     local.pending.set(pending + 1);
-    Ok(promise)
+    Ok(Promise::new(promise))
 }
 
 fn deliver(shared: &Shared, deferred: Deferred, outcome: Outcome) {
@@ -225,12 +265,12 @@ unsafe fn settle(env: sys::napi_env, deferred: sys::napi_deferred, outcome: Outc
         let converted = catch_unwind(AssertUnwindSafe(|| match outcome {
             Outcome::Value(build) => match build(env) {
                 Ok(value) => Ok(value),
-                Err(e) => Err(crate::error::to_js(
+                Err(e) => Err(to_js(
                     env,
                     nearcache::Error::new(nearcache::ErrorKind::Internal, format!("converting the result: {e}")),
                 )),
             },
-            Outcome::Error(e) => Err(crate::error::to_js(env, e)),
+            Outcome::Error(e) => Err(to_js(env, e)),
             Outcome::Panic(payload) => Err(panic_to_js(env, payload.as_ref())),
         }));
         match converted {
@@ -249,7 +289,7 @@ unsafe fn settle(env: sys::napi_env, deferred: sys::napi_deferred, outcome: Outc
     }
 }
 
-/// Turns a panic inside a call's future into an `NC_INTERNAL` rejection
+/// Turns a panic inside a call's future into a rejection with core's `Internal` error
 /// instead of a lost Promise.
 struct CatchUnwind<F> {
     inner: F,

@@ -5,19 +5,15 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
-const { Cache } = require('..');
-const { startRedis, eventually } = require('./helpers');
+const nearcache = require('..');
+const { startRedis, eventually, cacheFactory, assertCode, assertNoSecret } = require('./helpers');
 
+const { Cache } = nearcache;
 let server;
 let cache;
 let plain; // ioredis: a client outside nearcache
-const caches = [];
-
-function open(options = {}) {
-  const c = new Cache({ url: server.url, ...options });
-  caches.push(c);
-  return c;
-}
+const caches = cacheFactory(Cache, () => server.url);
+const open = (options) => caches.open(options);
 
 before(async () => {
   server = await startRedis();
@@ -26,18 +22,36 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of caches) c.close();
+  caches.closeAll();
   plain.disconnect();
   await server.stop();
 });
 
-function assertCode(code, name = 'Error') {
-  return (err) => {
-    assert.equal(err.code, code, `${err.code}: ${err.message}`);
-    assert.equal(err.name, name);
-    assert.ok(err.message.length > 0);
-    return true;
+// Counts the native lookups behind getLocal / get (of every cache): a hit
+// answered from a kept copy makes none.
+function countNativeLookups() {
+  const proto = Cache.prototype;
+  const original = proto._view;
+  const counter = { calls: 0, restore: () => (proto._view = original) };
+  proto._view = function view(...args) {
+    counter.calls++;
+    return original.apply(this, args);
   };
+  return counter;
+}
+
+// index.js's per-cache state of its kept copies.
+function keptCopies(c) {
+  return c[Object.getOwnPropertySymbols(c).find((k) => k.description === 'nearcache.local')];
+}
+
+// Replaces the clock of the kept copies for one test: it reads `clock.t`,
+// which the test moves.
+function fakeClock(t) {
+  const clock = { t: Date.now() };
+  nearcache._setClock(() => clock.t);
+  t.after(() => nearcache._setClock(Date.now));
+  return clock;
 }
 
 describe('strings', () => {
@@ -85,8 +99,15 @@ describe('strings', () => {
     assert.ok(ms > 25000 && ms <= 30000, String(ms));
     await assert.rejects(cache.set('s:x', 'v', { nx: true, xx: true }), assertCode('NC_INVALID_ARGUMENT'));
     await assert.rejects(cache.set('s:x', 'v', { ttl: 0 }), assertCode('NC_INVALID_ARGUMENT'));
-    await assert.rejects(cache.set('s:x', 'v', { ttl: 'soon' }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
-    await assert.rejects(cache.set('s:x', 'v', { ttl: -5 }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    // Which TTLs are valid is core's rule (nearcache::args): a plain Error
+    // with core's message, as in Python and C. Only a wrong type is a TypeError.
+    await assert.rejects(cache.set('s:x', 'v', { ttl: 'soon' }), assertCode('NC_INVALID_ARGUMENT'));
+    await assert.rejects(cache.set('s:x', 'v', { ttl: -5 }), (err) => {
+      assertCode('NC_INVALID_ARGUMENT')(err);
+      assert.equal(err.message, 'options.ttl must be a non-negative number of milliseconds, got -5');
+      return true;
+    });
+    await assert.rejects(cache.set('s:x', 'v', { ttl: true }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
     await assert.rejects(cache.set('s:x', 'v', 'fast'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
   });
 
@@ -181,6 +202,7 @@ describe('getOrLoad', () => {
     assert.equal(wrong.cause.name, 'TypeError');
     assert.equal(await plain.exists('gl:3'), 0);
     await assert.rejects(cache.getOrLoad('gl:3', 'not a function'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    await assert.rejects(cache.getOrLoad('gl:3', () => 'v', { ttl: -1 }), /^Error: options\.ttl must be a non-negative/);
   });
 });
 
@@ -249,19 +271,6 @@ describe('local reads', () => {
 });
 
 describe('hits answered in JavaScript (copies checked against core change words)', () => {
-  // Counts the native lookups behind getLocal / get: a hit answered from the
-  // JavaScript copy makes none.
-  function countNativeLookups() {
-    const proto = Object.getPrototypeOf(cache);
-    const original = proto._view;
-    const counter = { calls: 0, restore: () => (proto._view = original) };
-    proto._view = function view(...args) {
-      counter.calls++;
-      return original.apply(this, args);
-    };
-    return counter;
-  }
-
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   test('repeat hits make no native call, are counted in stats, and never share a Buffer', async (t) => {
@@ -356,21 +365,81 @@ describe('hits answered in JavaScript (copies checked against core change words)
     const c = open({ l1: { max_bytes: '64KiB' } });
     const value = Buffer.alloc(1024, 'v');
     await c.setMany(Array.from({ length: 200 }, (_, i) => [`js:m${i}`, value]));
-    const state = () => c[Object.getOwnPropertySymbols(c).find((k) => k.description === 'nearcache.local')];
+    const state = () => keptCopies(c);
+    const charged = () => {
+      // Rule 3 of index.js, recomputed from the kept maps and localCopies.
+      let sum = 0;
+      for (const map of [state().strings, state().buffers]) {
+        for (const [k, entry] of map) {
+          sum += k.length + nearcache.localCopies.entryOverheadBytes + (entry.master === null ? 0 : entry.master.length);
+        }
+      }
+      return sum;
+    };
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 200; i++) {
         await c.get(`js:m${i}`);
         const got = c.getLocal(i % 2 ? `js:m${i}` : Buffer.from(`js:m${i}`));
         assert.ok(got === undefined || got.equals(value), `js:m${i}`);
         assert.ok(state().bytes <= state().max, `${state().bytes} > ${state().max}`);
+        assert.equal(state().bytes, charged());
       }
     }
     for (let i = 0; i < 2000; i++) {
       await c.get(`js:absent${i}`);
       c.getLocal(`js:absent${i}`);
     }
+    assert.equal(state().max, 64 * 1024, 'the bound is core\'s l1.max_bytes');
     assert.ok(state().bytes <= state().max);
+    assert.equal(state().bytes, charged());
     assert.ok(state().strings.size < 2000, `${state().strings.size} entries kept`);
+  });
+
+  test('a wall-clock step back drops every kept copy', async (t) => {
+    const c = open({ l1: { max_staleness: '30s' } });
+    await c.setMany([['js:clk1', 'a'], ['js:clk2', 'b']]);
+    await c.getMany(['js:clk1', 'js:clk2']);
+    const clock = fakeClock(t);
+    assert.deepEqual(c.getLocal('js:clk1'), Buffer.from('a'));
+    assert.deepEqual(c.getLocal('js:clk2'), Buffer.from('b'));
+    const counter = countNativeLookups();
+    t.after(counter.restore);
+    for (let i = 0; i < 10; i++) assert.deepEqual(c.getLocal('js:clk1'), Buffer.from('a'));
+    assert.equal(counter.calls, 0, 'served from the kept copy');
+    clock.t -= 3_600_000; // NTP steps the clock back an hour
+    assert.deepEqual(c.getLocal('js:clk1'), Buffer.from('a'));
+    assert.equal(counter.calls, 1, 'the step back sent the lookup to core');
+    assert.equal(keptCopies(c).strings.size, 1, 'every other copy was dropped');
+    assert.equal(keptCopies(c).strings.has('js:clk2'), false);
+    const bytes = keptCopies(c).bytes;
+    assert.equal(bytes, 'js:clk1'.length + nearcache.localCopies.entryOverheadBytes + 1, 'charged once, from zero');
+    for (let i = 0; i < 10; i++) assert.deepEqual(c.getLocal('js:clk1'), Buffer.from('a'));
+    assert.equal(counter.calls, 1, 'the new copy is served');
+  });
+
+  test('a kept copy goes back to core every revisitMs; every hit is counted once', async (t) => {
+    const c = open({ l1: { max_staleness: '30s' } });
+    const { revisitMs } = nearcache.localCopies;
+    await c.set('js:rv', 'v');
+    await c.get('js:rv');
+    const clock = fakeClock(t);
+    const before = c.stats().l1_hits;
+    const counter = countNativeLookups();
+    t.after(counter.restore);
+    c.getLocal('js:rv'); // core answers and the copy is kept
+    for (let i = 0; i < 5; i++) c.getLocal('js:rv');
+    assert.equal(counter.calls, 1);
+    clock.t += revisitMs - 1;
+    c.getLocal('js:rv');
+    assert.equal(counter.calls, 1, 'still within revisitMs');
+    clock.t += 1;
+    assert.deepEqual(c.getLocal('js:rv'), Buffer.from('v'));
+    assert.equal(counter.calls, 2, 'revisitMs passed: core saw the key again');
+    for (let i = 0; i < 5; i++) c.getLocal('js:rv');
+    assert.equal(counter.calls, 2, 'the revisit renewed the copy');
+    // 13 hits: 2 answered by core (counted there), 11 from the copy (added
+    // to core's counters): stats() shows each once.
+    assert.equal(c.stats().l1_hits - before, 13);
   });
 
   test('close drops the copies: NC_CLOSED', async () => {
@@ -490,6 +559,33 @@ describe('concurrency', () => {
 });
 
 describe('errors', () => {
+  test('codes: frozen, one per kind of core, used by index.js too', async () => {
+    const { codes } = nearcache;
+    assert.ok(Object.isFrozen(codes));
+    const all = ['NC_CONFIG', 'NC_CONNECTION', 'NC_TIMEOUT', 'NC_AUTH', 'NC_REDIS', 'NC_CODEC',
+      'NC_INVALID_ARGUMENT', 'NC_CLOSED', 'NC_LOADER', 'NC_INTERNAL'];
+    assert.deepEqual(Object.values(codes).sort(), all.sort());
+    assert.equal(codes.InvalidArgument, 'NC_INVALID_ARGUMENT');
+    assert.equal(codes.Internal, 'NC_INTERNAL');
+    // A TypeError index.js makes itself carries the same code.
+    await assert.rejects(cache.getOrLoad('k', 'nope'), assertCode(codes.InvalidArgument, 'TypeError'));
+  });
+
+  const testHooks = (process.env.NEARCACHE_FEATURES || '').includes('test-hooks');
+  test('a panic in an export is core\'s Internal error', { skip: !testHooks && 'needs the test-hooks build (make node-test)' }, () => {
+    const native = require('../nearcache.node');
+    assert.equal(typeof native._panicForTests, 'function', 'the test build has the hook');
+    assert.equal(nearcache._panicForTests, native._panicForTests, 'index.js re-exports it');
+    assert.throws(() => nearcache._panicForTests('boom'), (err) => {
+      assert.equal(err.code, nearcache.codes.Internal);
+      // nearcache::Error::from_panic's text, the same in every language.
+      assert.equal(err.message, 'internal error (a bug in nearcache, please report it): panic: boom');
+      return true;
+    });
+    // The panic did not poison anything: the next call works.
+    assert.equal(typeof cache.stats().l1_hits, 'number');
+  });
+
   test('wrong argument types reject with TypeError (sync methods throw)', async () => {
     for (const bad of [undefined, null, 42, {}, [], () => 1, Symbol('s')]) {
       await assert.rejects(cache.get(bad), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
@@ -524,13 +620,17 @@ describe('errors', () => {
     assert.throws(() => c.invalidateLocal(), assertCode('NC_CLOSED'));
   });
 
-  test('an unreachable server: NC_CONNECTION or NC_TIMEOUT, getLocal stays synchronous', async () => {
-    const c = new Cache({ url: 'redis://127.0.0.1:1', redis: { connect_timeout: '200ms' } });
-    caches.push(c);
+  test('an unreachable server: NC_CONNECTION or NC_TIMEOUT without the password, getLocal stays synchronous', async () => {
+    const secret = 'pw-SENTINEL-unreachable';
+    const c = open({ url: `redis://user:${secret}@127.0.0.1:1`, redis: { connect_timeout: '200ms' } });
     assert.equal(c.getLocal('k'), undefined);
     const err = await c.get('k').catch((e) => e);
     assert.ok(['NC_CONNECTION', 'NC_TIMEOUT'].includes(err.code), `${err.code}: ${err.message}`);
-    assert.ok(!err.message.includes('password'));
+    // The message is about this URL (it names the host) and still hides its
+    // password; assertNoSecret itself is checked in security.test.js.
+    assert.match(err.message, /127\.0\.0\.1:1\b/);
+    assertNoSecret(err.message, secret);
+    assertNoSecret(err.stack, secret);
   });
 
   test('bad config: NC_CONFIG naming the field; passwords never shown', () => {
@@ -543,6 +643,7 @@ describe('errors', () => {
     assert.throws(() => new Cache({ url: 'http://x' }), assertCode('NC_CONFIG'));
     assert.throws(() => new Cache('redis://x'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
     assert.throws(() => Cache.fromConfig('/nonexistent/nearcache.toml'), assertCode('NC_CONFIG'));
+    assert.throws(() => Cache.fromConfig(5), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
     const c = open({ url: 'redis://user:s3cret@127.0.0.1:1' });
     assert.ok(!c.configJson().includes('s3cret'));
   });
@@ -550,12 +651,12 @@ describe('errors', () => {
   test('fromConfig and configJson match the shared conformance config', () => {
     const dir = path.resolve(__dirname, '../../tests/conformance/configs');
     const c = Cache.fromConfig(path.join(dir, 'full.toml'));
-    caches.push(c);
+    caches.track(c);
     assert.equal(c.configJson(), fs.readFileSync(path.join(dir, 'full.expected.json'), 'utf8').trimEnd());
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nc-'));
     fs.writeFileSync(path.join(tmp, 'c.json'), JSON.stringify({ redis: { url: server.url } }));
     const fromJson = Cache.fromConfig(path.join(tmp, 'c.json'));
-    caches.push(fromJson);
+    caches.track(fromJson);
     assert.equal(JSON.parse(fromJson.configJson()).redis.url, server.url);
     fs.rmSync(tmp, { recursive: true });
   });

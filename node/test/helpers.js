@@ -2,6 +2,7 @@
 // Test servers through the shared launcher (tests/redis-launcher): a
 // throwaway redis-server on a free loopback port, stopped when we close the
 // launcher's stdin (or when this process dies and the pipe closes).
+const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -41,4 +42,39 @@ async function eventually(check, ms = 2000) {
   }
 }
 
-module.exports = { startRedis, eventually };
+/**
+ * Opens caches on `url()` (with `options` on top) and closes every one of
+ * them in `closeAll()`; `track(c)` adds a cache opened otherwise.
+ */
+function cacheFactory(Cache, url) {
+  const caches = [];
+  return {
+    open(options = {}) {
+      return this.track(new Cache({ url: url(), ...options }));
+    },
+    track(c) {
+      caches.push(c);
+      return c;
+    },
+    closeAll() {
+      for (const c of caches.splice(0)) c.close();
+    },
+  };
+}
+
+/** An assert.rejects / assert.throws check: `err.code`, `err.name`, a message. */
+function assertCode(code, name = 'Error') {
+  return (err) => {
+    assert.equal(err.code, code, `${err.code}: ${err.message}`);
+    assert.equal(err.name, name);
+    assert.ok(err.message.length > 0);
+    return true;
+  };
+}
+
+/** Fails when `text` shows `secret`. */
+function assertNoSecret(text, secret) {
+  assert.ok(!String(text).includes(secret), `the secret is shown: ${text}`);
+}
+
+module.exports = { startRedis, eventually, cacheFactory, assertCode, assertNoSecret };

@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` (npm run typecheck): checks index.d.ts
 // against typical use. Never run.
-import { Cache, type ErrorCode, type Reply, type Stats } from '..'
+import { Cache, codes, localCopies, type ErrorCode, type Key, type Reply, type Stats, type Ttl } from '..'
 
 async function main(): Promise<void> {
   const cache = new Cache({ url: 'redis://127.0.0.1:6399', l1: { max_bytes: '64MiB' } })
@@ -42,6 +42,20 @@ async function main(): Promise<void> {
     const code = (e as Error & { code: ErrorCode }).code
     void code
   }
+  const key: Key = Buffer.from('k')
+  const ttlMs: Ttl = 1500
+  await cache.expire(key, ttlMs)
+  await cache.set(key, 'v', null)
+  const none: null | Buffer = await cache.hget(key, 'f')
+  const invalid: ErrorCode | undefined = codes.InvalidArgument
+  const revisit: number = localCopies.revisitMs
+  // @ts-expect-error: a key is a string or a Buffer
+  void cache.get(42)
+  // @ts-expect-error: a TTL is milliseconds or a duration string
+  void cache.expire('k', true)
+  // @ts-expect-error: the kept-copy rules are read-only
+  localCopies.revisitMs = 5
+  void [none, invalid, revisit]
   cache.close()
   const closed: boolean = cache.closed
   void [fromFile, ok, value, local, n, many, deleted, exists, ttl, field, fields, all, added, removed]
