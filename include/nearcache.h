@@ -189,7 +189,7 @@ typedef struct nc_cache nc_cache;
 
 /**
  * A configuration under construction: the same tree as the config file
- * (DESIGN.md, "Configuration"), with `url` as a shortcut for `redis.url`.
+ * (docs/design.md, "Configuration"), with `url` as a shortcut for `redis.url`.
  *
  * Created by `nc_config_new`, freed by `nc_config_free`. Not synchronised:
  * use one `nc_config` from one thread at a time (distinct configs may be
@@ -267,7 +267,7 @@ nc_status nc_cache_open(const nc_config *cfg, nc_cache **out);
 
 /**
  * Opens a cache from a config file: JSON if `path` ends in `.json`, TOML
- * otherwise (the file every language reads; DESIGN.md "Configuration").
+ * otherwise (the file every language reads; docs/design.md, "Configuration").
  *
  * `path` is a NUL-terminated UTF-8 string. Returns `NC_OK` (`*out` owned
  * by the caller, freed with `nc_cache_free`), `NC_ERR_CONFIG` when the file

@@ -128,7 +128,7 @@ pub unsafe extern "C" fn nc_cache_open(cfg: *const nc_config, out: *mut *mut nc_
 }
 
 /// Opens a cache from a config file: JSON if `path` ends in `.json`, TOML
-/// otherwise (the file every language reads; DESIGN.md "Configuration").
+/// otherwise (the file every language reads; docs/design.md, "Configuration").
 ///
 /// `path` is a NUL-terminated UTF-8 string. Returns `NC_OK` (`*out` owned
 /// by the caller, freed with `nc_cache_free`), `NC_ERR_CONFIG` when the file

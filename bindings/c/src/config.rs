@@ -11,7 +11,7 @@ use crate::ffi::{self, boundary, boundary_value, c_str, free_box, invalid, out_p
 use crate::status::nc_status;
 
 /// A configuration under construction: the same tree as the config file
-/// (DESIGN.md, "Configuration"), with `url` as a shortcut for `redis.url`.
+/// (docs/design.md, "Configuration"), with `url` as a shortcut for `redis.url`.
 ///
 /// Created by `nc_config_new`, freed by `nc_config_free`. Not synchronised:
 /// use one `nc_config` from one thread at a time (distinct configs may be

@@ -7,7 +7,7 @@ use super::*;
 use crate::error::ErrorKind;
 
 /// A config file that sets every section (the original design's example).
-pub(super) const DESIGN_EXAMPLE: &str = r#"
+pub(super) const FULL_EXAMPLE: &str = r#"
 [redis]
 url = "redis://127.0.0.1:6379/0"   # rediss:// for TLS; user:password@ for ACL
 mode = "standalone"                # or "cluster"
@@ -49,7 +49,7 @@ hot_keys = 32
 big_value_warn = "10KiB"
 "#;
 
-pub(super) const DESIGN_EXAMPLE_JSON: &str = r#"{
+pub(super) const FULL_EXAMPLE_JSON: &str = r#"{
         "redis": {
             "url": "redis://127.0.0.1:6379/0", "mode": "standalone", "client_name": "auto",
             "connect_timeout": "1s", "command_timeout": "250ms", "connections": 2,

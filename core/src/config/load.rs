@@ -247,11 +247,11 @@ mod tests {
 
     #[test]
     fn design_example_parses_in_toml_json_and_value() {
-        let from_toml = Config::from_toml_str(DESIGN_EXAMPLE);
+        let from_toml = Config::from_toml_str(FULL_EXAMPLE);
         assert_eq!(from_toml.as_ref().ok(), Some(&design_config()), "{from_toml:?}");
-        let from_json = Config::from_json_str(DESIGN_EXAMPLE_JSON);
+        let from_json = Config::from_json_str(FULL_EXAMPLE_JSON);
         assert_eq!(from_json.as_ref().ok(), Some(&design_config()), "{from_json:?}");
-        let value: serde_json::Value = serde_json::from_str(DESIGN_EXAMPLE_JSON).unwrap();
+        let value: serde_json::Value = serde_json::from_str(FULL_EXAMPLE_JSON).unwrap();
         assert_eq!(Config::from_value(value).ok(), Some(design_config()));
     }
 
@@ -488,13 +488,13 @@ mod tests {
         let toml_path = dir.join("nearcache.toml");
         let json_path = dir.join("nearcache.JSON");
         let other_path = dir.join("nearcache.conf");
-        std::fs::write(&toml_path, DESIGN_EXAMPLE).unwrap();
-        std::fs::write(&json_path, DESIGN_EXAMPLE_JSON).unwrap();
-        std::fs::write(&other_path, DESIGN_EXAMPLE).unwrap();
+        std::fs::write(&toml_path, FULL_EXAMPLE).unwrap();
+        std::fs::write(&json_path, FULL_EXAMPLE_JSON).unwrap();
+        std::fs::write(&other_path, FULL_EXAMPLE).unwrap();
         assert_eq!(Config::from_path(&toml_path).ok(), Some(design_config()));
         assert_eq!(Config::from_path(&json_path).ok(), Some(design_config()));
         assert_eq!(Config::from_path(&other_path).ok(), Some(design_config()));
-        std::fs::write(&json_path, DESIGN_EXAMPLE).unwrap();
+        std::fs::write(&json_path, FULL_EXAMPLE).unwrap();
         let err = Config::from_path(&json_path).err().map(|e| e.message().to_owned()).unwrap_or_default();
         assert_starts(&err, "invalid JSON: ");
         let err = Config::from_path(dir.join("nope.toml")).err().unwrap();
