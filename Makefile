@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test conformance
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test node-test python-test conformance interop-test valkey-test
+test: deps lint unit c-test node-test python-test django-test conformance interop-test valkey-test
 
 deps:
 	@scripts/install-deps.sh
@@ -43,6 +43,13 @@ python-test: deps
 	$(VENV)/bin/python -m pytest python/tests -q
 	$(VENV)/bin/python -m mypy.stubtest nearcache._native
 	$(VENV)/bin/python -m mypy --strict python/py_src/nearcache python/tests
+
+## Django's own generic cache backend tests (BaseCacheTests from the tests/
+## of Django's sdist on PyPI, pinned in the script) against
+## nearcache.contrib.django, in a venv of their own under target/ with the
+## newest Python found (Django 6 needs 3.12+); prints each skip and why.
+django-test: python-test
+	python/tests/django-suite.sh
 
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps
