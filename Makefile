@@ -58,7 +58,9 @@ bench: deps
 
 ## Node package: install devDependencies, build the addon (release) and
 ## regenerate index.d.ts (fails if the committed one is stale), then the
-## node:test suite against launched redis-servers and tsc over a typed test.
+## node:test suite against launched redis-servers (with the nearcache/keyv
+## and nearcache/otel tests), @keyv/test-suite (written for vitest, so run by
+## vitest from node/vitest/) and tsc over a typed test.
 ## The addon is built with the `test-hooks` feature (`_panicForTests`, used
 ## by the suite and the conformance runner); `npm install ./node` never is.
 node-test: deps
@@ -68,6 +70,7 @@ node-test: deps
 	cd node && npm install --ignore-scripts --no-audit --no-fund
 	cd node && NEARCACHE_LOCKED=1 NEARCACHE_FEATURES=test-hooks node scripts/build.js --dts --check
 	cd node && NEARCACHE_FEATURES=test-hooks node --test test/
+	cd node && npx vitest run --root vitest
 	cd node && npx tsc --noEmit -p test/tsconfig.json
 
 ## Node benchmark (not part of `make test`; numbers go to the README).

@@ -123,8 +123,10 @@ def test_stop_ends_the_reporting(url: str, reader: InMemoryMetricReader) -> None
         cache.get("otel:none")
         assert value(collect(reader)["nearcache.l1.misses"]) == 1
         handle.stop()
-        gauge = collect(reader).get("nearcache.command.duration")
-        assert gauge is None or not gauge.data.data_points
+        cache.get("otel:none2")  # a miss the stopped instruments no longer see
+        assert cache.stats()["l1_misses"] == 2
+        stale = collect(reader).get("nearcache.l1.misses")
+        assert stale is None or all(p.value == 1 for p in stale.data.data_points)  # type: ignore[union-attr]
     provider.shutdown()
 
 
