@@ -152,3 +152,21 @@ def test_optional_dependencies_stay_optional() -> None:
     check = "import nearcache, sys; print(sorted(m for m in ('opentelemetry', 'django') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_node_publishes_the_same_instruments(url: str) -> None:
+    # One table in every language: node/otel.js names the same instruments,
+    # with the same units, as this module.
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "node" / "otel.js").read_text(encoding="utf-8")
+    node = set(re.findall(r"\[\s*'(nearcache\.[a-z0-9_.]+)',\s*'([^']+)'", source))
+    node |= set(re.findall(r"'(nearcache\.[a-z0-9_.]+)', \{\s*unit: '([^']+)'", source))
+    provider = MeterProvider()
+    with nearcache.Cache(url) as cache:
+        made = instrument(cache, provider).instruments
+    python = {(getattr(i, "name"), getattr(i, "unit")) for i in made}  # the SDK's instruments have both
+    provider.shutdown()
+    assert len(python) == len(made) == 16
+    assert node == python
