@@ -126,7 +126,10 @@ def test_timeouts(dj: NearcacheCache, raw: redis.Redis) -> None:
     assert dj.touch("touched", timeout=0) is True and not raw.exists(dj.make_key("touched"))
 
 
-def test_async_methods(dj: NearcacheCache) -> None:
+def test_async_methods(url: str, prefix: str) -> None:
+    # Database 9: aclear() is FLUSHDB, which must not empty the session's database 0.
+    dj = backend(f"{url}/9", prefix)
+
     async def body() -> None:
         await dj.aset("a", {"x": 1})
         assert await dj.aget("a") == {"x": 1}
@@ -150,7 +153,9 @@ def test_async_methods(dj: NearcacheCache) -> None:
         await dj.aclose()
         await dj.aclear()
         assert await dj.aget("sync") is None
+        assert backend(url, prefix).get("db0") == "kept"  # only database 9 was flushed
 
+    backend(url, prefix).set("db0", "kept")
     asyncio.run(body())
 
 
