@@ -153,3 +153,22 @@ test('stop() removes the callback; an exporter sees the instruments', async () =
   assert.ok(stale === undefined || stale.dataPoints.every((p) => p.value === 1));
   await provider.shutdown();
 });
+
+test('without @opentelemetry/api, instrument() says what to install', async () => {
+  const { execFile } = require('node:child_process');
+  // A child whose resolver cannot find the API package.
+  const code = `
+    const Module = require('node:module');
+    const resolve = Module._resolveFilename;
+    Module._resolveFilename = function (request, ...rest) {
+      if (request === '@opentelemetry/api') throw Object.assign(new Error('not found'), { code: 'MODULE_NOT_FOUND' });
+      return resolve.call(this, request, ...rest);
+    };
+    const { instrument } = require(${JSON.stringify(require.resolve('nearcache/otel'))});
+    try { instrument({}); } catch (err) { console.log(err.message); }
+  `;
+  const stdout = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', code], (err, out) => (err ? reject(err) : resolve(out))),
+  );
+  assert.match(stdout, /npm install @opentelemetry\/api/);
+});

@@ -170,3 +170,15 @@ def test_node_publishes_the_same_instruments(url: str) -> None:
     provider.shutdown()
     assert len(python) == len(made) == 16
     assert node == python
+
+
+def test_a_missing_api_package_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    check = (
+        "import sys; sys.modules['opentelemetry'] = None\n"
+        "try:\n    import nearcache.otel\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'nearcache[otel]'" in out

@@ -21,8 +21,11 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional, Union
 
-from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Instrument, MeterProvider, Observation
+try:
+    from opentelemetry import metrics
+    from opentelemetry.metrics import CallbackOptions, Instrument, MeterProvider, Observation
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(f"nearcache.otel needs opentelemetry-api: pip install 'nearcache[otel]' ({e})") from e
 
 from nearcache._native import AsyncCache, Cache, __version__
 from nearcache.errors import ClosedError
