@@ -33,7 +33,7 @@ mod stats;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tracking;
-pub use cache::{Cache, CacheBuilder, Pending, Ready, Scan, SetOptions, MAX_KEY_LEN};
+pub use cache::{Cache, CacheBuilder, InFlight, Pending, Ready, Scan, SetOptions, MAX_KEY_LEN};
 pub use clock::Clock;
 pub use command::Reply;
 pub use config::{Config, Invalidation};

@@ -4,7 +4,8 @@
 //! spread by job: `builder` (construction and `SetOptions`), `local` (the
 //! synchronous L1 hit path), `strings` and `hashes` (the verbs), `load`
 //! (`get_or_load`), `raw` (`command`), `scan` (`Scan`, `delete_prefix`),
-//! `ready` ("L1 now or Redis later" for the bindings: [`Ready`]).
+//! `ready` ("L1 now or Redis later" for the bindings: [`Ready`]), `work`
+//! (calls in flight and the close that waits for them).
 //! The shared internals live in `inner` (timing, codec, own writes) and
 //! `fetch` (the miss path and its guarded L1 fill).
 
@@ -35,11 +36,13 @@ mod ready;
 mod replies;
 mod scan;
 mod strings;
+mod work;
 
 pub use builder::{CacheBuilder, SetOptions};
 use inner::Inner;
 pub use ready::{Pending, Ready};
 pub use scan::Scan;
+pub use work::InFlight;
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.
@@ -124,6 +127,7 @@ impl Cache {
                 backend,
                 recorder,
                 closed: AtomicBool::new(false),
+                work: Arc::default(),
                 fork_generation: crate::runtime::fork_generation(),
                 #[cfg(any(test, feature = "test-util"))]
                 fill_gate: parking_lot::Mutex::new(None),
