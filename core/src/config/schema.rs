@@ -550,7 +550,7 @@ mod tests {
         assert!(spaced.ends_with(&format!(":my_pod:{pid}")), "{spaced}");
         // Without any: the host name, as before.
         let plain = redis.resolved_client_name_with(|_| None);
-        assert_eq!(plain.rsplitn(3, ':').nth(1), hostname().as_deref().map(client_name_safe).as_deref());
+        assert_eq!(plain.rsplit(':').nth(1), hostname().as_deref().map(client_name_safe).as_deref());
         // An explicit name is never changed.
         let named = RedisConfig { client_name: "billing".into(), ..RedisConfig::default() };
         assert_eq!(named.resolved_client_name_with(env(&[("DYNO", "web.1")])), "billing");
