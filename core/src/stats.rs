@@ -37,10 +37,15 @@ pub(crate) enum Op {
     Unlink,
     Command,
     Connect,
+    /// A cached read other than `GET` and the hash reads above
+    /// (`Cache::read` and the typed helpers built on it).
+    Read,
+    /// A typed write other than the verbs above (`incr`, `sadd`, ...).
+    Write,
 }
 
 impl Op {
-    const ALL: [Op; 17] = [
+    const ALL: [Op; 19] = [
         Op::L1,
         Op::Get,
         Op::GetMany,
@@ -58,6 +63,8 @@ impl Op {
         Op::Unlink,
         Op::Command,
         Op::Connect,
+        Op::Read,
+        Op::Write,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -79,6 +86,8 @@ impl Op {
             Op::Unlink => "unlink",
             Op::Command => "command",
             Op::Connect => "connect",
+            Op::Read => "read",
+            Op::Write => "write",
         }
     }
 }
