@@ -76,21 +76,42 @@ impl CachedRead<'_> {
     /// length-prefixed (so no two argument lists share a slot), keywords
     /// upper-cased.
     pub(crate) fn slot(&self) -> Bytes {
-        let rest = &self.args[1..];
-        let len = self.name.len() + rest.iter().map(|a| a.len() + 4).sum::<usize>();
-        let mut slot = BytesMut::with_capacity(len);
+        let mut slot = BytesMut::with_capacity(self.slot_len());
+        self.write_slot(&mut slot);
+        slot.freeze()
+    }
+
+    /// Runs `f` on [`CachedRead::slot`] without allocating when the slot is
+    /// short (the L1 hit path of a typical read).
+    pub(crate) fn with_slot<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        const ON_STACK: usize = 128;
+        let len = self.slot_len();
+        if len > ON_STACK {
+            return f(&self.slot());
+        }
+        let mut buf = [0u8; ON_STACK];
+        let mut out = &mut buf[..];
+        self.write_slot(&mut out);
+        f(&buf[..len])
+    }
+
+    fn slot_len(&self) -> usize {
+        self.name.len() + self.args[1..].iter().map(|a| a.len() + 4).sum::<usize>()
+    }
+
+    fn write_slot(&self, slot: &mut impl BufMut) {
         slot.put_slice(self.name.as_bytes());
-        for (i, arg) in rest.iter().enumerate() {
-            // `args` starts at the key (argument index 1); `rest` at index 2.
-            let index = i + 2;
+        for (i, arg) in self.args[1..].iter().enumerate() {
+            // `args` starts at the key (argument index 1), so this is index i + 2.
             slot.put_u32(arg.len() as u32);
-            if index >= self.options_from {
-                slot.extend(arg.iter().map(u8::to_ascii_uppercase));
+            if i + 2 >= self.options_from {
+                for b in arg.iter() {
+                    slot.put_u8(b.to_ascii_uppercase());
+                }
             } else {
                 slot.put_slice(arg);
             }
         }
-        slot.freeze()
     }
 
     /// The command as it is sent: canonical name, then the arguments.
@@ -193,17 +214,19 @@ pub(crate) fn classify<'a>(args: &'a [&'a [u8]]) -> Result<CachedRead<'a>> {
     let Some((name, rest)) = args.split_first() else {
         return Err(Error::invalid("read: no command name given"));
     };
-    let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
-    if upper.is_empty() {
+    if name.is_empty() {
         return Err(Error::invalid("read: the command name is empty"));
     }
-    let Some(entry) = ALLOWED.iter().find(|a| a.name == upper) else {
+    // No allocation on the hit path: the name is compared in place.
+    let Some(entry) = ALLOWED.iter().find(|a| a.name.as_bytes().eq_ignore_ascii_case(name)) else {
+        let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
         let why = NOT_CACHEABLE.iter().find(|(n, _)| *n == upper).map_or(
             "it is not on the allow-list of read-only single-key commands (docs/design.md, \"Cached reads\")",
             |(_, why)| why,
         );
         return Err(Error::invalid(format!("read: {upper} cannot be a cached read: {why}; send it with command()")));
     };
+    let upper = entry.name;
     let Some((key, after_key)) = rest.split_first() else {
         return Err(Error::invalid(format!("read: {upper} needs a key")));
     };

@@ -86,10 +86,10 @@ impl Cache {
                 }
             });
         }
-        let slot = read.slot();
-        if let Some(reply) = inner.local.lookup_reply(read.key, &slot) {
+        if let Some(reply) = read.with_slot(|slot| inner.local.lookup_reply(read.key, slot)) {
             return convert(&reply).map(Ready::Now);
         }
+        let slot = read.slot();
         let cache = self.clone();
         let owned: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         Ok(Ready::Later(Pending::new(async move {
@@ -118,7 +118,7 @@ impl Inner {
                 Lookup::Miss => None,
             };
         }
-        self.local.lookup_reply(read.key, &read.slot()).map(|reply| Reply::clone(&reply))
+        read.with_slot(|slot| self.local.lookup_reply(read.key, slot)).map(|reply| Reply::clone(&reply))
     }
 
     /// For the pipeline helper: registers the fill of an allow-listed read
