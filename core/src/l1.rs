@@ -188,6 +188,10 @@ pub(crate) struct StoreCounters {
     pub hits: u64,
     pub negative_hits: u64,
     pub misses: u64,
+    /// The same three for the other cached reads (`get_reply`).
+    pub read_hits: u64,
+    pub read_negative_hits: u64,
+    pub read_misses: u64,
     pub evictions: u64,
     pub rejected_too_big: u64,
 }
@@ -212,8 +216,9 @@ pub(crate) trait Store: Send + Sync {
     /// absence. Not counted as a hit or miss.
     fn get_stale(&self, key: &[u8], now: u64, max_age: u64) -> Option<Option<Bytes>>;
     /// The reply cached for `slot` in `key`'s entry, if it is live (same
-    /// expiry and epoch rules as [`Store::get_versioned`]). Counted as a hit,
-    /// negative hit (the reply was read from a missing key) or miss.
+    /// expiry and epoch rules as [`Store::get_versioned`]). Counted as a read
+    /// hit, read negative hit (the reply was read from a missing key) or
+    /// read miss, apart from `GET`'s counters.
     fn get_reply(&self, key: &[u8], slot: &[u8], now: u64, min_epoch: u64) -> Option<Arc<Reply>>;
     /// Adds (or replaces) one reply in `key`'s entry, creating the entry if
     /// there is none, and charges it to the bound (evicting as needed).
@@ -330,6 +335,9 @@ struct Shard {
     hits: AtomicU64,
     negative_hits: AtomicU64,
     misses: AtomicU64,
+    read_hits: AtomicU64,
+    read_negative_hits: AtomicU64,
+    read_misses: AtomicU64,
 }
 
 /// The default L1 store (see the module docs for the design and numbers).
@@ -567,7 +575,7 @@ impl Store for ShardedStore {
         };
         match found {
             Some((reply, absent)) => {
-                let counter = if absent { &shard.negative_hits } else { &shard.hits };
+                let counter = if absent { &shard.read_negative_hits } else { &shard.read_hits };
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 if n & HOT_KEY_SAMPLE_MASK == 0 {
                     if let Some(hot) = &self.hot_keys {
@@ -577,7 +585,7 @@ impl Store for ShardedStore {
                 Some(reply)
             }
             None => {
-                shard.misses.fetch_add(1, Ordering::Relaxed);
+                shard.read_misses.fetch_add(1, Ordering::Relaxed);
                 None
             }
         }
@@ -706,6 +714,9 @@ impl Store for ShardedStore {
             c.hits += shard.hits.load(Ordering::Relaxed);
             c.negative_hits += shard.negative_hits.load(Ordering::Relaxed);
             c.misses += shard.misses.load(Ordering::Relaxed);
+            c.read_hits += shard.read_hits.load(Ordering::Relaxed);
+            c.read_negative_hits += shard.read_negative_hits.load(Ordering::Relaxed);
+            c.read_misses += shard.read_misses.load(Ordering::Relaxed);
         }
         c
     }
@@ -852,8 +863,14 @@ mod tests {
         assert!(got("gone", "HGET x", NOW, 0).is_none());
         let after = store.counters();
         assert_eq!(
-            (after.negative_hits - before.negative_hits, after.misses - before.misses, after.hits - before.hits),
-            (1, 1, 0)
+            (
+                after.read_negative_hits - before.read_negative_hits,
+                after.read_misses - before.read_misses,
+                after.read_hits - before.read_hits,
+                after.hits + after.misses + after.negative_hits,
+            ),
+            (1, 1, 0, before.hits + before.misses + before.negative_hits),
+            "read lookups are counted apart from GET's"
         );
         store.clear();
     }

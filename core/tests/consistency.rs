@@ -217,7 +217,13 @@ async fn check_shape(mode: Invalidation, fault: Fault, shape: Shape) {
     eprintln!(
         "{shape:?} {mode:?} / {fault:?}: {} reads ({:.0} % from L1), {} errors, max staleness {:?}, {} stale; flushes {:?}",
         report.reads,
-        stats.hit_ratio() * 100.0,
+        match shape {
+            Shape::Strings => stats.hit_ratio() * 100.0,
+            Shape::Hashes => {
+                let hits = (stats.l1_read_hits + stats.l1_read_negative_hits) as f64;
+                100.0 * hits / (hits + stats.l1_read_misses as f64).max(1.0)
+            }
+        },
         outcome.errors.len(),
         report.max_staleness,
         report.stale,
@@ -227,7 +233,11 @@ async fn check_shape(mode: Invalidation, fault: Fault, shape: Shape) {
     assert!(outcome.torn.is_empty(), "{shape:?} {mode:?} / {fault:?}: replies no write left: {:?}", outcome.torn);
     assert!(report.reads > 200, "{mode:?} / {fault:?}: too few reads to judge ({})", report.reads);
     if mode != Invalidation::Off {
-        assert!(stats.l1_hits > 0, "{mode:?} / {fault:?}: L1 never served, the check proves nothing");
+        let served = match shape {
+            Shape::Strings => stats.l1_hits,
+            Shape::Hashes => stats.l1_read_hits,
+        };
+        assert!(served > 0, "{shape:?} {mode:?} / {fault:?}: L1 never served, the check proves nothing");
     }
     for (_, kind) in &outcome.errors {
         assert!(kind.is_retryable(), "{mode:?} / {fault:?}: untyped or unexpected error while down: {kind:?}");
