@@ -17,6 +17,7 @@ use redis::{Cmd, Pipeline, Value};
 use crate::cluster::{Cluster, Request, Response};
 use crate::config::{Config, Mode, RedisUrl};
 use crate::conn::{Pool, PoolHooks};
+use crate::dedicated::Lease;
 use crate::endpoint::Endpoint;
 use crate::error::Result;
 use crate::stats::{DeploymentStats, Recorder};
@@ -183,6 +184,24 @@ impl Backend {
         }
     }
 
+    /// A pipeline of independent commands (an explicit pipeline) whose
+    /// route keys share `key`'s group (`None`: keyless commands, for the
+    /// `[redis]` deployment): every reply in order, a command's server error
+    /// as its reply; in a cluster, redirected commands are sent again where
+    /// they belong. Not retried on a broken connection (it may hold writes).
+    pub(crate) async fn query_each(&self, key: Option<&[u8]>, pipe: &Pipeline) -> Result<Vec<Value>> {
+        let deployment = key.map_or(&self.default, |key| self.deployment(key));
+        match (&deployment.target, key) {
+            (Target::Standalone(pool), _) => deployment.counted(pool.query_pipeline(pipe)).await,
+            (Target::Cluster(cluster), Some(key)) => {
+                deployment.counted(Box::pin(cluster.execute_each(key, pipe))).await
+            }
+            (Target::Cluster(cluster), None) => {
+                deployment.counted(async { cluster.any_master().await?.query_pipeline(pipe).await }).await
+            }
+        }
+    }
+
     /// A pipeline of reads whose keys all share `key`'s group.
     pub(crate) async fn query_pipeline_read(&self, key: &[u8], pipe: &Pipeline) -> Result<Vec<Value>> {
         let deployment = self.deployment(key);
@@ -192,6 +211,32 @@ impl Backend {
                 let work = Box::pin(cluster.execute(key, Request::ReadPipeline(pipe)));
                 deployment.counted(work).await.map(Response::many)
             }
+        }
+    }
+
+    /// A dedicated connection (no tracking, one caller) to the master that
+    /// serves `key`; with no key, to the `[redis]` deployment (any master of
+    /// a cluster). For transactions.
+    pub(crate) async fn dedicated(&self, key: Option<&[u8]>) -> Result<Lease> {
+        let deployment = key.map_or(&self.default, |key| self.deployment(key));
+        let pool = match (&deployment.target, key) {
+            (Target::Standalone(pool), _) => Arc::clone(pool),
+            (Target::Cluster(cluster), Some(key)) => cluster.master_for(key).await?,
+            (Target::Cluster(cluster), None) => cluster.any_master().await?,
+        };
+        deployment.commands.fetch_add(1, Ordering::Relaxed);
+        let lease = pool.dedicated().lease().await;
+        if lease.is_err() {
+            deployment.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        lease
+    }
+
+    /// A `MOVED` reply came back on a dedicated connection for `key`: the
+    /// cluster's slot map is refreshed before the next attempt.
+    pub(crate) async fn moved(&self, key: &[u8]) {
+        if let Target::Cluster(cluster) = &self.deployment(key).target {
+            cluster.refresh_now().await;
         }
     }
 

@@ -191,6 +191,79 @@ impl Cache {
         block_on(self.inner.command(args))?
     }
 
+    /// See [`crate::Cache::pipeline`].
+    ///
+    /// ```
+    /// # nearcache::testing::with_redis(|url| {
+    /// let cache = nearcache::blocking::Cache::builder().url(url).build_blocking()?;
+    /// let mut p = cache.pipeline();
+    /// p.cmd(&["SET", "a", "1"])?.cmd(&["INCR", "a"])?;
+    /// let replies = p.execute()?;
+    /// assert_eq!(replies[1].as_ref().ok(), Some(&nearcache::Reply::Int(2)));
+    /// # Ok(()) });
+    /// ```
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline { inner: self.inner.pipeline() }
+    }
+
+    /// See [`crate::Cache::transaction_pipeline`].
+    pub fn transaction_pipeline(&self) -> Pipeline {
+        Pipeline { inner: self.inner.transaction_pipeline() }
+    }
+
+    /// See [`crate::Cache::register_script`].
+    pub fn register_script(&self, lua: impl AsRef<[u8]>) -> Script {
+        Script { inner: self.inner.register_script(lua) }
+    }
+
+    /// See [`crate::Cache::watch`].
+    pub fn watch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Transaction> {
+        block_on(self.inner.watch(keys))?.map(|inner| Transaction { inner })
+    }
+
+    /// See [`crate::Cache::transaction`]; `body` runs on the calling thread.
+    ///
+    /// ```
+    /// # nearcache::testing::with_redis(|url| {
+    /// let cache = nearcache::blocking::Cache::builder().url(url).build_blocking()?;
+    /// let ((), replies) = cache.transaction(&["n"], |tx| {
+    ///     tx.command(&["GET", "n"])?; // runs now
+    ///     tx.multi()?;
+    ///     tx.queue(&["INCR", "n"])
+    /// })?;
+    /// assert_eq!(replies[0].as_ref().ok(), Some(&nearcache::Reply::Int(1)));
+    /// # Ok(()) });
+    /// ```
+    pub fn transaction<K, F, T>(&self, keys: &[K], mut body: F) -> Result<(T, Vec<Result<Reply>>)>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(&Transaction) -> Result<T>,
+    {
+        // The loop of `crate::Cache::transaction`, with a blocking body.
+        let retries = self.inner.config().redis.transaction_retries;
+        for _ in 0..=retries {
+            let tx = match self.watch(keys) {
+                Ok(tx) => tx,
+                Err(e) if e.redirect().is_some() => continue,
+                Err(e) => return Err(e),
+            };
+            let value = match body(&tx) {
+                Ok(value) => value,
+                Err(e) => {
+                    tx.reset();
+                    return Err(e);
+                }
+            };
+            match tx.exec() {
+                Ok(replies) => return Ok((value, replies)),
+                Err(e) if e.kind() == crate::ErrorKind::TransactionAborted => continue,
+                Err(e) if e.redirect().is_some() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(cache::transaction_gave_up(retries))
+    }
+
     /// See [`crate::Cache::stats`].
     pub fn stats(&self) -> Stats {
         self.inner.stats()
@@ -209,6 +282,124 @@ impl Cache {
     /// The effective configuration.
     pub fn config(&self) -> &Config {
         self.inner.config()
+    }
+}
+
+/// The blocking twin of [`crate::Pipeline`].
+#[derive(Debug)]
+pub struct Pipeline {
+    inner: crate::Pipeline,
+}
+
+impl Pipeline {
+    /// See [`crate::Pipeline::cmd`].
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<&mut Pipeline> {
+        self.inner.cmd(args)?;
+        Ok(self)
+    }
+
+    /// See [`crate::Pipeline::len`].
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// See [`crate::Pipeline::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// See [`crate::Pipeline::is_transaction`].
+    pub fn is_transaction(&self) -> bool {
+        self.inner.is_transaction()
+    }
+
+    /// See [`crate::Pipeline::clear`].
+    pub fn clear(&mut self) {
+        self.inner.clear()
+    }
+
+    /// See [`crate::Pipeline::execute`].
+    pub fn execute(&mut self) -> Result<Vec<Result<Reply>>> {
+        block_on(self.inner.execute())?
+    }
+}
+
+/// The blocking twin of [`crate::Script`].
+#[derive(Clone, Debug)]
+pub struct Script {
+    inner: crate::Script,
+}
+
+impl Script {
+    /// See [`crate::Script::sha1`].
+    pub fn sha1(&self) -> &str {
+        self.inner.sha1()
+    }
+
+    /// See [`crate::Script::source`].
+    pub fn source(&self) -> &[u8] {
+        self.inner.source()
+    }
+
+    /// See [`crate::Script::call`].
+    pub fn call<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, keys: &[K], args: &[A]) -> Result<Reply> {
+        block_on(self.inner.call(keys, args))?
+    }
+}
+
+/// The blocking twin of [`crate::Transaction`]; every call blocks.
+#[derive(Clone, Debug)]
+pub struct Transaction {
+    inner: crate::Transaction,
+}
+
+impl Transaction {
+    /// The async transaction underneath.
+    pub fn as_async(&self) -> &crate::Transaction {
+        &self.inner
+    }
+
+    /// See [`crate::Transaction::watch`].
+    pub fn watch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
+        block_on(self.inner.watch(keys))?
+    }
+
+    /// See [`crate::Transaction::command`].
+    pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        block_on(self.inner.command(args))?
+    }
+
+    /// See [`crate::Transaction::multi`].
+    pub fn multi(&self) -> Result<()> {
+        self.inner.multi()
+    }
+
+    /// See [`crate::Transaction::queue`].
+    pub fn queue<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<()> {
+        self.inner.queue(args)
+    }
+
+    /// See [`crate::Transaction::is_queueing`].
+    pub fn is_queueing(&self) -> bool {
+        self.inner.is_queueing()
+    }
+
+    /// See [`crate::Transaction::queued`].
+    pub fn queued(&self) -> usize {
+        self.inner.queued()
+    }
+
+    /// See [`crate::Transaction::exec`].
+    pub fn exec(&self) -> Result<Vec<Result<Reply>>> {
+        block_on(self.inner.exec())?
+    }
+
+    /// See [`crate::Transaction::reset`]; from inside an async runtime the
+    /// connection is closed instead of reset.
+    pub fn reset(&self) {
+        if block_on(self.inner.reset()).is_err() {
+            self.inner.abandon();
+        }
     }
 }
 

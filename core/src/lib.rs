@@ -22,6 +22,7 @@ pub mod codec;
 mod command;
 pub mod config;
 mod conn;
+mod dedicated;
 mod endpoint;
 mod error;
 mod expiry;
@@ -33,7 +34,7 @@ mod stats;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tracking;
-pub use cache::{Cache, CacheBuilder, Pending, Ready, Scan, SetOptions, MAX_KEY_LEN};
+pub use cache::{Cache, CacheBuilder, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction, MAX_KEY_LEN};
 pub use clock::Clock;
 pub use command::Reply;
 pub use config::{Config, Invalidation};

@@ -333,3 +333,58 @@ async fn health_pings_keep_l1_serving_in_a_cluster() {
         "L1 stopped serving: the health loop is not confirming the node connections"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_transactions_and_scripts_follow_slots() {
+    use nearcache::Reply;
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+
+    // A pipeline over keys of every master: one batch per slot, sent
+    // concurrently; results in call order, errors per command.
+    let keys: Vec<String> = (0..30).map(|i| format!("p:{i}")).collect();
+    let masters: std::collections::HashSet<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    assert_eq!(masters.len(), 3, "the keys must span every master");
+    let mut p = cache.pipeline();
+    for (i, key) in keys.iter().enumerate() {
+        p.cmd(&["SET", key, &format!("v{i}")]).unwrap();
+        p.cmd(&["HGET", key, "f"]).unwrap(); // WRONGTYPE
+        p.cmd(&["GET", key]).unwrap();
+    }
+    let replies = p.execute().await.unwrap();
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(replies[3 * i].as_ref().unwrap(), &Reply::Status("OK".into()), "{key}");
+        assert_eq!(replies[3 * i + 1].as_ref().unwrap_err().kind(), ErrorKind::Redis, "{key}");
+        assert_eq!(replies[3 * i + 2].as_ref().unwrap(), &Reply::Bytes(b(&format!("v{i}"))), "{key}");
+        let owner = cluster.master_of(key).unwrap();
+        assert_eq!(cluster.node(owner).unwrap().cli(&["GET", key]).unwrap().trim(), format!("v{i}"));
+    }
+
+    // Transactions: keys of one slot only, refused before anything is sent.
+    let (a, c) = ("p:0", keys.iter().find(|k| cluster.master_of(k).unwrap() != cluster.master_of("p:0").unwrap()));
+    let err = cache.watch(&[a, c.unwrap()]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("hash slot"), "{err}");
+    let mut p = cache.transaction_pipeline();
+    p.cmd(&["SET", "{t}:a", "1"]).unwrap().cmd(&["SET", "p:0", "2"]).unwrap();
+    assert_eq!(p.execute().await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let tx = cache.watch(&["{t}:a"]).await.unwrap();
+    assert_eq!(tx.queue(&["SET", c.unwrap(), "x"]).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    tx.queue(&["SET", "{t}:a", "1"]).unwrap();
+    tx.queue(&["SET", "{t}:b", "2"]).unwrap();
+    tx.exec().await.unwrap();
+    let owner = cluster.master_of("{t}:b").unwrap();
+    assert_eq!(cluster.node(owner).unwrap().cli(&["GET", "{t}:b"]).unwrap().trim(), "2");
+    assert_eq!(cache.get("{t}:a").await.unwrap(), Some(b("1")));
+
+    // Scripts go to the master of their first key; keys must share a slot.
+    let script = cache.register_script("return redis.call('SET', KEYS[1], ARGV[1])");
+    for key in keys.iter().take(6) {
+        script.call(&[key.as_str()], &["s"]).await.unwrap();
+        let owner = cluster.master_of(key).unwrap();
+        assert_eq!(cluster.node(owner).unwrap().cli(&["GET", key]).unwrap().trim(), "s", "{key}");
+        assert_eq!(cache.get(key).await.unwrap(), Some(b("s")), "{key}");
+    }
+    let err = script.call(&[a, c.unwrap()], &["s"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+}

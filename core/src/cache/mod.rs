@@ -23,6 +23,7 @@ use crate::l1::Store;
 use crate::stats::{L1Snapshot, Recorder, Stats};
 use crate::tracking::{self, FlushCause, Local};
 
+mod batch;
 mod builder;
 mod fetch;
 mod hashes;
@@ -30,16 +31,23 @@ mod inner;
 mod keys;
 mod load;
 mod local;
+mod pipeline;
 mod raw;
 mod ready;
 mod replies;
 mod scan;
+mod script;
 mod strings;
+mod transaction;
 
 pub use builder::{CacheBuilder, SetOptions};
 use inner::Inner;
+pub use pipeline::Pipeline;
 pub use ready::{Pending, Ready};
 pub use scan::Scan;
+pub use script::Script;
+pub(crate) use transaction::gave_up as transaction_gave_up;
+pub use transaction::Transaction;
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.

@@ -232,6 +232,72 @@ impl Cluster {
         ))
     }
 
+    /// A pipeline of independent commands routed by `key`'s slot: every
+    /// reply in order, a command's server error as its reply. Commands
+    /// answered with `MOVED` or `ASK` did not run, so they alone are sent
+    /// again where the redirect points (after `ASKING` for `ASK`), at most
+    /// [`MAX_REDIRECTS`] times; after that their redirect error is their
+    /// reply.
+    pub(crate) async fn execute_each(&self, key: &[u8], pipe: &Pipeline) -> Result<Vec<Value>> {
+        let slot = key_slot(key);
+        let commands: Vec<&Cmd> = pipe.cmd_iter().collect();
+        let mut replies: Vec<Value> = vec![Value::Nil; commands.len()];
+        let mut pending: Vec<usize> = (0..commands.len()).collect();
+        let mut ask: Option<NodeAddr> = None;
+        for _ in 0..MAX_REDIRECTS {
+            let seen = self.version.load(Ordering::Acquire);
+            let (pool, asking) = match ask.take() {
+                Some(addr) => (self.pool(&addr, false)?, true),
+                None => (self.route(slot, false).await?, false),
+            };
+            let mut sub = redis::pipe();
+            for &i in &pending {
+                if asking {
+                    sub.cmd("ASKING");
+                }
+                sub.add_command(commands[i].clone());
+            }
+            let values = match pool.query_pipeline(&sub).await {
+                Ok(values) => values,
+                Err(err) => {
+                    if err.kind() == ErrorKind::Connection {
+                        self.stale.store(true, Ordering::Release);
+                    }
+                    return Err(err);
+                }
+            };
+            let values = values.into_iter().skip(usize::from(asking)).step_by(1 + usize::from(asking));
+            let mut redirected = Vec::new();
+            let mut moved = false;
+            for (&i, value) in pending.iter().zip(values) {
+                if let Value::ServerError(e) = &value {
+                    match e.code() {
+                        "MOVED" => {
+                            moved = true;
+                            redirected.push(i);
+                        }
+                        "ASK" => {
+                            let addr = e.details().and_then(|d| d.split_whitespace().nth(1)).unwrap_or_default();
+                            ask = Some(NodeAddr::parse(addr).ok_or_else(|| malformed_redirect(addr))?);
+                            redirected.push(i);
+                        }
+                        _ => {}
+                    }
+                }
+                replies[i] = value;
+            }
+            if redirected.is_empty() {
+                break;
+            }
+            if moved {
+                ask = None;
+                self.refresh(seen).await?;
+            }
+            pending = redirected;
+        }
+        Ok(replies)
+    }
+
     /// A shard number for `key`: keys with the same number can share one
     /// multi-key command.
     pub(crate) fn shard_of(key: &[u8]) -> u16 {
@@ -242,6 +308,20 @@ impl Cluster {
     pub(crate) async fn masters(&self) -> Result<Vec<Arc<Pool>>> {
         let map = self.current_map().await?;
         Ok(map.shards.iter().map(|shard| Arc::clone(&shard.master_pool)).collect())
+    }
+
+    /// The master serving `key`'s slot (for dedicated connections, which
+    /// follow no redirects on their own).
+    pub(crate) async fn master_for(&self, key: &[u8]) -> Result<Arc<Pool>> {
+        self.route(key_slot(key), false).await
+    }
+
+    /// Refreshes the slot map now (after a `MOVED` seen outside
+    /// [`Cluster::execute`]); a failed refresh leaves the map as it was and
+    /// the next command's own error says what is wrong.
+    pub(crate) async fn refresh_now(&self) {
+        let seen = self.version.load(Ordering::Acquire);
+        let _ = self.refresh(seen).await;
     }
 
     /// Any master (for keyless commands).
