@@ -189,3 +189,24 @@ async fn a_script_drops_its_declared_keys_from_l1() {
     assert_eq!(cache.get("b").await.unwrap(), Some(b("new")));
     assert_eq!(cache.get_local(b"untouched").unwrap(), Lookup::Hit(b("old")), "undeclared keys stay");
 }
+
+/// The bindings spawn these futures on core's runtime: they must be `Send`
+/// (checked when this compiles; nothing is polled).
+#[test]
+fn the_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn transaction_calls(tx: &nearcache::Transaction) {
+        send(&tx.exec());
+        send(&tx.reset());
+        send(&tx.command(&["GET", "k"]));
+        send(&tx.watch(&["k"]));
+    }
+    let cache = Cache::new(Config::default()).unwrap();
+    let mut p = cache.pipeline();
+    send(&p.execute());
+    let script = cache.register_script("return 1");
+    send(&script.call(&["k"], &["a"]));
+    send(&cache.watch(&["k"]));
+    send(&cache.transaction(&["k"], |tx| async move { tx.command(&["GET", "k"]).await }));
+    let _ = transaction_calls;
+}

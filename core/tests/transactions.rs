@@ -333,3 +333,22 @@ fn the_blocking_transaction_retries_like_the_async_one() {
         .unwrap();
     assert_eq!(replies[0].as_ref().unwrap(), &Reply::Int(3));
 }
+
+#[tokio::test]
+async fn a_cancelled_call_voids_the_transaction_and_frees_its_connection() {
+    let redis = TestRedis::start_with_args(&["--enable-debug-command", "yes"]).unwrap();
+    let cache = cache_with(&redis, |c| c.redis.dedicated_connections = 1);
+    let tx = cache.watch(&["k"]).await.unwrap();
+    // Cancelled while the server is still busy with it: the connection's
+    // state is unknown, so it must be closed, not reused.
+    let cancelled = tokio::time::timeout(Duration::from_millis(20), tx.command(&["DEBUG", "SLEEP", "0.2"])).await;
+    assert!(cancelled.is_err(), "the call was meant to be cancelled: {cancelled:?}");
+    let err = tx.exec().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("cancelled"), "{err}");
+    // The one dedicated connection's permit came back with the drop.
+    let tx = cache.watch(&["k"]).await.unwrap();
+    redis.cli(&["SET", "k", "v"]).unwrap();
+    tx.queue(&["SET", "k", "mine"]).unwrap();
+    assert_eq!(tx.exec().await.unwrap_err().kind(), ErrorKind::TransactionAborted, "a fresh WATCH of k");
+}

@@ -36,6 +36,21 @@ impl Queued {
         Ok(Queued { args: parts.iter().map(|a| Bytes::copy_from_slice(a)).collect(), name, effect })
     }
 
+    /// [`Queued::new`], plus what only the cache can say: `FLUSHALL`,
+    /// `FLUSHDB` and `SWAPDB` are refused where keys live on several nodes
+    /// or deployments (one pipeline or transaction reaches one of them;
+    /// `command` sends a flush to every master).
+    pub(super) fn checked<A: AsRef<[u8]>>(inner: &Inner, args: &[A], what: &str) -> Result<Queued> {
+        let queued = Queued::new(args).map_err(|e| inner.count(e))?;
+        if queued.effect == Effect::Flush && inner.backend.is_sharded() {
+            return Err(inner.count(Error::invalid(format!(
+                "{what}: {} in a cluster or with routes goes through command(), which sends it to every master",
+                queued.name
+            ))));
+        }
+        Ok(queued)
+    }
+
     /// The redis-rs command.
     pub(super) fn cmd(&self) -> Cmd {
         let mut cmd = Cmd::new();

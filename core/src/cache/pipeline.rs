@@ -102,7 +102,7 @@ impl Pipeline {
     /// pops, ...) are refused here with `InvalidArgument`, as
     /// [`Cache::command`] refuses them.
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<&mut Pipeline> {
-        let queued = Queued::new(args).map_err(|e| self.cache.inner.count(e))?;
+        let queued = Queued::checked(&self.cache.inner, args, "pipeline")?;
         self.queued.push(queued);
         Ok(self)
     }

@@ -214,7 +214,7 @@ impl Transaction {
     pub async fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
         let inner = &*self.cache.inner;
         inner.check_usable()?;
-        let queued = Queued::new(args).map_err(|e| inner.count(e))?;
+        let queued = Queued::checked(inner, args, "transaction")?;
         {
             let state = self.state.lock();
             if state.finished {
@@ -258,7 +258,7 @@ impl Transaction {
     /// now; the server's own errors come back as that command's result.
     pub fn queue<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<()> {
         let inner = &*self.cache.inner;
-        let queued = Queued::new(args).map_err(|e| inner.count(e))?;
+        let queued = Queued::checked(inner, args, "transaction")?;
         if self.state.lock().finished {
             return Err(inner.count(finished_error()));
         }
