@@ -19,7 +19,7 @@ use crate::config::{Config, Mode, RedisUrl};
 use crate::conn::{Pool, PoolHooks};
 use crate::dedicated::Lease;
 use crate::endpoint::Endpoint;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::stats::{DeploymentStats, Recorder};
 
 /// How a deployment is reached.
@@ -84,6 +84,19 @@ impl Deployment {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+}
+
+/// One pipeline's replies, one `Result` per command: a failed send is each
+/// command's error, a short reply list an error for the commands it lacks.
+fn spread(sent: Result<Vec<Value>>, count: usize) -> Vec<Result<Value>> {
+    match sent {
+        Ok(values) if values.len() == count => values.into_iter().map(Ok).collect(),
+        Ok(values) => {
+            let message = format!("pipeline: {count} commands sent, {} replies", values.len());
+            (0..count).map(|_| Err(Error::new(ErrorKind::Redis, message.clone()))).collect()
+        }
+        Err(err) => (0..count).map(|_| Err(Error::new(err.kind(), err.message()))).collect(),
     }
 }
 
@@ -184,22 +197,72 @@ impl Backend {
         }
     }
 
-    /// A pipeline of independent commands (an explicit pipeline) whose
-    /// route keys share `key`'s group (`None`: keyless commands, for the
-    /// `[redis]` deployment): every reply in order, a command's server error
-    /// as its reply; in a cluster, redirected commands are sent again where
-    /// they belong. Not retried on a broken connection (it may hold writes).
-    pub(crate) async fn query_each(&self, key: Option<&[u8]>, pipe: &Pipeline) -> Result<Vec<Value>> {
-        let deployment = key.map_or(&self.default, |key| self.deployment(key));
-        match (&deployment.target, key) {
-            (Target::Standalone(pool), _) => deployment.counted(pool.query_pipeline(pipe)).await,
-            (Target::Cluster(cluster), Some(key)) => {
-                deployment.counted(Box::pin(cluster.execute_each(key, pipe))).await
-            }
-            (Target::Cluster(cluster), None) => {
-                deployment.counted(async { cluster.any_master().await?.query_pipeline(pipe).await }).await
+    /// Independent commands (an explicit pipeline), each routed by its key
+    /// (`None`: keyless, for the `[redis]` deployment): one pipeline per
+    /// server, all sent concurrently; every result in call order, a command's
+    /// server error as its `Ok` reply, a failed server's error as each of its
+    /// commands' `Err`. In a cluster, redirected commands are sent again
+    /// where they belong. Never retried on a broken connection (the
+    /// commands may be writes).
+    pub(crate) async fn query_many(&self, commands: &[(Option<&[u8]>, Cmd)]) -> Vec<Result<Value>> {
+        // Command indexes by deployment (0 = `[redis]`, i + 1 = route i).
+        let mut by_deployment: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, (key, _)) in commands.iter().enumerate() {
+            let index = key.map_or(0, |key| self.index_of(key));
+            match by_deployment.iter_mut().find(|(d, _)| *d == index) {
+                Some((_, members)) => members.push(i),
+                None => by_deployment.push((index, vec![i])),
             }
         }
+        let sends = by_deployment.iter().map(|(index, members)| async move {
+            let deployment = if *index == 0 { &self.default } else { &self.routes[index - 1] };
+            deployment.commands.fetch_add(1, Ordering::Relaxed);
+            let results = match &deployment.target {
+                Target::Standalone(pool) => {
+                    let mut pipe = redis::pipe();
+                    for &i in members {
+                        pipe.add_command(commands[i].1.clone());
+                    }
+                    spread(pool.query_pipeline(&pipe).await, members.len())
+                }
+                Target::Cluster(cluster) => {
+                    let keyed: Vec<usize> = members.iter().copied().filter(|&i| commands[i].0.is_some()).collect();
+                    let keyless: Vec<usize> = members.iter().copied().filter(|&i| commands[i].0.is_none()).collect();
+                    let routed: Vec<(&[u8], &Cmd)> =
+                        keyed.iter().map(|&i| (commands[i].0.unwrap_or_default(), &commands[i].1)).collect();
+                    let mut by_key = Box::pin(cluster.execute_many(&routed)).await.into_iter();
+                    let mut without_key = if keyless.is_empty() {
+                        Vec::new().into_iter()
+                    } else {
+                        let mut pipe = redis::pipe();
+                        for &i in &keyless {
+                            pipe.add_command(commands[i].1.clone());
+                        }
+                        let sent = async { cluster.any_master().await?.query_pipeline(&pipe).await }.await;
+                        spread(sent, keyless.len()).into_iter()
+                    };
+                    let missing = || Err(Error::internal("pipeline: a command got no reply"));
+                    members
+                        .iter()
+                        .map(|&i| match commands[i].0 {
+                            Some(_) => by_key.next().unwrap_or_else(missing),
+                            None => without_key.next().unwrap_or_else(missing),
+                        })
+                        .collect()
+                }
+            };
+            if results.iter().any(Result::is_err) {
+                deployment.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            (members, results)
+        });
+        let mut out: Vec<Result<Value>> = commands.iter().map(|_| Ok(Value::Nil)).collect();
+        for (members, results) in futures_util::future::join_all(sends).await {
+            for (&i, result) in members.iter().zip(results) {
+                out[i] = result;
+            }
+        }
+        out
     }
 
     /// A pipeline of reads whose keys all share `key`'s group.

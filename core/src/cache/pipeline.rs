@@ -1,5 +1,5 @@
 //! Explicit pipelines: queue any mix of commands, send them in one write
-//! (one per node and slot, concurrently, in a cluster or with routes), get
+//! (one per server, concurrently, in a cluster or with routes), get
 //! every result back in call order, each command's error its own.
 //!
 //! A plain pipeline answers the reads L1 can answer from L1 (and sends the
@@ -150,16 +150,10 @@ impl Pipeline {
     }
 }
 
-/// Commands of one group, by index: the group, the route key they share
-/// (`None` for keyless commands), the indexes.
-type Batch<'a> = (Option<u32>, Option<&'a [u8]>, Vec<usize>);
-
 async fn execute_plain(cache: &Cache, queued: &[Queued]) -> Vec<Result<Reply>> {
     let inner = &*cache.inner;
     let mut results: Vec<Option<Result<Reply>>> = Vec::with_capacity(queued.len());
-    // Commands to send, by group (deployment and slot of the route key;
-    // keyless commands form their own group for the `[redis]` deployment).
-    let mut batches: Vec<Batch<'_>> = Vec::new();
+    let mut to_send: Vec<usize> = Vec::new();
     for (i, q) in queued.iter().enumerate() {
         // A read may be answered from L1 unless an earlier command of this
         // pipeline may have written its key (the write has not run yet).
@@ -167,46 +161,24 @@ async fn execute_plain(cache: &Cache, queued: &[Queued]) -> Vec<Result<Reply>> {
             (Effect::Read, Some(key)) if !queued[..i].iter().any(|w| w.may_write(key)) => cache.answer_locally(&q.args),
             _ => None,
         };
-        if let Some(reply) = local {
-            results.push(Some(Ok(reply)));
-            continue;
-        }
-        results.push(None);
-        q.own_write(inner);
-        let key = q.route_key();
-        let group = key.map(|k| inner.backend.group_of(k));
-        match batches.iter_mut().find(|(g, _, _)| *g == group) {
-            Some((_, _, members)) => members.push(i),
-            None => batches.push((group, key, vec![i])),
+        results.push(local.map(Ok));
+        if results[i].is_none() {
+            q.own_write(inner);
+            to_send.push(i);
         }
     }
-    let sends = batches.iter().map(|(_, key, members)| async move {
-        let mut pipe = redis::pipe();
-        for &i in members {
-            pipe.add_command(queued[i].cmd());
-        }
-        let what = key.unwrap_or(b"");
-        let replies = inner.timed(Op::Command, what, inner.backend.query_each(*key, &pipe)).await;
-        (members, replies)
-    });
-    for (members, replies) in futures_util::future::join_all(sends).await {
-        match replies {
-            Ok(values) if values.len() == members.len() => {
-                for (&i, value) in members.iter().zip(values) {
-                    results[i] = Some(queued[i].convert(inner, value));
-                }
-            }
-            Ok(values) => {
-                let message = format!("pipeline: {} commands sent, {} replies", members.len(), values.len());
-                for &i in members {
-                    results[i] = Some(Err(Error::new(ErrorKind::Redis, message.clone())));
-                }
-            }
-            Err(e) => {
-                for &i in members {
-                    results[i] = Some(Err(Error::new(e.kind(), e.message())));
-                }
-            }
+    if !to_send.is_empty() {
+        let commands: Vec<(Option<&[u8]>, redis::Cmd)> =
+            to_send.iter().map(|&i| (queued[i].route_key(), queued[i].cmd())).collect();
+        let started = std::time::Instant::now();
+        let replies = inner.backend.query_many(&commands).await;
+        let first = commands[0].0.unwrap_or_default();
+        inner.recorder.latency(Op::Command, started.elapsed(), first);
+        for (&i, reply) in to_send.iter().zip(replies) {
+            results[i] = Some(match reply {
+                Ok(value) => queued[i].convert(inner, value),
+                Err(e) => Err(inner.count(e.context(queued[i].describe()))),
+            });
         }
     }
     for q in queued {

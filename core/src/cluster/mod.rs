@@ -232,70 +232,87 @@ impl Cluster {
         ))
     }
 
-    /// A pipeline of independent commands routed by `key`'s slot: every
-    /// reply in order, a command's server error as its reply. Commands
-    /// answered with `MOVED` or `ASK` did not run, so they alone are sent
-    /// again where the redirect points (after `ASKING` for `ASK`), at most
+    /// Independent commands, each routed by its own key: one pipeline per
+    /// master holding any of their slots, all sent concurrently; every
+    /// result in call order, a command's server error as its `Ok` reply.
+    /// Commands answered `MOVED` or `ASK` did not run, so they alone are sent
+    /// again where their redirect points (after `ASKING` for `ASK`), at most
     /// [`MAX_REDIRECTS`] times; after that their redirect error is their
-    /// reply.
-    pub(crate) async fn execute_each(&self, key: &[u8], pipe: &Pipeline) -> Result<Vec<Value>> {
-        let slot = key_slot(key);
-        let commands: Vec<&Cmd> = pipe.cmd_iter().collect();
-        let mut replies: Vec<Value> = vec![Value::Nil; commands.len()];
-        let mut pending: Vec<usize> = (0..commands.len()).collect();
-        let mut ask: Option<NodeAddr> = None;
+    /// reply. A node whose pipeline failed gives that error to each of its
+    /// commands.
+    pub(crate) async fn execute_many(&self, commands: &[(&[u8], &Cmd)]) -> Vec<Result<Value>> {
+        let mut results: Vec<Result<Value>> = commands.iter().map(|_| Ok(Value::Nil)).collect();
+        // (command index, the node an ASK named for it)
+        let mut pending: Vec<(usize, Option<NodeAddr>)> = (0..commands.len()).map(|i| (i, None)).collect();
         for _ in 0..MAX_REDIRECTS {
             let seen = self.version.load(Ordering::Acquire);
-            let (pool, asking) = match ask.take() {
-                Some(addr) => (self.pool(&addr, false)?, true),
-                None => (self.route(slot, false).await?, false),
-            };
-            let mut sub = redis::pipe();
-            for &i in &pending {
-                if asking {
-                    sub.cmd("ASKING");
-                }
-                sub.add_command(commands[i].clone());
-            }
-            let values = match pool.query_pipeline(&sub).await {
-                Ok(values) => values,
-                Err(err) => {
-                    if err.kind() == ErrorKind::Connection {
-                        self.stale.store(true, Ordering::Release);
+            // One batch per (node, asking).
+            let mut batches: Vec<(Arc<Pool>, bool, Vec<usize>)> = Vec::new();
+            for (i, ask) in pending.drain(..) {
+                let target = match ask {
+                    Some(addr) => self.pool(&addr, false).map(|pool| (pool, true)),
+                    None => self.route(key_slot(commands[i].0), false).await.map(|pool| (pool, false)),
+                };
+                match target {
+                    Ok((pool, asking)) => {
+                        match batches.iter_mut().find(|(p, a, _)| Arc::ptr_eq(p, &pool) && *a == asking) {
+                            Some((_, _, members)) => members.push(i),
+                            None => batches.push((pool, asking, vec![i])),
+                        }
                     }
-                    return Err(err);
+                    Err(err) => results[i] = Err(err),
                 }
-            };
-            let values = values.into_iter().skip(usize::from(asking)).step_by(1 + usize::from(asking));
-            let mut redirected = Vec::new();
+            }
+            let sends = batches.iter().map(|(pool, asking, members)| async move {
+                let mut pipe = redis::pipe();
+                for &i in members {
+                    if *asking {
+                        pipe.cmd("ASKING");
+                    }
+                    pipe.add_command(commands[i].1.clone());
+                }
+                pool.query_pipeline(&pipe).await
+            });
             let mut moved = false;
-            for (&i, value) in pending.iter().zip(values) {
-                if let Value::ServerError(e) = &value {
-                    match e.code() {
-                        "MOVED" => {
-                            moved = true;
-                            redirected.push(i);
+            for ((_, asking, members), sent) in batches.iter().zip(futures_util::future::join_all(sends).await) {
+                let values = match sent {
+                    Ok(values) => values,
+                    Err(err) => {
+                        if err.kind() == ErrorKind::Connection {
+                            self.stale.store(true, Ordering::Release);
                         }
-                        "ASK" => {
-                            let addr = e.details().and_then(|d| d.split_whitespace().nth(1)).unwrap_or_default();
-                            ask = Some(NodeAddr::parse(addr).ok_or_else(|| malformed_redirect(addr))?);
-                            redirected.push(i);
+                        for &i in members {
+                            results[i] = Err(Error::new(err.kind(), err.message()));
                         }
-                        _ => {}
+                        continue;
                     }
+                };
+                let asking = usize::from(*asking);
+                for (&i, value) in members.iter().zip(values.into_iter().skip(asking).step_by(1 + asking)) {
+                    if let Value::ServerError(e) = &value {
+                        match e.code() {
+                            "MOVED" => {
+                                moved = true;
+                                pending.push((i, None));
+                            }
+                            "ASK" => {
+                                let addr = e.details().and_then(|d| d.split_whitespace().nth(1)).unwrap_or_default();
+                                pending.push((i, NodeAddr::parse(addr)));
+                            }
+                            _ => {}
+                        }
+                    }
+                    results[i] = Ok(value);
                 }
-                replies[i] = value;
             }
-            if redirected.is_empty() {
+            if pending.is_empty() {
                 break;
             }
-            if moved {
-                ask = None;
-                self.refresh(seen).await?;
+            if moved && self.refresh(seen).await.is_err() {
+                break; // the redirect errors stay the replies
             }
-            pending = redirected;
         }
-        Ok(replies)
+        results
     }
 
     /// A shard number for `key`: keys with the same number can share one
