@@ -234,34 +234,48 @@ impl Cache {
     /// assert_eq!(replies[0].as_ref().ok(), Some(&nearcache::Reply::Int(1)));
     /// # Ok(()) });
     /// ```
-    pub fn transaction<K, F, T>(&self, keys: &[K], mut body: F) -> Result<(T, Vec<Result<Reply>>)>
+    pub fn transaction<K, F, T>(&self, keys: &[K], body: F) -> Result<(T, Vec<Result<Reply>>)>
     where
         K: AsRef<[u8]>,
         F: FnMut(&Transaction) -> Result<T>,
     {
-        // The loop of `crate::Cache::transaction`, with a blocking body.
-        let retries = self.inner.config().redis.transaction_retries;
-        for _ in 0..=retries {
-            let tx = match self.watch(keys) {
-                Ok(tx) => tx,
-                Err(e) if e.redirect().is_some() => continue,
-                Err(e) => return Err(e),
-            };
-            let value = match body(&tx) {
-                Ok(value) => value,
+        self.transaction_with(keys, self.inner.transaction_retries(), body)
+    }
+
+    /// See [`crate::Cache::transaction_with`]; a delay is slept on the
+    /// calling thread.
+    pub fn transaction_with<K, F, T>(
+        &self,
+        keys: &[K],
+        mut retries: crate::TransactionRetries,
+        mut body: F,
+    ) -> Result<(T, Vec<Result<Reply>>)>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(&Transaction) -> Result<T>,
+    {
+        loop {
+            let attempt = (|| {
+                let tx = self.watch(keys)?;
+                let value = match body(&tx) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        tx.reset();
+                        return Ok(Err(e)); // the body's error ends the loop as is
+                    }
+                };
+                tx.exec().map(|replies| Ok((value, replies)))
+            })();
+            match attempt {
+                Ok(done) => return done,
                 Err(e) => {
-                    tx.reset();
-                    return Err(e);
+                    let delay = retries.retry(e).map_err(|e| self.inner.count_give_up(e))?;
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
                 }
-            };
-            match tx.exec() {
-                Ok(replies) => return Ok((value, replies)),
-                Err(e) if e.kind() == crate::ErrorKind::TransactionAborted => continue,
-                Err(e) if e.redirect().is_some() => continue,
-                Err(e) => return Err(e),
             }
         }
-        Err(cache::transaction_gave_up(retries))
     }
 
     /// See [`crate::Cache::stats`].

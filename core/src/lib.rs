@@ -34,7 +34,10 @@ mod stats;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tracking;
-pub use cache::{Cache, CacheBuilder, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction, MAX_KEY_LEN};
+pub use cache::{
+    Cache, CacheBuilder, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction, TransactionRetries,
+    MAX_KEY_LEN,
+};
 pub use clock::Clock;
 pub use command::Reply;
 pub use config::{Config, Invalidation};

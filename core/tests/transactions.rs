@@ -352,3 +352,38 @@ async fn a_cancelled_call_voids_the_transaction_and_frees_its_connection() {
     tx.queue(&["SET", "k", "mine"]).unwrap();
     assert_eq!(tx.exec().await.unwrap_err().kind(), ErrorKind::TransactionAborted, "a fresh WATCH of k");
 }
+
+#[tokio::test]
+async fn another_retry_policy_waits_between_attempts() {
+    let redis = TestRedis::start().unwrap();
+    let cache = cache_with(&redis, |_| {});
+    let runs = Arc::new(AtomicUsize::new(0));
+    let started = std::time::Instant::now();
+    let retries = nearcache::TransactionRetries::new(1).delay(Duration::from_millis(100));
+    let err = cache
+        .transaction_with(&["w"], retries, |tx| {
+            let (cache, runs) = (cache.clone(), Arc::clone(&runs));
+            async move {
+                runs.fetch_add(1, Ordering::Relaxed);
+                cache.command(&["INCR", "w"]).await?;
+                tx.queue(&["SET", "w", "mine"])
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), runs.load(Ordering::Relaxed)), (ErrorKind::TransactionAborted, 2));
+    assert!(started.elapsed() >= Duration::from_millis(100), "the retry did not wait");
+    // An error of the body ends the loop at once, as it is.
+    let err = cache
+        .transaction(&["w"], |tx| async move {
+            tx.command(&["HGET", "w", "f"]).await?; // WRONGTYPE
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Redis, "{err}");
+    // Other errors are not retried either.
+    let mut retries = cache.transaction_retries();
+    let refused = nearcache::Error::new(ErrorKind::Connection, "gone");
+    assert_eq!(retries.retry(refused).unwrap_err().kind(), ErrorKind::Connection);
+}

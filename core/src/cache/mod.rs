@@ -46,8 +46,7 @@ pub use pipeline::Pipeline;
 pub use ready::{Pending, Ready};
 pub use scan::Scan;
 pub use script::Script;
-pub(crate) use transaction::gave_up as transaction_gave_up;
-pub use transaction::Transaction;
+pub use transaction::{Transaction, TransactionRetries};
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.

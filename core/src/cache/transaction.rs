@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -126,38 +127,132 @@ impl Cache {
     /// assert_eq!(cache.get("visits").await?.as_deref(), Some(&b"1"[..]));
     /// # Ok(()) });
     /// ```
-    pub async fn transaction<K, F, Fut, T>(&self, keys: &[K], mut body: F) -> Result<(T, Vec<Result<Reply>>)>
+    pub async fn transaction<K, F, Fut, T>(&self, keys: &[K], body: F) -> Result<(T, Vec<Result<Reply>>)>
     where
         K: AsRef<[u8]>,
         F: FnMut(Transaction) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let retries = self.inner.config.redis.transaction_retries;
-        for _ in 0..=retries {
-            let tx = match self.watch(keys).await {
-                Ok(tx) => tx,
-                Err(e) if e.redirect().is_some() => continue, // the slot map was refreshed
-                Err(e) => return Err(e),
+        self.transaction_with(keys, self.transaction_retries(), body).await
+    }
+
+    /// [`Cache::transaction`] with another retry policy (a delay between
+    /// attempts, redis-py's `watch_delay`; another number of retries).
+    pub async fn transaction_with<K, F, Fut, T>(
+        &self,
+        keys: &[K],
+        mut retries: TransactionRetries,
+        mut body: F,
+    ) -> Result<(T, Vec<Result<Reply>>)>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(Transaction) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        loop {
+            let attempt = async {
+                let tx = self.watch(keys).await?;
+                let value = match body(tx.clone()).await {
+                    Ok(value) => value,
+                    Err(e) => {
+                        tx.reset().await;
+                        return Ok(Err(e)); // the body's error ends the loop as is
+                    }
+                };
+                tx.exec().await.map(|replies| Ok((value, replies)))
             };
-            let value = match body(tx.clone()).await {
-                Ok(value) => value,
+            match attempt.await {
+                Ok(done) => return done,
                 Err(e) => {
-                    tx.reset().await;
-                    return Err(e);
+                    let delay = retries.retry(e).map_err(|e| self.count_give_up(e))?;
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
                 }
-            };
-            match tx.exec().await {
-                Ok(replies) => return Ok((value, replies)),
-                Err(e) if e.kind() == ErrorKind::TransactionAborted || e.redirect().is_some() => continue,
-                Err(e) => return Err(e),
             }
         }
-        Err(self.inner.count(gave_up(retries)))
+    }
+
+    /// Counts the error [`TransactionRetries::retry`] gives up with when it
+    /// is its own (`TransactionAborted`); the errors it passes through were
+    /// counted where they arose.
+    pub(crate) fn count_give_up(&self, err: Error) -> Error {
+        if err.kind() == ErrorKind::TransactionAborted {
+            self.inner.count(err)
+        } else {
+            err
+        }
+    }
+
+    /// The retry policy [`Cache::transaction`] uses (`redis.transaction_retries`
+    /// retries, no delay), for [`Cache::transaction_with`] and for bindings
+    /// that run the attempts themselves.
+    pub fn transaction_retries(&self) -> TransactionRetries {
+        TransactionRetries::new(self.inner.config.redis.transaction_retries)
+    }
+}
+
+/// How often an optimistic transaction is run again, and how long to wait
+/// in between: [`Cache::transaction`]'s loop, usable on its own by a caller
+/// that runs each attempt itself (a binding whose body is a Python or
+/// JavaScript function):
+///
+/// ```
+/// # nearcache::testing::run_with_redis(|url| async move {
+/// let cache = nearcache::Cache::builder().url(url).build()?;
+/// let mut retries = cache.transaction_retries();
+/// let replies = loop {
+///     let tx = cache.watch(&["k"]).await?;
+///     tx.queue(&["INCR", "k"])?;
+///     match tx.exec().await {
+///         Ok(replies) => break replies,
+///         // Ok(delay): run it again after `delay`; Err: give up with it.
+///         Err(e) => tokio::time::sleep(retries.retry(e)?).await,
+///     }
+/// };
+/// assert_eq!(replies[0].as_ref().ok(), Some(&nearcache::Reply::Int(1)));
+/// # Ok(()) });
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransactionRetries {
+    retries: u32,
+    left: u32,
+    delay: Duration,
+}
+
+impl TransactionRetries {
+    /// Up to `retries` runs after the first, without delay.
+    pub fn new(retries: u32) -> TransactionRetries {
+        TransactionRetries { retries, left: retries, delay: Duration::ZERO }
+    }
+
+    /// Waits `delay` before each retry (redis-py's `watch_delay`).
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> TransactionRetries {
+        self.delay = delay;
+        self
+    }
+
+    /// After an attempt failed with `err`: `Ok(delay)` when the transaction
+    /// should run again after `delay` (its `EXEC` was aborted by a watched
+    /// key, or a cluster slot moved, and retries are left); otherwise the
+    /// error to return: `err` itself, or [`ErrorKind::TransactionAborted`]
+    /// once every retry is used.
+    pub fn retry(&mut self, err: Error) -> Result<Duration> {
+        let again = err.kind() == ErrorKind::TransactionAborted || err.redirect().is_some();
+        if !again {
+            return Err(err);
+        }
+        if self.left == 0 {
+            return Err(gave_up(self.retries));
+        }
+        self.left -= 1;
+        Ok(self.delay)
     }
 }
 
 /// The error after the last allowed attempt was aborted.
-pub(crate) fn gave_up(retries: u32) -> Error {
+fn gave_up(retries: u32) -> Error {
     Error::new(
         ErrorKind::TransactionAborted,
         format!(
