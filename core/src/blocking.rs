@@ -312,6 +312,17 @@ impl Pipeline {
         Ok(self)
     }
 
+    /// See [`crate::Pipeline::script`].
+    pub fn script<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        script: &Script,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<&mut Pipeline> {
+        self.inner.script(&script.inner, keys, args)?;
+        Ok(self)
+    }
+
     /// See [`crate::Pipeline::len`].
     pub fn len(&self) -> usize {
         self.inner.len()
@@ -391,6 +402,11 @@ impl Transaction {
     /// See [`crate::Transaction::queue`].
     pub fn queue<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<()> {
         self.inner.queue(args)
+    }
+
+    /// See [`crate::Transaction::queue_script`].
+    pub fn queue_script<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, script: &Script, keys: &[K], args: &[A]) -> Result<()> {
+        self.inner.queue_script(&script.inner, keys, args)
     }
 
     /// See [`crate::Transaction::is_queueing`].

@@ -210,3 +210,32 @@ fn the_futures_are_send() {
     send(&cache.transaction(&["k"], |tx| async move { tx.command(&["GET", "k"]).await }));
     let _ = transaction_calls;
 }
+
+#[tokio::test]
+async fn scripts_in_pipelines_and_transactions() {
+    let redis = TestRedis::start().unwrap();
+    let cache = cache_with(&redis, |c| c.l1.invalidation = Invalidation::Ttl);
+    let incr = cache.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    cache.set("n", "0", Default::default()).await.unwrap();
+    cache.get("n").await.unwrap(); // in L1: the script's write must drop it
+                                   // In a pipeline a script is sent as EVAL: it runs in its place, before
+                                   // the commands queued after it, whether the server knew it or not.
+    let mut p = cache.pipeline();
+    p.script(&incr, &["n"], &["2"]).unwrap();
+    p.cmd(&["GET", "n"]).unwrap();
+    p.script(&incr, &["n"], &["3"]).unwrap();
+    let replies = p.execute().await.unwrap();
+    assert_eq!(replies[0].as_ref().unwrap(), &Reply::Int(2));
+    assert_eq!(replies[1].as_ref().unwrap(), &Reply::Bytes(b("2")), "in call order, not from L1");
+    assert_eq!(replies[2].as_ref().unwrap(), &Reply::Int(5));
+    assert_eq!(cache.get("n").await.unwrap(), Some(b("5")));
+    // Inside MULTI too (a NOSCRIPT there could not be undone).
+    redis.cli(&["SCRIPT", "FLUSH"]).unwrap();
+    let mut p = cache.transaction_pipeline();
+    p.script(&incr, &["n"], &["10"]).unwrap();
+    assert_eq!(p.execute().await.unwrap()[0].as_ref().unwrap(), &Reply::Int(15));
+    let tx = cache.watch(&["n"]).await.unwrap();
+    tx.queue_script(&incr, &["n"], &["100"]).unwrap();
+    assert_eq!(tx.exec().await.unwrap()[0].as_ref().unwrap(), &Reply::Int(115));
+    assert_eq!(cache.get("n").await.unwrap(), Some(b("115")));
+}

@@ -12,8 +12,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::tracking::FlushCause;
 
 use super::inner::Inner;
-use super::keys::show_key;
+use super::keys::{check_key, show_key};
 use super::replies::unexpected;
+use super::script::Script;
 use super::MAX_KEY_LEN;
 
 /// One command of a pipeline or transaction.
@@ -34,6 +35,29 @@ impl Queued {
         let effect = command::classify(&parts)?;
         let name = String::from_utf8_lossy(parts[0]).to_ascii_uppercase();
         Ok(Queued { args: parts.iter().map(|a| Bytes::copy_from_slice(a)).collect(), name, effect })
+    }
+
+    /// A script call, as `EVAL` with the script's source: in a pipeline an
+    /// `EVALSHA` answered `NOSCRIPT` could only be sent again after the
+    /// commands queued behind it had run (and inside `MULTI` not at all), so
+    /// the source travels each time. Its keys must share one hash slot and
+    /// deployment; its own writes are its declared keys (with the other
+    /// arguments, as for any write).
+    pub(super) fn script<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        inner: &Inner,
+        script: &Script,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<Queued> {
+        for key in keys {
+            check_key(key.as_ref()).map_err(|e| inner.count(e))?;
+        }
+        common_group(inner, keys.iter().map(AsRef::as_ref), "script")?;
+        let mut call = vec![Bytes::from_static(b"EVAL"), Bytes::copy_from_slice(script.source())];
+        call.push(Bytes::from(keys.len().to_string()));
+        call.extend(keys.iter().map(|k| Bytes::copy_from_slice(k.as_ref())));
+        call.extend(args.iter().map(|a| Bytes::copy_from_slice(a.as_ref())));
+        Ok(Queued { args: call, name: "EVAL".to_owned(), effect: Effect::Write })
     }
 
     /// [`Queued::new`], plus what only the cache can say: `FLUSHALL`,

@@ -18,6 +18,7 @@ use crate::stats::Op;
 
 use super::batch::{common_group, multi_exec, Exec, Queued};
 use super::inner::Inner;
+use super::script::Script;
 use super::Cache;
 
 /// Transactional pipelines whose `MULTI` met a slot that just moved are
@@ -103,6 +104,21 @@ impl Pipeline {
     /// [`Cache::command`] refuses them.
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<&mut Pipeline> {
         let queued = Queued::checked(&self.cache.inner, args, "pipeline")?;
+        self.queued.push(queued);
+        Ok(self)
+    }
+
+    /// Queues a call of `script` (redis-py's `script(keys, args,
+    /// client=pipe)`), sent as `EVAL` with its source: an `EVALSHA` that met
+    /// `NOSCRIPT` mid-pipeline could only run again after the commands queued
+    /// behind it. Its keys must share one hash slot and deployment.
+    pub fn script<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        script: &Script,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<&mut Pipeline> {
+        let queued = Queued::script(&self.cache.inner, script, keys, args)?;
         self.queued.push(queued);
         Ok(self)
     }

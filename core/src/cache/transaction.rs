@@ -23,6 +23,7 @@ use crate::stats::Op;
 
 use super::batch::{common_group, multi_exec, Exec, Queued};
 use super::keys::check_key;
+use super::script::Script;
 use super::Cache;
 
 /// An optimistic transaction in progress, created by [`Cache::watch`] (or
@@ -359,6 +360,24 @@ impl Transaction {
         }
         if let Some(key) = queued.route_key() {
             self.claim_keys(std::iter::once(key), &queued.name)?;
+        }
+        let mut state = self.state.lock();
+        state.multi = true;
+        state.queued.push(queued);
+        Ok(())
+    }
+
+    /// Queues a call of `script` for [`Transaction::exec`], as `EVAL` with
+    /// its source (a `NOSCRIPT` inside `EXEC` could not be undone); its keys
+    /// must share the transaction's hash slot.
+    pub fn queue_script<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, script: &Script, keys: &[K], args: &[A]) -> Result<()> {
+        let inner = &*self.cache.inner;
+        let queued = Queued::script(inner, script, keys, args)?;
+        if self.state.lock().finished {
+            return Err(inner.count(finished_error()));
+        }
+        if let Some(key) = queued.route_key() {
+            self.claim_keys(std::iter::once(key), "EVAL")?;
         }
         let mut state = self.state.lock();
         state.multi = true;
