@@ -398,6 +398,93 @@ impl Cache {
         block_on(self.inner.command(args))?
     }
 
+    /// See [`crate::Cache::pipeline`].
+    ///
+    /// ```
+    /// # nearcache::testing::with_redis(|url| {
+    /// let cache = nearcache::blocking::Cache::builder().url(url).build_blocking()?;
+    /// let mut p = cache.pipeline();
+    /// p.cmd(&["SET", "a", "1"])?.cmd(&["INCR", "a"])?;
+    /// let replies = p.execute()?;
+    /// assert_eq!(replies[1].as_ref().ok(), Some(&nearcache::Reply::Int(2)));
+    /// # Ok(()) });
+    /// ```
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline { inner: self.inner.pipeline() }
+    }
+
+    /// See [`crate::Cache::transaction_pipeline`].
+    pub fn transaction_pipeline(&self) -> Pipeline {
+        Pipeline { inner: self.inner.transaction_pipeline() }
+    }
+
+    /// See [`crate::Cache::register_script`].
+    pub fn register_script(&self, lua: impl AsRef<[u8]>) -> Script {
+        Script { inner: self.inner.register_script(lua) }
+    }
+
+    /// See [`crate::Cache::watch`].
+    pub fn watch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Transaction> {
+        block_on(self.inner.watch(keys))?.map(|inner| Transaction { inner })
+    }
+
+    /// See [`crate::Cache::transaction`]; `body` runs on the calling thread.
+    ///
+    /// ```
+    /// # nearcache::testing::with_redis(|url| {
+    /// let cache = nearcache::blocking::Cache::builder().url(url).build_blocking()?;
+    /// let ((), replies) = cache.transaction(&["n"], |tx| {
+    ///     tx.command(&["GET", "n"])?; // runs now
+    ///     tx.multi()?;
+    ///     tx.queue(&["INCR", "n"])
+    /// })?;
+    /// assert_eq!(replies[0].as_ref().ok(), Some(&nearcache::Reply::Int(1)));
+    /// # Ok(()) });
+    /// ```
+    pub fn transaction<K, F, T>(&self, keys: &[K], body: F) -> Result<(T, Vec<Result<Reply>>)>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(&Transaction) -> Result<T>,
+    {
+        self.transaction_with(keys, self.inner.transaction_retries(), body)
+    }
+
+    /// See [`crate::Cache::transaction_with`]; a delay is slept on the
+    /// calling thread.
+    pub fn transaction_with<K, F, T>(
+        &self,
+        keys: &[K],
+        mut retries: crate::TransactionRetries,
+        mut body: F,
+    ) -> Result<(T, Vec<Result<Reply>>)>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(&Transaction) -> Result<T>,
+    {
+        loop {
+            let attempt = (|| {
+                let tx = self.watch(keys)?;
+                let value = match body(&tx) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        tx.reset();
+                        return Ok(Err(e)); // the body's error ends the loop as is
+                    }
+                };
+                tx.exec().map(|replies| Ok((value, replies)))
+            })();
+            match attempt {
+                Ok(done) => return done,
+                Err(e) => {
+                    let delay = retries.retry(e).map_err(|e| self.inner.count_give_up(e))?;
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
+                }
+            }
+        }
+    }
+
     /// See [`crate::Cache::stats`].
     pub fn stats(&self) -> Stats {
         self.inner.stats()
@@ -416,6 +503,140 @@ impl Cache {
     /// The effective configuration.
     pub fn config(&self) -> &Config {
         self.inner.config()
+    }
+}
+
+/// The blocking twin of [`crate::Pipeline`].
+#[derive(Debug)]
+pub struct Pipeline {
+    inner: crate::Pipeline,
+}
+
+impl Pipeline {
+    /// See [`crate::Pipeline::cmd`].
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<&mut Pipeline> {
+        self.inner.cmd(args)?;
+        Ok(self)
+    }
+
+    /// See [`crate::Pipeline::script`].
+    pub fn script<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        script: &Script,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<&mut Pipeline> {
+        self.inner.script(&script.inner, keys, args)?;
+        Ok(self)
+    }
+
+    /// See [`crate::Pipeline::len`].
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// See [`crate::Pipeline::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// See [`crate::Pipeline::is_transaction`].
+    pub fn is_transaction(&self) -> bool {
+        self.inner.is_transaction()
+    }
+
+    /// See [`crate::Pipeline::clear`].
+    pub fn clear(&mut self) {
+        self.inner.clear()
+    }
+
+    /// See [`crate::Pipeline::execute`].
+    pub fn execute(&mut self) -> Result<Vec<Result<Reply>>> {
+        block_on(self.inner.execute())?
+    }
+}
+
+/// The blocking twin of [`crate::Script`].
+#[derive(Clone, Debug)]
+pub struct Script {
+    inner: crate::Script,
+}
+
+impl Script {
+    /// See [`crate::Script::sha1`].
+    pub fn sha1(&self) -> &str {
+        self.inner.sha1()
+    }
+
+    /// See [`crate::Script::source`].
+    pub fn source(&self) -> &[u8] {
+        self.inner.source()
+    }
+
+    /// See [`crate::Script::call`].
+    pub fn call<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, keys: &[K], args: &[A]) -> Result<Reply> {
+        block_on(self.inner.call(keys, args))?
+    }
+}
+
+/// The blocking twin of [`crate::Transaction`]; every call blocks.
+#[derive(Clone, Debug)]
+pub struct Transaction {
+    inner: crate::Transaction,
+}
+
+impl Transaction {
+    /// The async transaction underneath.
+    pub fn as_async(&self) -> &crate::Transaction {
+        &self.inner
+    }
+
+    /// See [`crate::Transaction::watch`].
+    pub fn watch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
+        block_on(self.inner.watch(keys))?
+    }
+
+    /// See [`crate::Transaction::command`].
+    pub fn command<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        block_on(self.inner.command(args))?
+    }
+
+    /// See [`crate::Transaction::multi`].
+    pub fn multi(&self) -> Result<()> {
+        self.inner.multi()
+    }
+
+    /// See [`crate::Transaction::queue`].
+    pub fn queue<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<()> {
+        self.inner.queue(args)
+    }
+
+    /// See [`crate::Transaction::queue_script`].
+    pub fn queue_script<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, script: &Script, keys: &[K], args: &[A]) -> Result<()> {
+        self.inner.queue_script(&script.inner, keys, args)
+    }
+
+    /// See [`crate::Transaction::is_queueing`].
+    pub fn is_queueing(&self) -> bool {
+        self.inner.is_queueing()
+    }
+
+    /// See [`crate::Transaction::queued`].
+    pub fn queued(&self) -> usize {
+        self.inner.queued()
+    }
+
+    /// See [`crate::Transaction::exec`].
+    pub fn exec(&self) -> Result<Vec<Result<Reply>>> {
+        block_on(self.inner.exec())?
+    }
+
+    /// See [`crate::Transaction::reset`]; from inside an async runtime the
+    /// connection is closed instead of reset.
+    pub fn reset(&self) {
+        if block_on(self.inner.reset()).is_err() {
+            self.inner.abandon();
+        }
     }
 }
 

@@ -154,7 +154,7 @@ const fn allowed(name: &'static str, shape: Shape, family: Family) -> Allowed {
 
 /// The allow-list. Keep docs/design.md ("Cached reads") in step.
 const ALLOWED: &[Allowed] = &[
-    allowed("GET", Shape::Exactly(0), Family::String),
+    Allowed { decode: Decode::Value, ..allowed("GET", Shape::Exactly(0), Family::String) },
     allowed("STRLEN", Shape::Exactly(0), Family::String),
     Allowed { integers: &[0, 1], ..allowed("GETRANGE", Shape::Exactly(2), Family::String) },
     Allowed { integers: &[0], ..allowed("GETBIT", Shape::Exactly(1), Family::String) },

@@ -23,6 +23,7 @@ pub mod codec;
 mod command;
 pub mod config;
 mod conn;
+mod dedicated;
 mod endpoint;
 mod error;
 mod expiry;
@@ -34,7 +35,10 @@ mod stats;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tracking;
-pub use cache::{Cache, CacheBuilder, Pending, Ready, Scan, SetOptions, ZRange, MAX_KEY_LEN};
+pub use cache::{
+    Cache, CacheBuilder, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction, TransactionRetries, ZRange,
+    MAX_KEY_LEN,
+};
 pub use clock::Clock;
 pub use command::Reply;
 pub use config::{Config, Invalidation};

@@ -26,6 +26,7 @@ use crate::l1::Store;
 use crate::stats::{L1Snapshot, Recorder, Stats};
 use crate::tracking::{self, FlushCause, Local};
 
+mod batch;
 mod builder;
 mod fetch;
 mod hashes;
@@ -33,19 +34,25 @@ mod inner;
 mod keys;
 mod load;
 mod local;
+mod pipeline;
 mod raw;
 mod reads;
 mod ready;
 mod replies;
 mod scan;
+mod script;
 mod strings;
+mod transaction;
 mod typed;
 mod writes;
 
 pub use builder::{CacheBuilder, SetOptions};
 use inner::Inner;
+pub use pipeline::Pipeline;
 pub use ready::{Pending, Ready};
 pub use scan::Scan;
+pub use script::Script;
+pub use transaction::{Transaction, TransactionRetries};
 pub use typed::ZRange;
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key

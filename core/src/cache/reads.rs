@@ -106,8 +106,6 @@ impl Inner {
     /// when L1 cannot answer or `args` is not an allow-listed read (the
     /// caller then sends it). For the pipeline helper: a queued read it can
     /// answer here never goes out. Counted as an L1 hit or miss.
-    // Used by the pipeline helper (issue 15); until it lands only tests call it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn answer_locally(&self, args: &[&[u8]]) -> Option<Reply> {
         let read = cached_read::classify(args).ok()?;
         check_key(read.key).ok()?;
@@ -135,7 +133,6 @@ impl Inner {
     /// fill. Own writes to the key queued *before* the read in the same
     /// pipeline must have dropped the key already (they do: every write path
     /// drops first), so a fill registered after them stays valid.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn begin_pipelined_fill(&self, args: &[&[u8]]) -> Option<PipelinedFill<'_>> {
         let read = cached_read::classify(args).ok()?;
         if check_key(read.key).is_err() || !self.cacheable(read.key) {
@@ -256,6 +253,17 @@ impl Inner {
         }
     }
 
+    /// The reply of any command as a pipeline or transaction returns it:
+    /// an allow-listed read's reply is converted as [`Cache::read`] returns
+    /// it (so a reply does not depend on whether L1 or Redis answered it),
+    /// anything else is raw.
+    pub(crate) fn convert_reply(&self, args: &[&[u8]], value: Value) -> Result<Reply> {
+        match cached_read::classify(args) {
+            Ok(read) => self.reply_of(read.name, read.decode, read.key, value),
+            Err(_) => Ok(Reply::from_value(value)),
+        }
+    }
+
     /// A read's raw reply as it is cached and returned: values decoded
     /// where the allow-list says they are user values.
     fn reply_of(&self, name: &str, decode: Decode, key: &[u8], value: Value) -> Result<Reply> {
@@ -307,7 +315,6 @@ enum PipelinedGuard<'a> {
 
 /// A registered fill of a read sent inside a pipeline; see
 /// [`Inner::begin_pipelined_fill`].
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct PipelinedFill<'a> {
     inner: &'a Inner,
     name: &'static str,
@@ -319,7 +326,6 @@ pub(crate) struct PipelinedFill<'a> {
     epoch: u64,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl PipelinedFill<'_> {
     /// The two commands to queue in place of the read, in this order:
     /// `PTTL key`, then the read itself (canonical name, same arguments).
