@@ -128,5 +128,9 @@ export interface Cache {
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
   scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
+  /** `await using cache = new Cache(...)`: the same as `close()` (defined where the runtime has the symbol). */
+  [Symbol.asyncDispose](): Promise<void>
+  /** `using cache = ...`: starts `close()` without waiting for it (where the runtime has the symbol). */
+  [Symbol.dispose](): void
 }
 
