@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test conformance version-test dist dist-test
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test conformance version-test dist dist-test dist-source-test
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit version-test c-test node-test python-test conformance interop-test valkey-test dist-test
+test: deps lint unit version-test c-test node-test python-test conformance interop-test valkey-test dist-test dist-source-test
 
 deps:
 	@scripts/install-deps.sh
@@ -67,6 +67,11 @@ dist: deps
 ## the PATH and smoke-tests each against a launched redis-server.
 dist-test: dist
 	bash scripts/dist/test.sh
+
+## The sdist and the npm tarball's rust/ build offline from the sources they
+## carry (scripts/dist/verify-sources.sh), with the toolchain.
+dist-source-test: dist
+	bash scripts/dist/verify-sources.sh
 
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps

@@ -114,7 +114,7 @@ def check_dist(dist: Path, version: str) -> list[str]:
             ) else ""
         if f"\nVersion: {version}\n" not in meta:
             problems.append(f"{wheel.name}: not version {version} (name or METADATA)")
-    if sdist := one("nearcache-*.tar.gz"):
+    if sdist := one("nearcache-[0-9]*.tar.gz"):
         with tarfile.open(sdist) as t:
             try:
                 info = t.extractfile(f"nearcache-{version}/PKG-INFO")

@@ -113,7 +113,7 @@ if (cd "$work/app/node_modules/nearcache" && node -r "$work/app/as-arm64.js" scr
   die "the install script succeeded on linux-arm64-gnu without cargo"
 fi
 grep -q 'building the addon for linux-arm64-gnu from source needs a Rust toolchain' "$work/build.err" || { cat "$work/build.err" >&2; die "install error does not name the platform"; }
-log "node: loading and installing on linux-arm64-gnu fail naming it: $(head -1 "$work/load.err")"
+log "node: loading and installing on linux-arm64-gnu fail naming it: $(grep -m1 "no native addon" "$work/load.err")"
 
 # --- C -----------------------------------------------------------------------
 log "c: $(basename "$ctar") into an empty prefix"

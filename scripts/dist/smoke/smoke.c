@@ -4,6 +4,7 @@
  * get/set, invalidation of an L1 entry by a write from outside (redis-cli),
  * and typed errors, against a launched redis-server.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
