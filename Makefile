@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test conformance version-test dist dist-test dist-source-test
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance version-test dist dist-test dist-source-test
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit version-test c-test node-test python-test conformance interop-test valkey-test dist-test dist-source-test
+test: deps lint unit version-test c-test node-test python-test django-test conformance interop-test valkey-test dist-test dist-source-test
 
 deps:
 	@scripts/install-deps.sh
@@ -73,6 +73,13 @@ dist-test: dist
 dist-source-test: dist
 	bash scripts/dist/verify-sources.sh
 
+## Django's own generic cache backend tests (BaseCacheTests from the tests/
+## of Django's sdist on PyPI, pinned in the script) against
+## nearcache.contrib.django, in a venv of their own under target/ with the
+## newest Python found (Django 6 needs 3.12+); prints each skip and why.
+django-test: python-test
+	python/tests/django-suite.sh
+
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps
 	$(CARGO) bench -p nearcache --bench l1_hit --bench redis_path --bench codec
@@ -80,7 +87,9 @@ bench: deps
 
 ## Node package: install devDependencies, build the addon (release) and
 ## regenerate index.d.ts (fails if the committed one is stale), then the
-## node:test suite against launched redis-servers and tsc over a typed test.
+## node:test suite against launched redis-servers (with the nearcache/keyv
+## and nearcache/otel tests), @keyv/test-suite (written for vitest, so run by
+## vitest from node/vitest/) and tsc over a typed test.
 ## The addon is built with the `test-hooks` feature (`_panicForTests`, used
 ## by the suite and the conformance runner); `npm install ./node` never is.
 node-test: deps
@@ -90,6 +99,7 @@ node-test: deps
 	cd node && npm install --ignore-scripts --no-audit --no-fund
 	cd node && NEARCACHE_LOCKED=1 NEARCACHE_FEATURES=test-hooks node scripts/build.js --dts --check
 	cd node && NEARCACHE_FEATURES=test-hooks node --test test/
+	cd node && npx vitest run --root vitest
 	cd node && npx tsc --noEmit -p test/tsconfig.json
 
 ## Node benchmark (not part of `make test`; numbers go to the README).

@@ -6,11 +6,12 @@
 //! Calling these from inside an async runtime returns
 //! [`crate::ErrorKind::InvalidArgument`] instead of deadlocking it.
 
+use std::fmt::Display;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cache::{self, SetOptions};
+use crate::cache::{self, SetOptions, ZRange};
 use crate::command::Reply;
 use crate::config::Config;
 use crate::error::Result;
@@ -116,21 +117,6 @@ impl Cache {
         block_on(self.inner.ttl(key))?
     }
 
-    /// See [`crate::Cache::hget`].
-    pub fn hget(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        block_on(self.inner.hget(key, field))?
-    }
-
-    /// See [`crate::Cache::hmget`].
-    pub fn hmget<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<Vec<Option<Bytes>>> {
-        block_on(self.inner.hmget(key, fields))?
-    }
-
-    /// See [`crate::Cache::hgetall`].
-    pub fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
-        block_on(self.inner.hgetall(key))?
-    }
-
     /// See [`crate::Cache::hset`].
     pub fn hset<F: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[(F, V)]) -> Result<u64> {
         block_on(self.inner.hset(key, fields))?
@@ -139,6 +125,227 @@ impl Cache {
     /// See [`crate::Cache::hdel`].
     pub fn hdel<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<u64> {
         block_on(self.inner.hdel(key, fields))?
+    }
+
+    /// See [`crate::Cache::read`]. An L1 hit never enters the runtime.
+    pub fn read<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Reply> {
+        self.inner.read_ready(args)?.wait()
+    }
+
+    /// See [`crate::Cache::hget`]. An L1 hit never enters the runtime (so
+    /// for every cached read below).
+    pub fn hget(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.hget_ready(key, field)?.wait()
+    }
+
+    /// See [`crate::Cache::hmget`].
+    pub fn hmget<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<Vec<Option<Bytes>>> {
+        self.inner.hmget_ready(key, fields)?.wait()
+    }
+
+    /// See [`crate::Cache::hgetall`].
+    pub fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        self.inner.hgetall_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::hexists`].
+    pub fn hexists(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Result<bool> {
+        self.inner.hexists_ready(key, field)?.wait()
+    }
+
+    /// See [`crate::Cache::hlen`].
+    pub fn hlen(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        self.inner.hlen_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::hkeys`].
+    pub fn hkeys(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>> {
+        self.inner.hkeys_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::hvals`].
+    pub fn hvals(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>> {
+        self.inner.hvals_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::smembers`].
+    pub fn smembers(&self, key: impl AsRef<[u8]>) -> Result<Vec<Bytes>> {
+        self.inner.smembers_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::sismember`].
+    pub fn sismember(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<bool> {
+        self.inner.sismember_ready(key, member)?.wait()
+    }
+
+    /// See [`crate::Cache::smismember`].
+    pub fn smismember<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<Vec<bool>> {
+        self.inner.smismember_ready(key, members)?.wait()
+    }
+
+    /// See [`crate::Cache::scard`].
+    pub fn scard(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        self.inner.scard_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::zscore`].
+    pub fn zscore(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<Option<f64>> {
+        self.inner.zscore_ready(key, member)?.wait()
+    }
+
+    /// See [`crate::Cache::zmscore`].
+    pub fn zmscore<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<Vec<Option<f64>>> {
+        self.inner.zmscore_ready(key, members)?.wait()
+    }
+
+    /// See [`crate::Cache::zrange`].
+    pub fn zrange(&self, key: impl AsRef<[u8]>, range: &ZRange) -> Result<Vec<Bytes>> {
+        self.inner.zrange_ready(key, range)?.wait()
+    }
+
+    /// See [`crate::Cache::zrange_withscores`].
+    pub fn zrange_withscores(&self, key: impl AsRef<[u8]>, range: &ZRange) -> Result<Vec<(Bytes, f64)>> {
+        self.inner.zrange_withscores_ready(key, range)?.wait()
+    }
+
+    /// See [`crate::Cache::zrank`].
+    pub fn zrank(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<Option<u64>> {
+        self.inner.zrank_ready(key, member)?.wait()
+    }
+
+    /// See [`crate::Cache::zrevrank`].
+    pub fn zrevrank(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<Option<u64>> {
+        self.inner.zrevrank_ready(key, member)?.wait()
+    }
+
+    /// See [`crate::Cache::zcard`].
+    pub fn zcard(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        self.inner.zcard_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::zcount`].
+    pub fn zcount(&self, key: impl AsRef<[u8]>, min: impl Display, max: impl Display) -> Result<u64> {
+        self.inner.zcount_ready(key, min, max)?.wait()
+    }
+
+    /// See [`crate::Cache::lrange`].
+    pub fn lrange(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<Vec<Bytes>> {
+        self.inner.lrange_ready(key, start, stop)?.wait()
+    }
+
+    /// See [`crate::Cache::lindex`].
+    pub fn lindex(&self, key: impl AsRef<[u8]>, index: i64) -> Result<Option<Bytes>> {
+        self.inner.lindex_ready(key, index)?.wait()
+    }
+
+    /// See [`crate::Cache::llen`].
+    pub fn llen(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        self.inner.llen_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::exists`].
+    pub fn exists(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.inner.exists_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::strlen`].
+    pub fn strlen(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+        self.inner.strlen_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::key_type`].
+    pub fn key_type(&self, key: impl AsRef<[u8]>) -> Result<String> {
+        self.inner.key_type_ready(key)?.wait()
+    }
+
+    /// See [`crate::Cache::getbit`].
+    pub fn getbit(&self, key: impl AsRef<[u8]>, offset: u64) -> Result<bool> {
+        self.inner.getbit_ready(key, offset)?.wait()
+    }
+
+    /// See [`crate::Cache::bitcount`].
+    pub fn bitcount(&self, key: impl AsRef<[u8]>, bytes: Option<(i64, i64)>) -> Result<u64> {
+        self.inner.bitcount_ready(key, bytes)?.wait()
+    }
+
+    /// See [`crate::Cache::incr`].
+    pub fn incr(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+        block_on(self.inner.incr(key))?
+    }
+
+    /// See [`crate::Cache::incrby`].
+    pub fn incrby(&self, key: impl AsRef<[u8]>, by: i64) -> Result<i64> {
+        block_on(self.inner.incrby(key, by))?
+    }
+
+    /// See [`crate::Cache::decr`].
+    pub fn decr(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+        block_on(self.inner.decr(key))?
+    }
+
+    /// See [`crate::Cache::decrby`].
+    pub fn decrby(&self, key: impl AsRef<[u8]>, by: i64) -> Result<i64> {
+        block_on(self.inner.decrby(key, by))?
+    }
+
+    /// See [`crate::Cache::hincrby`].
+    pub fn hincrby(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, by: i64) -> Result<i64> {
+        block_on(self.inner.hincrby(key, field, by))?
+    }
+
+    /// See [`crate::Cache::sadd`].
+    pub fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<u64> {
+        block_on(self.inner.sadd(key, members))?
+    }
+
+    /// See [`crate::Cache::srem`].
+    pub fn srem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<u64> {
+        block_on(self.inner.srem(key, members))?
+    }
+
+    /// See [`crate::Cache::zadd`].
+    pub fn zadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[(f64, M)]) -> Result<u64> {
+        block_on(self.inner.zadd(key, members))?
+    }
+
+    /// See [`crate::Cache::zrem`].
+    pub fn zrem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<u64> {
+        block_on(self.inner.zrem(key, members))?
+    }
+
+    /// See [`crate::Cache::zincrby`].
+    pub fn zincrby(&self, key: impl AsRef<[u8]>, by: f64, member: impl AsRef<[u8]>) -> Result<f64> {
+        block_on(self.inner.zincrby(key, by, member))?
+    }
+
+    /// See [`crate::Cache::lpush`].
+    pub fn lpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: &[V]) -> Result<u64> {
+        block_on(self.inner.lpush(key, values))?
+    }
+
+    /// See [`crate::Cache::rpush`].
+    pub fn rpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: &[V]) -> Result<u64> {
+        block_on(self.inner.rpush(key, values))?
+    }
+
+    /// See [`crate::Cache::lpop`].
+    pub fn lpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        block_on(self.inner.lpop(key))?
+    }
+
+    /// See [`crate::Cache::rpop`].
+    pub fn rpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        block_on(self.inner.rpop(key))?
+    }
+
+    /// See [`crate::Cache::ltrim`].
+    pub fn ltrim(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<()> {
+        block_on(self.inner.ltrim(key, start, stop))?
+    }
+
+    /// See [`crate::Cache::persist`].
+    pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        block_on(self.inner.persist(key))?
     }
 
     /// See [`crate::Cache::get_or_load`]; the loader runs on the calling

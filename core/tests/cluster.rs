@@ -333,3 +333,32 @@ async fn health_pings_keep_l1_serving_in_a_cluster() {
         "L1 stopped serving: the health loop is not confirming the node connections"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_reads_work_and_are_invalidated_on_every_master() {
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("h:{i}")).collect();
+    let masters: std::collections::HashSet<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    assert_eq!(masters.len(), 3, "the keys must span every master");
+    for key in &keys {
+        cache.hset(key, &[("f", "1")]).await.unwrap();
+        cache.zadd(key.replace("h:", "z:{") + "}", &[(1.0, "a")]).await.unwrap();
+        assert_eq!(cache.hget(key, "f").await.unwrap(), Some(b("1")));
+        assert!(matches!(cache.hget_ready(key, "f").unwrap(), nearcache::Ready::Now(_)), "{key} not cached");
+    }
+    // A write on each key's own master drops that key's reply.
+    for key in &keys {
+        let owner = cluster.master_of(key).unwrap();
+        cluster.node(owner).unwrap().cli(&["HSET", key, "f", "2"]).unwrap();
+    }
+    for key in &keys {
+        let dropped = eventually(Duration::from_secs(2), async || {
+            matches!(cache.hget_ready(key, "f").unwrap(), nearcache::Ready::Later(_))
+        })
+        .await;
+        assert!(dropped, "{key}: no invalidation from its master");
+        assert_eq!(cache.hget(key, "f").await.unwrap(), Some(b("2")));
+    }
+    assert_eq!(cache.zcard("z:{0}").await.unwrap(), 1);
+}

@@ -2,7 +2,8 @@
 // The README's JavaScript examples, run against a launched redis-server.
 // Every ```js block of README.md is written to a temporary file with the
 // example URL (redis://127.0.0.1:6379) replaced by the test server's URL and
-// require('nearcache') pointed at this package, then run with node in a
+// require('nearcache') (and 'nearcache/keyv', 'nearcache/otel') pointed at
+// this package, then run with node in a
 // child process: a thrown error or a rejected promise fails the test. Blocks
 // that are not meant to run are fenced with their real language (```sh).
 const { test, before, after } = require('node:test');
@@ -33,7 +34,10 @@ after(async () => {
 
 function run(file) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [file], { timeout: 60_000 }, (err, stdout, stderr) => {
+    // NODE_PATH: the packages the examples use besides nearcache (keyv,
+    // cache-manager, @opentelemetry/*) are this package's devDependencies.
+    const env = { ...process.env, NODE_PATH: path.join(PACKAGE, 'node_modules') };
+    execFile(process.execPath, [file], { timeout: 60_000, env }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? err.signal) : 0, stdout, stderr });
     });
   });
@@ -49,7 +53,9 @@ blocks.forEach((block, i) => {
     const code = block
       .split(EXAMPLE_URL)
       .join(server.url)
-      .replace(/require\((['"])nearcache\1\)/g, `require(${JSON.stringify(PACKAGE)})`);
+      .replace(/require\((['"])nearcache(\/[a-z]+)?\1\)/g, (_m, _q, sub) =>
+        `require(${JSON.stringify(sub ? path.join(PACKAGE, `${sub.slice(1)}.js`) : PACKAGE)})`,
+      );
     const file = path.join(dir, `block-${i + 1}.js`);
     fs.writeFileSync(file, code);
     const { code: status, stdout, stderr } = await run(file);

@@ -112,9 +112,20 @@ check_glibc "$addon"
 pkg=$stage/npm
 mkdir -p "$pkg/scripts"
 cp "$addon" "$pkg/nearcache.linux-x64-gnu.node"
-cp node/index.js node/index.mjs node/index.d.ts node/native.js node/platform.js "$pkg/"
-cp node/scripts/build.js "$pkg/scripts/"
-cp README.md LICENSE-MIT LICENSE-APACHE CHANGELOG.md "$pkg/"
+# Every entry of package.json's "files" from node/ (README, licences and
+# changelog from the repository's root), except the two made here.
+"$python" - "$pkg" <<'PY'
+import json, os, shutil, sys
+dest = sys.argv[1]
+for entry in json.load(open("node/package.json"))["files"]:
+    if entry in ("rust/", "nearcache.*.node"):
+        continue
+    src = next((p for p in (os.path.join("node", entry), entry) if os.path.isfile(p)), None)
+    if src is None:
+        sys.exit(f"dist: package.json lists {entry!r}, which is neither in node/ nor at the root")
+    os.makedirs(os.path.dirname(os.path.join(dest, entry)) or dest, exist_ok=True)
+    shutil.copy(src, os.path.join(dest, entry))
+PY
 # rust/: a cargo workspace of core and node, with the workspace's settings
 # (dependency versions and features, profile) and its Cargo.lock, so that
 # the install script builds from it on a platform without a prebuilt addon.
