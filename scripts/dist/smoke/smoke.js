@@ -28,6 +28,9 @@ async function main() {
 
   assert.throws(() => new nearcache.Cache({ url, l1: { max_bytes: 'lots' } }), (e) => e.code === nearcache.codes.Config);
   await assert.rejects(cache.get(Buffer.alloc(1 << 20, 'k')), (e) => e.code === nearcache.codes.InvalidArgument);
+  // The subpath exports resolve inside the installed package.
+  assert.ok(Object.keys(require('nearcache/keyv')).length > 0, 'nearcache/keyv exports nothing');
+  assert.equal(typeof require('nearcache/otel').instrument, 'function');
   cache.close();
   console.log(`node: nearcache ${nearcache.version} from ${resolved}: get/set, invalidation, errors ok`);
 }
