@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance examples-test
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance examples-test version-test dist dist-test dist-source-test
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test node-test python-test django-test conformance interop-test valkey-test examples-test
+test: deps lint unit version-test c-test node-test python-test django-test conformance interop-test valkey-test examples-test dist-test dist-source-test
 
 deps:
 	@scripts/install-deps.sh
@@ -43,6 +43,35 @@ python-test: deps
 	$(VENV)/bin/python -m pytest python/tests -q
 	$(VENV)/bin/python -m mypy.stubtest nearcache._native
 	$(VENV)/bin/python -m mypy --strict python/py_src/nearcache python/tests
+
+## One version (issue 16): the workspace's `[workspace.package] version` is
+## the only one; package.json, the lock file, the header's NC_VERSION_*
+## macros, CHANGELOG.md and `nearcache --version` must agree
+## (scripts/version-check.py), and the checker's self-test changes each of
+## them in a copy and expects a failure. The installed packages' run-time
+## versions are checked by dist-test.
+version-test:
+	$(CARGO) build --quiet --locked -p nearcache-cli
+	$(PYTHON) scripts/version-check.py --cli "$$($(CARGO) metadata --format-version 1 --no-deps --locked | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/nearcache"
+	$(PYTHON) scripts/version-check.py --self-test
+
+## Release artifacts in dist/ (scripts/dist/build.sh): the Python wheel
+## (abi3, manylinux2014 x86_64) and sdist, the npm tarball (prebuilt
+## linux-x64-gnu addon + Rust sources), the C release tarball and the
+## nearcache .crate. Release builds in target/release, so after python-test,
+## node-test and c-test only the three final crates compile again.
+dist: deps
+	bash scripts/dist/build.sh
+
+## Installs every artifact of dist/ with cargo, rustc and the C compiler off
+## the PATH and smoke-tests each against a launched redis-server.
+dist-test: dist
+	bash scripts/dist/test.sh
+
+## The sdist and the npm tarball's rust/ build offline from the sources they
+## carry (scripts/dist/verify-sources.sh), with the toolchain.
+dist-source-test: dist
+	bash scripts/dist/verify-sources.sh
 
 ## Django's own generic cache backend tests (BaseCacheTests from the tests/
 ## of Django's sdist on PyPI, pinned in the script) against

@@ -8,9 +8,9 @@
 // copies"): a kept Buffer is served only while core's change words and
 // deadline vouch for it.
 
-const native = require('./nearcache.node');
+const native = require('./native.js');
 
-const { Cache, ScanCursor, codes } = native;
+const { Cache, ScanCursor, codes, version } = native;
 const proto = Cache.prototype;
 const nativeGet = proto.get;
 const nativeGetLocalInto = proto.getLocalInto;
@@ -503,7 +503,7 @@ if (typeof Symbol.dispose === 'symbol') {
   });
 }
 
-module.exports = { Cache, ScanCursor, codes, localCopies, _setClock: setClock };
+module.exports = { Cache, ScanCursor, codes, version, localCopies, _setClock: setClock };
 // The panic hook of test builds (`make node-test`), for the conformance
 // runner and test/cache.test.js; absent from release builds.
 if (typeof native._panicForTests === 'function') module.exports._panicForTests = native._panicForTests;

@@ -96,6 +96,9 @@ export type ErrorCode =
  */
 export declare const codes: Readonly<Record<string, ErrorCode>>
 
+/** The release of the loaded native addon (`MAJOR.MINOR.PATCH`, Cargo's). */
+export declare const version: string
+
 /**
  * The rules of the Buffers `getLocal` / `get` keep per key (index.js, "Kept
  * copies"): how often a kept copy goes back to core, what each one is
