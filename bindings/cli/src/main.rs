@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod proxy;
 mod server;
+mod sizing;
 mod table;
 mod zipf;
 
