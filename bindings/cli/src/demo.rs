@@ -154,9 +154,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     let zipf = Zipf::new(keys.len(), args.zipf);
     let entry_bytes = (keys[0].len() + value_size) as u64 + ENTRY_OVERHEAD;
     let row_time = Duration::from_secs_f64(args.seconds / TARGETS.len() as f64);
-    let topped_up = match (&proxy, args.rtt) {
-        (Some(proxy), Some(rtt)) => Some(top_up(proxy, &cache_url, &keys, rtt)?),
-        _ => None,
+    let (mut keeper, topped_up) = match (&proxy, args.rtt) {
+        (Some(proxy), Some(rtt)) => {
+            let (keeper, topped_up) = RttKeeper::start(proxy, &cache_url, &keys, rtt)?;
+            (Some(keeper), Some(topped_up))
+        }
+        _ => (None, None),
     };
     println!(
         "nearcache demo: {} keys of {} B, Zipf s = {} reads from one thread, Redis {version} at {}{}",
@@ -226,6 +229,10 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     // them rather than on one.
     let slice = (row_time - warm) / ROUNDS;
     for round in 0..ROUNDS {
+        if let Some(keeper) = keeper.as_mut() {
+            bar.set_message("keeping the round trip at --rtt");
+            keeper.correct()?;
+        }
         for (i, run) in runs.iter_mut().enumerate() {
             bar.set_message(format!("round {} of {ROUNDS}, target hit rate {:.0} %", round + 1, TARGETS[i] * 100.0));
             let base = bar.position();
@@ -243,6 +250,17 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     bar.finish_and_clear();
 
     print!("{}", report(&mut rows, args.rtt, sizing_time));
+    if let Some(keeper) = keeper {
+        let medians: Vec<String> = keeper.measured_us.iter().map(|m| format!("{m:.0}")).collect();
+        println!(
+            "Round trip kept at --rtt: median miss through the proxy before each round {} us (corrected when \
+             more than {:.0} % off); the proxy added {:.0} us at the end.",
+            medians.join(", "),
+            RTT_TOLERANCE * 100.0,
+            keeper.added_us
+        );
+        keeper.probe.close();
+    }
     if !target.is_throwaway() {
         nearcache::block_on(admin.delete_prefix(PREFIX))??;
     }
@@ -394,45 +412,74 @@ struct TopUp {
     final_us: f64,
 }
 
-/// Measures a miss through the proxy with nothing added, then sets the
-/// proxy to add the difference to `rtt` and corrects it a few times (a
-/// delayed round trip also pays wake-ups that an instant one does not).
-/// Medians, so that a busy moment on a shared machine does not set the
-/// network's delay.
-fn top_up(proxy: &DelayProxy, url: &str, keys: &[Bytes], rtt: Duration) -> Result<TopUp> {
-    // The 0 % row's read path: a tracking cache whose 1-byte L1 keeps nothing.
-    let probe = cache(url, Invalidation::Tracking, 1)?;
-    nearcache::block_on(probe.connect())??;
-    let mut rng = Rng::new(0xB0B);
-    let mut median_miss_us = || -> Result<f64> {
+/// Keeps the proxy's round trip at `--rtt`: measures a miss through it with
+/// nothing added, has it add the difference, and corrects it (a delayed
+/// round trip also pays wake-ups that an instant one does not, and the
+/// machine's own speed drifts while the demo runs, so it is corrected again
+/// before each round). Medians, so that a busy moment on a shared machine
+/// does not set the network's delay.
+struct RttKeeper<'a> {
+    proxy: &'a DelayProxy,
+    /// The 0 % row's read path: a tracking cache whose 1-byte L1 keeps nothing.
+    probe: Cache,
+    keys: &'a [Bytes],
+    rng: Rng,
+    target_us: f64,
+    added_us: f64,
+    /// Every correction's measurement, for the report.
+    measured_us: Vec<f64>,
+}
+
+impl<'a> RttKeeper<'a> {
+    fn start(proxy: &'a DelayProxy, url: &str, keys: &'a [Bytes], rtt: Duration) -> Result<(RttKeeper<'a>, TopUp)> {
+        let probe = cache(url, Invalidation::Tracking, 1)?;
+        nearcache::block_on(probe.connect())??;
+        let target_us = rtt.as_secs_f64() * 1e6;
+        let mut keeper =
+            RttKeeper { proxy, probe, keys, rng: Rng::new(0xB0B), target_us, added_us: 0.0, measured_us: Vec::new() };
+        proxy.set_added_rtt(Duration::ZERO);
+        let base_us = keeper.median_miss_us()?;
+        keeper.added_us = (target_us - base_us).max(0.0);
+        let mut final_us = base_us;
+        for _ in 0..RTT_STEPS {
+            if keeper.added_us <= 0.0 {
+                break;
+            }
+            final_us = keeper.correct()?;
+            if (final_us - target_us).abs() <= target_us * RTT_TOLERANCE {
+                break;
+            }
+        }
+        keeper.measured_us.clear();
+        Ok((keeper, TopUp { base_us, added: proxy.added_rtt(), final_us }))
+    }
+
+    /// Sets the current delay, measures, and moves the delay by the error
+    /// (taking effect at the next correction or `correct`'s caller's next
+    /// read); returns the measurement.
+    fn correct(&mut self) -> Result<f64> {
+        self.proxy.set_added_rtt(Duration::from_secs_f64(self.added_us / 1e6));
+        let measured = self.median_miss_us()?;
+        self.measured_us.push(measured);
+        if (measured - self.target_us).abs() > self.target_us * RTT_TOLERANCE {
+            self.added_us = (self.added_us + self.target_us - measured).max(0.0);
+            self.proxy.set_added_rtt(Duration::from_secs_f64(self.added_us / 1e6));
+        }
+        Ok(measured)
+    }
+
+    fn median_miss_us(&mut self) -> Result<f64> {
         let mut took = Vec::with_capacity(RTT_PROBE_READS as usize);
         for _ in 0..RTT_PROBE_READS {
-            let key = &keys[(rng.next_u64() % keys.len() as u64) as usize];
+            let key = &self.keys[(self.rng.next_u64() % self.keys.len() as u64) as usize];
             let started = Instant::now();
-            nearcache::block_on(probe.get(key))??;
+            nearcache::block_on(self.probe.get(key))??;
             took.push(started.elapsed().as_secs_f64() * 1e6);
         }
         let middle = took.len() / 2;
         let (_, median, _) = took.select_nth_unstable_by(middle, f64::total_cmp);
         Ok(*median)
-    };
-    proxy.set_added_rtt(Duration::ZERO);
-    let base_us = median_miss_us()?;
-    let target_us = rtt.as_secs_f64() * 1e6;
-    let mut added_us = (target_us - base_us).max(0.0);
-    let mut final_us = base_us;
-    if added_us > 0.0 {
-        for step in 1..=RTT_STEPS {
-            proxy.set_added_rtt(Duration::from_secs_f64(added_us / 1e6));
-            final_us = median_miss_us()?;
-            if step == RTT_STEPS || (final_us - target_us).abs() <= target_us * RTT_TOLERANCE {
-                break;
-            }
-            added_us = (added_us + target_us - final_us).max(0.0);
-        }
     }
-    probe.close();
-    Ok(TopUp { base_us, added: proxy.added_rtt(), final_us })
 }
 
 fn percent(share: f64) -> String {
