@@ -121,6 +121,11 @@ typedef enum {
    * A bug in nearcache (a panic was caught); the message says where.
    */
   NC_ERR_INTERNAL = 109,
+  /**
+   * An optimistic transaction's `EXEC` was aborted because a watched key
+   * changed, on every attempt `redis.transaction_retries` allowed.
+   */
+  NC_ERR_TRANSACTION_ABORTED = 110,
 } nc_status;
 
 /**

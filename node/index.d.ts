@@ -88,6 +88,7 @@ export type ErrorCode =
   | 'NC_CLOSED'
   | 'NC_LOADER'
   | 'NC_INTERNAL'
+  | 'NC_TRANSACTION_ABORTED'
 
 /**
  * Every code by core's kind name (`codes.InvalidArgument` is

@@ -2,6 +2,8 @@
 //! a `RwLock<HashMap>` with foldhash (the floor: no expiry, no bound, no
 //! eviction) and moka (a full-featured cache). 1k and 100k keys; one thread,
 //! and two threads hitting the same store (nanoseconds per lookup per thread).
+//! `nearcache_hget` is a cached `HGET` hit (one field per hash key, through
+//! the blocking `hget`: allow-list check, reply slot, lookup, conversion).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -52,6 +54,13 @@ impl Hit for Moka {
     }
 }
 
+struct NearcacheHget(nearcache::blocking::Cache);
+impl Hit for NearcacheHget {
+    fn hit(&self, key: &[u8]) -> Option<Bytes> {
+        self.0.hget(key, b"f").ok().flatten()
+    }
+}
+
 struct Nearcache(nearcache::blocking::Cache);
 impl Hit for Nearcache {
     fn hit(&self, key: &[u8]) -> Option<Bytes> {
@@ -81,6 +90,13 @@ fn run(store: &Arc<dyn Hit>, keys: &Arc<Vec<Bytes>>, order: &Arc<Vec<usize>>, th
         w.join().unwrap();
     }
     started.elapsed()
+}
+
+/// `url` with its database replaced by `db`.
+fn database(url: &str, db: u32) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}/{db}")
 }
 
 fn bench(c: &mut Criterion) {
@@ -114,6 +130,18 @@ fn bench(c: &mut Criterion) {
             let chunk_keys: Vec<&Bytes> = chunk.iter().map(|(k, _)| k).collect();
             cache.get_many(&chunk_keys).unwrap(); // fills L1
         }
+        // The same keys as hashes in a second database, one field each.
+        let hashes = nearcache::blocking::Cache::builder()
+            .url(database(&url, 1))
+            .invalidation(Invalidation::Ttl)
+            .l1_ttl(Duration::from_secs(600))
+            .l1_max_bytes(1 << 30)
+            .build_blocking()
+            .unwrap();
+        for key in keys.iter() {
+            hashes.hset(key, &[(b"f", &value)]).unwrap();
+            hashes.hget(key, b"f").unwrap(); // fills L1
+        }
         // One allocation per value, as values read from Redis have: sharing
         // one allocation would keep its reference count hot in cache and
         // flatter the baselines at 100k keys.
@@ -121,10 +149,11 @@ fn bench(c: &mut Criterion) {
             map.insert(key.clone(), Bytes::from(value.to_vec()));
             moka.insert(key.clone(), Bytes::from(value.to_vec()));
         }
-        let stores: [(&str, Arc<dyn Hit>); 3] = [
+        let stores: [(&str, Arc<dyn Hit>); 4] = [
             ("hashmap_rwlock", Arc::new(Baseline(RwLock::new(map)))),
             ("moka", Arc::new(Moka(moka))),
             ("nearcache", Arc::new(Nearcache(cache))),
+            ("nearcache_hget", Arc::new(NearcacheHget(hashes))),
         ];
         for (name, store) in &stores {
             assert!(store.hit(&keys[0]).is_some(), "{name} does not hold the keys");

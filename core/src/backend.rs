@@ -17,8 +17,9 @@ use redis::{Cmd, Pipeline, Value};
 use crate::cluster::{Cluster, Request, Response};
 use crate::config::{Config, Mode, RedisUrl};
 use crate::conn::{Pool, PoolHooks};
+use crate::dedicated::Lease;
 use crate::endpoint::Endpoint;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::stats::{DeploymentStats, Recorder};
 
 /// How a deployment is reached.
@@ -83,6 +84,19 @@ impl Deployment {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+}
+
+/// One pipeline's replies, one `Result` per command: a failed send is each
+/// command's error, a short reply list an error for the commands it lacks.
+fn spread(sent: Result<Vec<Value>>, count: usize) -> Vec<Result<Value>> {
+    match sent {
+        Ok(values) if values.len() == count => values.into_iter().map(Ok).collect(),
+        Ok(values) => {
+            let message = format!("pipeline: {count} commands sent, {} replies", values.len());
+            (0..count).map(|_| Err(Error::new(ErrorKind::Redis, message.clone()))).collect()
+        }
+        Err(err) => (0..count).map(|_| Err(Error::new(err.kind(), err.message()))).collect(),
     }
 }
 
@@ -183,6 +197,74 @@ impl Backend {
         }
     }
 
+    /// Independent commands (an explicit pipeline), each routed by its key
+    /// (`None`: keyless, for the `[redis]` deployment): one pipeline per
+    /// server, all sent concurrently; every result in call order, a command's
+    /// server error as its `Ok` reply, a failed server's error as each of its
+    /// commands' `Err`. In a cluster, redirected commands are sent again
+    /// where they belong. Never retried on a broken connection (the
+    /// commands may be writes).
+    pub(crate) async fn query_many(&self, commands: &[(Option<&[u8]>, Cmd)]) -> Vec<Result<Value>> {
+        // Command indexes by deployment (0 = `[redis]`, i + 1 = route i).
+        let mut by_deployment: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, (key, _)) in commands.iter().enumerate() {
+            let index = key.map_or(0, |key| self.index_of(key));
+            match by_deployment.iter_mut().find(|(d, _)| *d == index) {
+                Some((_, members)) => members.push(i),
+                None => by_deployment.push((index, vec![i])),
+            }
+        }
+        let sends = by_deployment.iter().map(|(index, members)| async move {
+            let deployment = if *index == 0 { &self.default } else { &self.routes[index - 1] };
+            deployment.commands.fetch_add(1, Ordering::Relaxed);
+            let results = match &deployment.target {
+                Target::Standalone(pool) => {
+                    let mut pipe = redis::pipe();
+                    for &i in members {
+                        pipe.add_command(commands[i].1.clone());
+                    }
+                    spread(pool.query_pipeline(&pipe).await, members.len())
+                }
+                Target::Cluster(cluster) => {
+                    let keyed: Vec<usize> = members.iter().copied().filter(|&i| commands[i].0.is_some()).collect();
+                    let keyless: Vec<usize> = members.iter().copied().filter(|&i| commands[i].0.is_none()).collect();
+                    let routed: Vec<(&[u8], &Cmd)> =
+                        keyed.iter().map(|&i| (commands[i].0.unwrap_or_default(), &commands[i].1)).collect();
+                    let mut by_key = Box::pin(cluster.execute_many(&routed)).await.into_iter();
+                    let mut without_key = if keyless.is_empty() {
+                        Vec::new().into_iter()
+                    } else {
+                        let mut pipe = redis::pipe();
+                        for &i in &keyless {
+                            pipe.add_command(commands[i].1.clone());
+                        }
+                        let sent = async { cluster.any_master().await?.query_pipeline(&pipe).await }.await;
+                        spread(sent, keyless.len()).into_iter()
+                    };
+                    let missing = || Err(Error::internal("pipeline: a command got no reply"));
+                    members
+                        .iter()
+                        .map(|&i| match commands[i].0 {
+                            Some(_) => by_key.next().unwrap_or_else(missing),
+                            None => without_key.next().unwrap_or_else(missing),
+                        })
+                        .collect()
+                }
+            };
+            if results.iter().any(Result::is_err) {
+                deployment.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            (members, results)
+        });
+        let mut out: Vec<Result<Value>> = commands.iter().map(|_| Ok(Value::Nil)).collect();
+        for (members, results) in futures_util::future::join_all(sends).await {
+            for (&i, result) in members.iter().zip(results) {
+                out[i] = result;
+            }
+        }
+        out
+    }
+
     /// A pipeline of reads whose keys all share `key`'s group.
     pub(crate) async fn query_pipeline_read(&self, key: &[u8], pipe: &Pipeline) -> Result<Vec<Value>> {
         let deployment = self.deployment(key);
@@ -192,6 +274,32 @@ impl Backend {
                 let work = Box::pin(cluster.execute(key, Request::ReadPipeline(pipe)));
                 deployment.counted(work).await.map(Response::many)
             }
+        }
+    }
+
+    /// A dedicated connection (no tracking, one caller) to the master that
+    /// serves `key`; with no key, to the `[redis]` deployment (any master of
+    /// a cluster). For transactions.
+    pub(crate) async fn dedicated(&self, key: Option<&[u8]>) -> Result<Lease> {
+        let deployment = key.map_or(&self.default, |key| self.deployment(key));
+        let pool = match (&deployment.target, key) {
+            (Target::Standalone(pool), _) => Arc::clone(pool),
+            (Target::Cluster(cluster), Some(key)) => cluster.master_for(key).await?,
+            (Target::Cluster(cluster), None) => cluster.any_master().await?,
+        };
+        deployment.commands.fetch_add(1, Ordering::Relaxed);
+        let lease = pool.dedicated().lease().await;
+        if lease.is_err() {
+            deployment.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        lease
+    }
+
+    /// A `MOVED` reply came back on a dedicated connection for `key`: the
+    /// cluster's slot map is refreshed before the next attempt.
+    pub(crate) async fn moved(&self, key: &[u8]) {
+        if let Target::Cluster(cluster) = &self.deployment(key).target {
+            cluster.refresh_now().await;
         }
     }
 

@@ -37,6 +37,7 @@ use redis::{Cmd, PushInfo, Value};
 
 use crate::clock::Clock;
 use crate::config::RedisConfig;
+use crate::dedicated::Dedicated;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::stats::{Op, Recorder};
@@ -124,17 +125,110 @@ struct Slot {
     dialing: tokio::sync::Mutex<()>,
 }
 
-pub(crate) struct Pool {
+/// How a connection to one server is opened and named, shared by a pool's
+/// multiplexed connections and its dedicated ones (`crate::dedicated`), so
+/// both get the same handshake: credentials, database, RESP3 and TLS (in the
+/// redis-rs client, from the endpoint), `CLIENT SETNAME`, `READONLY` for a
+/// replica, then the caller's own handshake command, if any.
+#[derive(Clone)]
+pub(crate) struct Dialer {
     client: redis::Client,
+    /// Timeouts; no push sender (each caller adds its own).
     options: redis::AsyncConnectionConfig,
     client_name: String,
     connect_timeout: Duration,
-    backoff_min: Duration,
-    backoff_max: Duration,
     /// `host:port` (never the password) for messages.
     endpoint: String,
     /// A replica connection: sends `READONLY` before its first read.
     readonly: bool,
+}
+
+impl Dialer {
+    pub(crate) fn new(endpoint: &Endpoint, config: &RedisConfig) -> Result<Dialer> {
+        Ok(Dialer {
+            client: endpoint.client()?,
+            options: redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(config.connect_timeout))
+                .set_response_timeout(Some(config.command_timeout)),
+            client_name: config.resolved_client_name(),
+            connect_timeout: config.connect_timeout,
+            endpoint: endpoint.name().to_owned(),
+            readonly: endpoint.readonly,
+        })
+    }
+
+    /// `host:port`, safe to print.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The bound on one dial (and, for dedicated connections, on waiting
+    /// for a free one).
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The connection options every connection starts from (timeouts).
+    pub(crate) fn options(&self) -> redis::AsyncConnectionConfig {
+        self.options.clone()
+    }
+
+    /// Opens one connection with `options`, names it, sends `READONLY` for
+    /// a replica, then `handshake`; returns it with the `clock` time taken
+    /// after naming and before the handshake (what the health bound counts
+    /// as its first confirmation). The whole dial is bounded by
+    /// `connect_timeout`.
+    pub(crate) async fn open(
+        &self,
+        options: redis::AsyncConnectionConfig,
+        handshake: Option<Handshake>,
+        clock: Clock,
+    ) -> Result<(MultiplexedConnection, u64)> {
+        let client = self.client.clone();
+        let name = self.client_name.clone();
+        let endpoint = self.endpoint.clone();
+        let timeout = self.connect_timeout;
+        let readonly = self.readonly;
+        // The connection's driver task lives on the caller's runtime when
+        // there is one (no cross-runtime wake-up per reply), else on ours. If
+        // that runtime shuts down, the connection reports a disconnect and
+        // the next command dials again.
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(current) => current,
+            Err(_) => crate::runtime::get()?.handle().clone(),
+        };
+        let task = runtime.spawn(async move {
+            let connect = async {
+                let mut conn = client.get_multiplexed_async_connection_with_config(&options).await?;
+                redis::cmd("CLIENT").arg("SETNAME").arg(&name).exec_async(&mut conn).await?;
+                if readonly {
+                    redis::cmd("READONLY").exec_async(&mut conn).await?;
+                }
+                let confirmed = clock.now();
+                if let Some(handshake) = &handshake {
+                    handshake.cmd.exec_async(&mut conn).await.map_err(|e| Error::from(e).context(handshake.refused))?;
+                }
+                Ok::<_, Error>((conn, confirmed))
+            };
+            match tokio::time::timeout(timeout, connect).await {
+                Ok(Ok(conn)) => Ok(conn),
+                Ok(Err(e)) => Err(e.context(format!("connecting to {endpoint}"))),
+                Err(_) => Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("connecting to {endpoint}: no answer within {} ms", timeout.as_millis()),
+                )),
+            }
+        });
+        task.await.map_err(|e| Error::internal(format!("connection task failed: {e}")))?
+    }
+}
+
+pub(crate) struct Pool {
+    dialer: Dialer,
+    backoff_min: Duration,
+    backoff_max: Duration,
+    /// `host:port` (never the password) for messages.
+    endpoint: String,
     /// Shared with each connection's push handler, which marks its slot
     /// dead the moment redis-rs reports the disconnection.
     slots: Arc<[Slot]>,
@@ -142,6 +236,9 @@ pub(crate) struct Pool {
     closed: AtomicBool,
     recorder: Arc<Recorder>,
     hooks: PoolHooks,
+    /// Connections of their own for transactions, same handshake minus
+    /// the tracking command.
+    dedicated: Dedicated,
 }
 
 impl Pool {
@@ -153,19 +250,13 @@ impl Pool {
         recorder: Arc<Recorder>,
         hooks: PoolHooks,
     ) -> Result<Arc<Self>> {
-        let client = endpoint.client()?;
-        let options = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.command_timeout));
+        let dialer = Dialer::new(endpoint, config)?;
         let pool = Arc::new(Pool {
-            client,
-            options,
-            client_name: config.resolved_client_name(),
-            connect_timeout: config.connect_timeout,
+            dedicated: Dedicated::new(dialer.clone(), config.dedicated_connections, hooks.clock.clone()),
+            dialer,
             backoff_min: config.reconnect.min,
             backoff_max: config.reconnect.max,
             endpoint: endpoint.name().to_owned(),
-            readonly: endpoint.readonly,
             slots: (0..config.connections.max(1)).map(|_| Slot::default()).collect::<Vec<_>>().into(),
             next: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -276,7 +367,6 @@ impl Pool {
     /// handler runs inline in the connection's reader, before any reply that
     /// follows the push is delivered.
     async fn dial(&self, index: usize, generation: u64) -> Result<(MultiplexedConnection, u64)> {
-        let client = self.client.clone();
         let slots = Arc::clone(&self.slots);
         let events = Arc::clone(&self.hooks.events);
         let on_push = move |push: PushInfo| -> std::result::Result<(), std::convert::Infallible> {
@@ -289,44 +379,13 @@ impl Pool {
             }
             Ok(())
         };
-        let options = self.options.clone().set_push_sender(on_push);
-        let name = self.client_name.clone();
-        let endpoint = self.endpoint.clone();
-        let timeout = self.connect_timeout;
-        let handshake = self.hooks.handshake.clone();
-        let readonly = self.readonly;
-        let clock = self.hooks.clock.clone();
-        // The connection's driver task lives on the caller's runtime when
-        // there is one (no cross-runtime wake-up per reply), else on ours. If
-        // that runtime shuts down, the connection reports a disconnect and
-        // the next command dials again.
-        let runtime = match tokio::runtime::Handle::try_current() {
-            Ok(current) => current,
-            Err(_) => crate::runtime::get()?.handle().clone(),
-        };
-        let task = runtime.spawn(async move {
-            let connect = async {
-                let mut conn = client.get_multiplexed_async_connection_with_config(&options).await?;
-                redis::cmd("CLIENT").arg("SETNAME").arg(&name).exec_async(&mut conn).await?;
-                if readonly {
-                    redis::cmd("READONLY").exec_async(&mut conn).await?;
-                }
-                let confirmed = clock.now();
-                if let Some(handshake) = &handshake {
-                    handshake.cmd.exec_async(&mut conn).await.map_err(|e| Error::from(e).context(handshake.refused))?;
-                }
-                Ok::<_, Error>((conn, confirmed))
-            };
-            match tokio::time::timeout(timeout, connect).await {
-                Ok(Ok(conn)) => Ok(conn),
-                Ok(Err(e)) => Err(e.context(format!("connecting to {endpoint}"))),
-                Err(_) => Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("connecting to {endpoint}: no answer within {} ms", timeout.as_millis()),
-                )),
-            }
-        });
-        task.await.map_err(|e| Error::internal(format!("connection task failed: {e}")))?
+        let options = self.dialer.options().set_push_sender(on_push);
+        self.dialer.open(options, self.hooks.handshake.clone(), self.hooks.clock.clone()).await
+    }
+
+    /// The dedicated connections of this server (transactions).
+    pub(crate) fn dedicated(&self) -> &Dedicated {
+        &self.dedicated
     }
 
     /// Sends one command on `handle`, reporting a broken connection to its
@@ -478,6 +537,7 @@ impl Pool {
     /// Drops every connection; later calls return `Closed`.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.dedicated.close();
         for slot in self.slots.iter() {
             slot.state.lock().live = None;
         }
@@ -494,7 +554,7 @@ fn server_reply(value: Value) -> Result<Value> {
 
 /// A timeout alone does not prove a connection dead (DEBUG SLEEP, a slow
 /// script); an I/O error or a closed socket does.
-fn is_broken(err: &redis::RedisError) -> bool {
+pub(crate) fn is_broken(err: &redis::RedisError) -> bool {
     !err.is_timeout() && (err.is_io_error() || err.is_connection_dropped())
 }
 

@@ -32,11 +32,14 @@ pub enum ErrorKind {
     Loader,
     /// A bug in nearcache; panics are turned into this at every FFI edge.
     Internal,
+    /// An optimistic transaction's `EXEC` was aborted because a watched key
+    /// changed, on every attempt `redis.transaction_retries` allowed.
+    TransactionAborted,
 }
 
 impl ErrorKind {
     /// Every kind, in a fixed order (stats and bindings iterate over it).
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Config,
         ErrorKind::Connection,
         ErrorKind::Timeout,
@@ -47,6 +50,7 @@ impl ErrorKind {
         ErrorKind::Closed,
         ErrorKind::Loader,
         ErrorKind::Internal,
+        ErrorKind::TransactionAborted,
     ];
 
     /// The code shared by every language (`err.code` in Node, `.code` in Python).
@@ -66,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Closed => "NC_CLOSED",
             ErrorKind::Loader => "NC_LOADER",
             ErrorKind::Internal => "NC_INTERNAL",
+            ErrorKind::TransactionAborted => "NC_TRANSACTION_ABORTED",
         }
     }
 
@@ -82,6 +87,7 @@ impl ErrorKind {
             ErrorKind::Closed => 7,
             ErrorKind::Loader => 8,
             ErrorKind::Internal => 9,
+            ErrorKind::TransactionAborted => 10,
         }
     }
 
@@ -195,6 +201,12 @@ impl Error {
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Internal, message)
+    }
+
+    /// The code of the server's error reply (`NOSCRIPT`, `WRONGTYPE`), if
+    /// this error is one.
+    pub(crate) fn server_code(&self) -> Option<&str> {
+        self.source.as_deref()?.downcast_ref::<redis::RedisError>()?.code()
     }
 
     /// The cluster redirect (`MOVED` / `ASK`) this error is, if any.

@@ -16,6 +16,13 @@
 //! Entries carry the invalidation *epoch* they were filled under; a read
 //! passes the oldest epoch still trusted, so dropping every entry a lost
 //! connection served is one atomic increment, not a sweep.
+//!
+//! An entry is one Redis key. Besides the `GET` value (the hit path every
+//! binding uses, unchanged), it holds the replies of the other cached reads
+//! of that key (`cached_read`: normalized command -> reply), each with its own
+//! expiry and epoch and each charged to the byte bound. Removing, evicting or
+//! clearing the key drops all of them at once, which is how one invalidation
+//! of the key invalidates every reply.
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -26,12 +33,21 @@ use bytes::Bytes;
 use hashbrown::HashTable;
 use parking_lot::RwLock;
 
+use crate::command::Reply;
 use crate::stats::HotKeys;
 
 /// Bytes charged per entry on top of key and value: the entry struct, its
 /// table slot and its queue slot, rounded up. Keeps many tiny entries from
 /// blowing past `max_bytes` in real memory.
 pub const ENTRY_OVERHEAD: u64 = 128;
+
+/// Bytes charged per cached reply on top of its slot name and its reply
+/// (see [`reply_weight`]): its map slot, its record and its `Arc`.
+pub const REPLY_OVERHEAD: u64 = 64;
+
+/// `expires_at` of an entry's `GET` slot when the entry holds only replies
+/// of other reads: expiry is exclusive, so the slot never answers.
+const NO_VALUE: u64 = 0;
 
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
@@ -133,12 +149,49 @@ pub(crate) struct NewEntry {
     pub epoch: u64,
 }
 
+/// A reply of an allow-listed read to insert into its key's entry.
+pub(crate) struct NewReply {
+    pub key: Bytes,
+    /// The normalized command (`CachedRead::slot`).
+    pub slot: Bytes,
+    pub reply: Arc<Reply>,
+    /// Whether the key did not exist when the reply was read (counted as a
+    /// negative hit when served).
+    pub absent: bool,
+    /// Absolute deadline on the L1 clock.
+    pub expires_at: u64,
+    /// The invalidation epoch the fill started under.
+    pub epoch: u64,
+}
+
+/// What a reply is charged: its slot name, its size ([`reply_size`]) and
+/// [`REPLY_OVERHEAD`].
+pub(crate) fn reply_weight(slot: &[u8], reply: &Reply) -> u64 {
+    slot.len() as u64 + reply_size(reply) + REPLY_OVERHEAD
+}
+
+/// The memory a reply holds: one `Reply` per node plus the bytes it owns.
+pub(crate) fn reply_size(reply: &Reply) -> u64 {
+    let own = std::mem::size_of::<Reply>() as u64;
+    own + match reply {
+        Reply::Nil | Reply::Int(_) | Reply::Double(_) | Reply::Bool(_) => 0,
+        Reply::Bytes(b) => b.len() as u64,
+        Reply::Status(s) | Reply::BigNumber(s) | Reply::Error(s) => s.len() as u64,
+        Reply::Array(items) | Reply::Set(items) => items.iter().map(reply_size).sum(),
+        Reply::Map(pairs) => pairs.iter().map(|(k, v)| reply_size(k) + reply_size(v)).sum(),
+    }
+}
+
 /// Counters kept by the store itself, next to the data they count.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreCounters {
     pub hits: u64,
     pub negative_hits: u64,
     pub misses: u64,
+    /// The same three for the other cached reads (`get_reply`).
+    pub read_hits: u64,
+    pub read_negative_hits: u64,
+    pub read_misses: u64,
     pub evictions: u64,
     pub rejected_too_big: u64,
 }
@@ -162,6 +215,15 @@ pub(crate) trait Store: Send + Sync {
     /// less than `max_age` ago (`stale_if_error`): `Some(None)` is a cached
     /// absence. Not counted as a hit or miss.
     fn get_stale(&self, key: &[u8], now: u64, max_age: u64) -> Option<Option<Bytes>>;
+    /// The reply cached for `slot` in `key`'s entry, if it is live (same
+    /// expiry and epoch rules as [`Store::get_versioned`]). Counted as a read
+    /// hit, read negative hit (the reply was read from a missing key) or
+    /// read miss, apart from `GET`'s counters.
+    fn get_reply(&self, key: &[u8], slot: &[u8], now: u64, min_epoch: u64) -> Option<Arc<Reply>>;
+    /// Adds (or replaces) one reply in `key`'s entry, creating the entry if
+    /// there is none, and charges it to the bound (evicting as needed).
+    /// Returns false if the reply alone with its key is larger than the bound.
+    fn insert_reply(&self, reply: NewReply, now: u64) -> bool;
     /// Drops one key; true if it was present.
     fn remove(&self, key: &[u8]) -> bool;
     /// Drops every key that starts with `prefix`; returns how many.
@@ -188,6 +250,72 @@ struct Entry {
     /// the same key are stale and skipped).
     seq: u64,
     visited: AtomicBool,
+    /// The replies of other cached reads of this key; `None` while there
+    /// are none, so a `GET`-only entry pays one word.
+    replies: Option<Box<Replies>>,
+}
+
+impl Entry {
+    /// Until when some part of the entry may still answer (CLOCK treats an
+    /// entry past this as expired).
+    fn live_until(&self) -> u64 {
+        self.replies.as_ref().map_or(self.expires_at, |r| r.live_until.max(self.expires_at))
+    }
+
+    /// Whether the `GET` slot holds a value or a cached absence.
+    fn has_value(&self) -> bool {
+        self.expires_at != NO_VALUE
+    }
+}
+
+struct StoredReply {
+    reply: Arc<Reply>,
+    absent: bool,
+    expires_at: u64,
+    epoch: u64,
+    weight: u64,
+}
+
+/// The replies of one key's entry, with their total charge.
+struct Replies {
+    map: hashbrown::HashMap<Bytes, StoredReply, foldhash::fast::RandomState>,
+    /// Sum of the replies' weights (part of the entry's weight).
+    weight: u64,
+    /// The latest expiry among the replies.
+    live_until: u64,
+    /// Expired replies are swept when the map reaches this size, so that
+    /// adding replies stays amortized O(1).
+    sweep_at: usize,
+}
+
+impl Replies {
+    fn new(hasher: foldhash::fast::RandomState) -> Self {
+        Replies { map: hashbrown::HashMap::with_hasher(hasher), weight: 0, live_until: 0, sweep_at: 16 }
+    }
+
+    /// Adds `reply` under `slot`; returns the weight released (a replaced
+    /// reply, expired ones swept).
+    fn add(&mut self, slot: Bytes, reply: StoredReply, now: u64) -> u64 {
+        let mut released = 0;
+        if self.map.len() >= self.sweep_at {
+            self.map.retain(|_, r| {
+                let keep = r.expires_at > now;
+                if !keep {
+                    released += r.weight;
+                }
+                keep
+            });
+            self.live_until = self.map.values().map(|r| r.expires_at).max().unwrap_or(0);
+            self.sweep_at = (self.map.len() * 2).max(16);
+        }
+        self.live_until = self.live_until.max(reply.expires_at);
+        self.weight += reply.weight;
+        if let Some(old) = self.map.insert(slot, reply) {
+            released += old.weight;
+        }
+        self.weight -= released;
+        released
+    }
 }
 
 #[derive(Default)]
@@ -207,6 +335,9 @@ struct Shard {
     hits: AtomicU64,
     negative_hits: AtomicU64,
     misses: AtomicU64,
+    read_hits: AtomicU64,
+    read_negative_hits: AtomicU64,
+    read_misses: AtomicU64,
 }
 
 /// The default L1 store (see the module docs for the design and numbers).
@@ -281,7 +412,7 @@ impl ShardedStore {
                         continue; // stale queue slot: the entry was replaced or removed
                     };
                     let entry = slot.get();
-                    if entry.expires_at > now && entry.visited.swap(false, Ordering::Relaxed) {
+                    if entry.live_until() > now && entry.visited.swap(false, Ordering::Relaxed) {
                         inner.queue.push_back((key, hash, seq));
                         continue;
                     }
@@ -381,7 +512,7 @@ impl Store for ShardedStore {
             inner.next_seq += 1;
             let seq = inner.next_seq;
             let queued_key = key.clone();
-            let fresh = Entry {
+            let mut fresh = Entry {
                 hash,
                 key,
                 value,
@@ -391,11 +522,16 @@ impl Store for ShardedStore {
                 weight,
                 seq,
                 visited: AtomicBool::new(false),
+                replies: None,
             };
             match inner.table.find_mut(hash, |e| e.key == fresh.key) {
                 Some(existing) => {
+                    // The key's other replies stay: an invalidation since
+                    // they were filled would have removed the whole entry.
+                    fresh.replies = existing.replies.take();
+                    fresh.weight += fresh.replies.as_ref().map_or(0, |r| r.weight);
                     self.total_bytes.fetch_sub(existing.weight, Ordering::Relaxed);
-                    self.total_bytes.fetch_add(weight, Ordering::Relaxed);
+                    self.total_bytes.fetch_add(fresh.weight, Ordering::Relaxed);
                     *existing = fresh;
                     self.changes.bump(index);
                 }
@@ -418,7 +554,97 @@ impl Store for ShardedStore {
         let hash = self.hasher.hash_one(key);
         let inner = self.shards[Self::shard_index(hash)].inner.read();
         let entry = inner.table.find(hash, |e| e.key.as_ref() == key)?;
-        (now < entry.filled_at.saturating_add(max_age)).then(|| entry.value.clone())
+        (entry.has_value() && now < entry.filled_at.saturating_add(max_age)).then(|| entry.value.clone())
+    }
+
+    fn get_reply(&self, key: &[u8], slot: &[u8], now: u64, min_epoch: u64) -> Option<Arc<Reply>> {
+        let hash = self.hasher.hash_one(key);
+        let shard = &self.shards[Self::shard_index(hash)];
+        let found = {
+            let inner = shard.inner.read();
+            inner.table.find(hash, |e| e.key.as_ref() == key).and_then(|e| {
+                let stored = e.replies.as_ref()?.map.get(slot)?;
+                if stored.expires_at <= now || stored.epoch < min_epoch {
+                    return None;
+                }
+                if !e.visited.load(Ordering::Relaxed) {
+                    e.visited.store(true, Ordering::Relaxed);
+                }
+                Some((Arc::clone(&stored.reply), stored.absent))
+            })
+        };
+        match found {
+            Some((reply, absent)) => {
+                let counter = if absent { &shard.read_negative_hits } else { &shard.read_hits };
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                if n & HOT_KEY_SAMPLE_MASK == 0 {
+                    if let Some(hot) = &self.hot_keys {
+                        hot.record(key);
+                    }
+                }
+                Some(reply)
+            }
+            None => {
+                shard.read_misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    fn insert_reply(&self, new: NewReply, now: u64) -> bool {
+        let NewReply { key, slot, reply, absent, expires_at, epoch } = new;
+        let weight = reply_weight(&slot, &reply);
+        if key.len() as u64 + ENTRY_OVERHEAD + weight > self.max_bytes {
+            self.rejected_too_big.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let hash = self.hasher.hash_one(key.as_ref());
+        let index = Self::shard_index(hash);
+        let stored = StoredReply { reply, absent, expires_at, epoch, weight };
+        {
+            let mut inner = self.shards[index].inner.write();
+            match inner.table.find_mut(hash, |e| e.key == key) {
+                Some(existing) => {
+                    // The `GET` slot and the entry's version stay as they
+                    // are: a binding's kept copy of the value is still right.
+                    let hasher = self.hasher.clone();
+                    let replies = existing.replies.get_or_insert_with(|| Box::new(Replies::new(hasher)));
+                    let released = replies.add(slot, stored, now);
+                    existing.weight = existing.weight + weight - released;
+                    self.total_bytes.fetch_add(weight, Ordering::Relaxed);
+                    self.total_bytes.fetch_sub(released, Ordering::Relaxed);
+                }
+                None => {
+                    inner.next_seq += 1;
+                    let seq = inner.next_seq;
+                    let mut replies = Box::new(Replies::new(self.hasher.clone()));
+                    replies.add(slot, stored, now);
+                    let entry_weight = key.len() as u64 + ENTRY_OVERHEAD + weight;
+                    let queued_key = key.clone();
+                    let fresh = Entry {
+                        hash,
+                        key,
+                        value: None,
+                        expires_at: NO_VALUE,
+                        filled_at: now,
+                        epoch: 0,
+                        weight: entry_weight,
+                        seq,
+                        visited: AtomicBool::new(false),
+                        replies: Some(replies),
+                    };
+                    inner.table.insert_unique(hash, fresh, |e| e.hash);
+                    self.total_bytes.fetch_add(entry_weight, Ordering::Relaxed);
+                    self.entries.fetch_add(1, Ordering::Relaxed);
+                    inner.queue.push_back((queued_key, hash, seq));
+                    Self::compact_queue(&mut inner);
+                }
+            }
+        }
+        if self.total_bytes.load(Ordering::Relaxed) > self.max_bytes {
+            self.evict_to_bound(index, now);
+        }
+        true
     }
 
     fn remove(&self, key: &[u8]) -> bool {
@@ -488,6 +714,9 @@ impl Store for ShardedStore {
             c.hits += shard.hits.load(Ordering::Relaxed);
             c.negative_hits += shard.negative_hits.load(Ordering::Relaxed);
             c.misses += shard.misses.load(Ordering::Relaxed);
+            c.read_hits += shard.read_hits.load(Ordering::Relaxed);
+            c.read_negative_hits += shard.read_negative_hits.load(Ordering::Relaxed);
+            c.read_misses += shard.read_misses.load(Ordering::Relaxed);
         }
         c
     }
@@ -562,6 +791,137 @@ mod tests {
         let third = store.get_versioned(b"v", NOW, 0).1;
         assert!(third != first && third != second);
         store.clear();
+    }
+
+    fn reply(key: &str, slot: &str, value: &str, expires_at: u64, epoch: u64) -> NewReply {
+        NewReply {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            slot: Bytes::copy_from_slice(slot.as_bytes()),
+            reply: Arc::new(Reply::Bytes(Bytes::copy_from_slice(value.as_bytes()))),
+            absent: false,
+            expires_at,
+            epoch,
+        }
+    }
+
+    fn weight_of(key: &str, replies: &[(&str, &str)], value: Option<&str>) -> u64 {
+        let replies: u64 = replies
+            .iter()
+            .map(|(slot, v)| reply_weight(slot.as_bytes(), &Reply::Bytes(Bytes::copy_from_slice(v.as_bytes()))))
+            .sum();
+        key.len() as u64 + value.map_or(0, |v| v.len() as u64) + ENTRY_OVERHEAD + replies
+    }
+
+    /// The replies part of the contract: one entry per key holds every reply,
+    /// each with its own expiry and epoch; the `GET` slot is independent;
+    /// dropping the key drops all; every byte is charged and released.
+    fn replies_contract(store: &dyn Store) {
+        let got = |key: &str, slot: &str, now, epoch| {
+            store.get_reply(key.as_bytes(), slot.as_bytes(), now, epoch).map(|r| Reply::clone(&r))
+        };
+        let bytes = |v: &str| Some(Reply::Bytes(Bytes::copy_from_slice(v.as_bytes())));
+        assert!(store.insert_reply(reply("h", "HGET f", "1", LATER, 1), NOW));
+        assert!(store.insert_reply(reply("h", "HLEN", "2", NOW + 5, 2), NOW));
+        assert_eq!(store.entry_count(), 1, "one entry per key");
+        assert_eq!(store.weighted_size(), weight_of("h", &[("HGET f", "1"), ("HLEN", "2")], None));
+        assert_eq!(got("h", "HGET f", NOW, 0), bytes("1"));
+        assert_eq!(got("h", "HLEN", NOW, 0), bytes("2"));
+        assert_eq!(got("h", "HKEYS", NOW, 0), None);
+        // Each reply has its own expiry and epoch.
+        assert_eq!(got("h", "HLEN", NOW + 5, 0), None);
+        assert_eq!(got("h", "HGET f", NOW, 2), None);
+        assert_eq!(got("h", "HLEN", NOW, 2), bytes("2"));
+        // An entry of replies only has no `GET` value, cached or stale.
+        assert_eq!(store.get(b"h", NOW, 0), Lookup::Miss);
+        assert_eq!(store.get_stale(b"h", NOW, LATER), None);
+        // A `GET` fill keeps the replies and is charged on top of them.
+        assert!(store.insert(entry("h", Some("v"), LATER, 1), NOW));
+        assert_eq!(store.get(b"h", NOW, 0), Lookup::Hit(Bytes::from_static(b"v")));
+        assert_eq!(got("h", "HGET f", NOW, 0), bytes("1"));
+        assert_eq!(store.weighted_size(), weight_of("h", &[("HGET f", "1"), ("HLEN", "2")], Some("v")));
+        // Adding a reply keeps the value and its version; replacing one re-charges it.
+        let version = store.get_versioned(b"h", NOW, 0).1;
+        assert!(store.insert_reply(reply("h", "HGET f", "333", LATER, 1), NOW));
+        assert_eq!(store.get_versioned(b"h", NOW, 0), (Lookup::Hit(Bytes::from_static(b"v")), version));
+        assert_eq!(got("h", "HGET f", NOW, 0), bytes("333"));
+        assert_eq!(store.weighted_size(), weight_of("h", &[("HGET f", "333"), ("HLEN", "2")], Some("v")));
+        // Dropping the key drops every reply and releases every byte.
+        assert!(store.remove(b"h"));
+        assert_eq!(got("h", "HGET f", NOW, 0), None);
+        assert_eq!((store.entry_count(), store.weighted_size()), (0, 0));
+        // Prefix removal and clear do the same.
+        store.insert_reply(reply("p:1", "SCARD", "1", LATER, 1), NOW);
+        store.insert_reply(reply("q:1", "SCARD", "1", LATER, 1), NOW);
+        assert_eq!(store.remove_prefix(b"p:"), 1);
+        assert_eq!(got("q:1", "SCARD", NOW, 0), bytes("1"));
+        assert_eq!(store.clear(), 1);
+        assert_eq!((store.entry_count(), store.weighted_size()), (0, 0));
+        // Negative replies are counted as negative hits.
+        let before = store.counters();
+        store.insert_reply(NewReply { absent: true, ..reply("gone", "HLEN", "0", LATER, 1) }, NOW);
+        assert!(got("gone", "HLEN", NOW, 0).is_some());
+        assert!(got("gone", "HGET x", NOW, 0).is_none());
+        let after = store.counters();
+        assert_eq!(
+            (
+                after.read_negative_hits - before.read_negative_hits,
+                after.read_misses - before.read_misses,
+                after.read_hits - before.read_hits,
+                after.hits + after.misses + after.negative_hits,
+            ),
+            (1, 1, 0, before.hits + before.misses + before.negative_hits),
+            "read lookups are counted apart from GET's"
+        );
+        store.clear();
+    }
+
+    #[test]
+    fn sharded_store_keeps_the_replies_contract() {
+        replies_contract(&ShardedStore::new(1 << 20, None));
+    }
+
+    #[test]
+    fn byte_bound_holds_with_many_replies_per_key() {
+        let max = 64 * 1024;
+        let store = ShardedStore::new(max, None);
+        let value = "x".repeat(100);
+        for i in 0..5_000 {
+            // 50 keys, 100 fields each: replies pile onto existing entries.
+            let key = format!("h:{}", i % 50);
+            store.insert_reply(reply(&key, &format!("HGET f{}", i / 50), &value, LATER, 1), NOW);
+            assert!(store.weighted_size() <= max, "over the bound at insert {i}");
+        }
+        assert!(store.counters().evictions > 0);
+        // The charge is exactly what the remaining entries hold.
+        let counted: u64 =
+            store.shards.iter().map(|s| s.inner.read().table.iter().map(|e| e.weight).sum::<u64>()).sum();
+        assert_eq!(counted, store.weighted_size());
+        store.clear();
+        assert_eq!(store.weighted_size(), 0);
+    }
+
+    #[test]
+    fn expired_replies_are_swept_and_released_as_replies_are_added() {
+        let store = ShardedStore::new(1 << 30, None);
+        for i in 0..100 {
+            store.insert_reply(reply("h", &format!("HGET f{i}"), "v", NOW + 1, 1), NOW);
+        }
+        let full = store.weighted_size();
+        // Later replies sweep the expired ones out of the entry.
+        for i in 0..100 {
+            store.insert_reply(reply("h", &format!("HGET g{i}"), "v", LATER, 1), NOW + 2);
+        }
+        assert!(store.weighted_size() < full * 3 / 2, "expired replies kept their charge");
+        assert_eq!(store.get_reply(b"h", b"HGET f1", NOW + 2, 0), None);
+        assert!(store.get_reply(b"h", b"HGET g1", NOW + 2, 0).is_some());
+    }
+
+    #[test]
+    fn a_reply_larger_than_the_bound_is_refused() {
+        let store = ShardedStore::new(ENTRY_OVERHEAD + REPLY_OVERHEAD + 100, None);
+        assert!(!store.insert_reply(reply("k", "HGET f", &"x".repeat(200), LATER, 1), NOW));
+        assert_eq!(store.counters().rejected_too_big, 1);
+        assert_eq!(store.entry_count(), 0);
     }
 
     #[test]

@@ -16,12 +16,14 @@ pub mod args;
 mod backend;
 pub mod blocking;
 mod cache;
+mod cached_read;
 pub mod clock;
 mod cluster;
 pub mod codec;
 mod command;
 pub mod config;
 mod conn;
+mod dedicated;
 mod endpoint;
 mod error;
 mod expiry;
@@ -33,12 +35,15 @@ mod stats;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tracking;
-pub use cache::{Cache, CacheBuilder, Pending, Ready, Scan, SetOptions, MAX_KEY_LEN};
+pub use cache::{
+    Cache, CacheBuilder, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction, TransactionRetries, ZRange,
+    MAX_KEY_LEN,
+};
 pub use clock::Clock;
 pub use command::Reply;
 pub use config::{Config, Invalidation};
 pub use error::{Error, ErrorKind, Result};
 pub use expiry::Ttl;
-pub use l1::{ChangeWords, LocalView, Lookup, ENTRY_OVERHEAD};
+pub use l1::{ChangeWords, LocalView, Lookup, ENTRY_OVERHEAD, REPLY_OVERHEAD};
 pub use runtime::{block_on, runtime, spawn};
 pub use stats::{DeploymentStats, Flushes, HotKey, LatencySummary, SlowEntry, Stats};

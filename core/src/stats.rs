@@ -37,10 +37,15 @@ pub(crate) enum Op {
     Unlink,
     Command,
     Connect,
+    /// A cached read other than `GET` and the hash reads above
+    /// (`Cache::read` and the typed helpers built on it).
+    Read,
+    /// A typed write other than the verbs above (`incr`, `sadd`, ...).
+    Write,
 }
 
 impl Op {
-    const ALL: [Op; 17] = [
+    const ALL: [Op; 19] = [
         Op::L1,
         Op::Get,
         Op::GetMany,
@@ -58,6 +63,8 @@ impl Op {
         Op::Unlink,
         Op::Command,
         Op::Connect,
+        Op::Read,
+        Op::Write,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -79,6 +86,8 @@ impl Op {
             Op::Unlink => "unlink",
             Op::Command => "command",
             Op::Connect => "connect",
+            Op::Read => "read",
+            Op::Write => "write",
         }
     }
 }
@@ -318,6 +327,9 @@ impl Recorder {
             l1_hits: l1.hits,
             l1_misses: l1.misses,
             l1_negative_hits: l1.negative_hits,
+            l1_read_hits: l1.read_hits,
+            l1_read_misses: l1.read_misses,
+            l1_read_negative_hits: l1.read_negative_hits,
             l1_entries: l1.entries,
             l1_bytes: l1.bytes,
             l1_max_bytes: l1.max_bytes,
@@ -359,6 +371,9 @@ pub(crate) struct L1Snapshot {
     pub hits: u64,
     pub misses: u64,
     pub negative_hits: u64,
+    pub read_hits: u64,
+    pub read_misses: u64,
+    pub read_negative_hits: u64,
     pub entries: u64,
     pub bytes: u64,
     pub max_bytes: u64,
@@ -445,6 +460,14 @@ pub struct Stats {
     pub l1_misses: u64,
     /// Reads answered by L1 with a cached absence.
     pub l1_negative_hits: u64,
+    /// Cached reads other than `GET` (`hget`, `read`, ...) answered by L1
+    /// (the three `l1_*` counters above count `GET` lookups only).
+    pub l1_read_hits: u64,
+    /// Cached reads other than `GET` that L1 could not answer.
+    pub l1_read_misses: u64,
+    /// Cached reads other than `GET` answered by L1 with a reply read from a
+    /// missing key (a negative entry).
+    pub l1_read_negative_hits: u64,
     /// Entries in L1 now.
     pub l1_entries: u64,
     /// Bytes charged to L1: key + decompressed value + a fixed per-entry overhead.
@@ -521,6 +544,13 @@ impl Stats {
         counter("l1_hits_total", "L1 lookups answered with a value.", self.l1_hits);
         counter("l1_negative_hits_total", "L1 lookups answered with a cached absence.", self.l1_negative_hits);
         counter("l1_misses_total", "L1 lookups that went to Redis.", self.l1_misses);
+        counter("l1_read_hits_total", "Other cached reads answered by L1.", self.l1_read_hits);
+        counter(
+            "l1_read_negative_hits_total",
+            "Other cached reads answered by L1 from a missing key.",
+            self.l1_read_negative_hits,
+        );
+        counter("l1_read_misses_total", "Other cached reads that went to Redis.", self.l1_read_misses);
         counter("l1_evictions_total", "L1 entries evicted for space.", self.evictions);
         counter("fills_total", "Values inserted into L1 after a Redis read.", self.fills);
         counter("fills_discarded_total", "Fills dropped by the invalidation race guard.", self.fills_discarded);
@@ -632,6 +662,9 @@ mod tests {
             hits: 0,
             misses: 0,
             negative_hits: 0,
+            read_hits: 0,
+            read_misses: 0,
+            read_negative_hits: 0,
             entries: 0,
             bytes: 0,
             max_bytes: 0,

@@ -32,6 +32,7 @@ use bytes::Bytes;
 use redis::{PushInfo, PushKind, Value};
 
 use crate::clock::{duration_nanos, Clock};
+use crate::command::Reply;
 use crate::config::{Invalidation, L1Config};
 use crate::conn::{ConnEvents, Handshake};
 use crate::fills::Fills;
@@ -56,7 +57,11 @@ pub(crate) enum FlushCause {
 /// L1 and everything that decides whether an entry may be served.
 pub(crate) struct Local {
     pub(crate) store: ShardedStore,
+    /// Pending `GET` fills.
     pub(crate) fills: Fills,
+    /// Pending fills of the other cached reads (per key and slot). Every
+    /// invalidation retires both tables' flights for the key.
+    pub(crate) reads: Fills<Arc<Reply>>,
     pub(crate) clock: Clock,
     recorder: Arc<Recorder>,
     mode: Invalidation,
@@ -81,6 +86,7 @@ impl Local {
         Local {
             store,
             fills: Fills::new(),
+            reads: Fills::new(),
             clock,
             recorder,
             mode: l1.invalidation,
@@ -115,6 +121,27 @@ impl Local {
         let min_epoch =
             if now < self.serve_until.load(Ordering::Acquire) { self.epoch.load(Ordering::Acquire) } else { u64::MAX };
         self.store.get_versioned(key, now, min_epoch)
+    }
+
+    /// The oldest epoch an entry may have to be served now: past the health
+    /// deadline nothing is trusted, so `u64::MAX` (every lookup a miss).
+    #[inline]
+    fn min_epoch(&self, now: u64) -> u64 {
+        if now < self.serve_until.load(Ordering::Acquire) {
+            self.epoch.load(Ordering::Acquire)
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// The cached reply of the read `slot` of `key`, under the same rules as
+    /// [`Local::lookup_versioned`] (epoch, health deadline, expiry).
+    pub(crate) fn lookup_reply(&self, key: &[u8], slot: &[u8]) -> Option<Arc<Reply>> {
+        if !self.enabled {
+            return None;
+        }
+        let now = self.clock.now();
+        self.store.get_reply(key, slot, now, self.min_epoch(now))
     }
 
     /// [`Local::lookup_versioned`] with what a binding needs to reuse a
@@ -171,12 +198,11 @@ impl Local {
         found
     }
 
-    /// Drops `key` and retires its pending fill (own writes, rule 3).
+    /// Drops `key` (its value and every cached reply) and retires its
+    /// pending fills of every kind (own writes, rule 3).
     pub(crate) fn drop_key(&self, key: &[u8]) {
         if self.enabled {
-            self.fills.invalidate(key, || {
-                self.store.remove(key);
-            });
+            self.fills.invalidate(key, || self.reads.invalidate(key, || self.store.remove(key)));
         }
     }
 
@@ -189,7 +215,9 @@ impl Local {
     /// Drops every entry whose key starts with `prefix`.
     pub(crate) fn drop_prefix(&self, prefix: &[u8]) {
         self.fills.invalidate_all(|| {
-            self.store.remove_prefix(prefix);
+            self.reads.invalidate_all(|| {
+                self.store.remove_prefix(prefix);
+            })
         });
     }
 
@@ -209,9 +237,11 @@ impl Local {
         self.store.changes().bump(self.store.changes().global_index());
         let keep_for_stale = self.stale_if_error > 0 && matches!(cause, FlushCause::Disconnect | FlushCause::Health);
         self.fills.invalidate_all(|| {
-            if !keep_for_stale {
-                self.store.clear();
-            }
+            self.reads.invalidate_all(|| {
+                if !keep_for_stale {
+                    self.store.clear();
+                }
+            })
         });
     }
 

@@ -333,3 +333,125 @@ async fn health_pings_keep_l1_serving_in_a_cluster() {
         "L1 stopped serving: the health loop is not confirming the node connections"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_reads_work_and_are_invalidated_on_every_master() {
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("h:{i}")).collect();
+    let masters: std::collections::HashSet<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    assert_eq!(masters.len(), 3, "the keys must span every master");
+    for key in &keys {
+        cache.hset(key, &[("f", "1")]).await.unwrap();
+        cache.zadd(key.replace("h:", "z:{") + "}", &[(1.0, "a")]).await.unwrap();
+        assert_eq!(cache.hget(key, "f").await.unwrap(), Some(b("1")));
+        assert!(matches!(cache.hget_ready(key, "f").unwrap(), nearcache::Ready::Now(_)), "{key} not cached");
+    }
+    // A write on each key's own master drops that key's reply.
+    for key in &keys {
+        let owner = cluster.master_of(key).unwrap();
+        cluster.node(owner).unwrap().cli(&["HSET", key, "f", "2"]).unwrap();
+    }
+    for key in &keys {
+        let dropped = eventually(Duration::from_secs(2), async || {
+            matches!(cache.hget_ready(key, "f").unwrap(), nearcache::Ready::Later(_))
+        })
+        .await;
+        assert!(dropped, "{key}: no invalidation from its master");
+        assert_eq!(cache.hget(key, "f").await.unwrap(), Some(b("2")));
+    }
+    assert_eq!(cache.zcard("z:{0}").await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_transactions_and_scripts_follow_slots() {
+    use nearcache::Reply;
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+
+    // A pipeline over keys of every master: one batch per slot, sent
+    // concurrently; results in call order, errors per command.
+    let keys: Vec<String> = (0..30).map(|i| format!("p:{i}")).collect();
+    let masters: std::collections::HashSet<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    assert_eq!(masters.len(), 3, "the keys must span every master");
+    let mut p = cache.pipeline();
+    for (i, key) in keys.iter().enumerate() {
+        p.cmd(&["SET", key, &format!("v{i}")]).unwrap();
+        p.cmd(&["HGET", key, "f"]).unwrap(); // WRONGTYPE
+        p.cmd(&["GET", key]).unwrap();
+    }
+    let replies = p.execute().await.unwrap();
+    // One pipeline reaches one node per slot: a flush goes through command().
+    assert_eq!(cache.pipeline().cmd(&["FLUSHALL"]).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(replies[3 * i].as_ref().unwrap(), &Reply::Status("OK".into()), "{key}");
+        assert_eq!(replies[3 * i + 1].as_ref().unwrap_err().kind(), ErrorKind::Redis, "{key}");
+        assert_eq!(replies[3 * i + 2].as_ref().unwrap(), &Reply::Bytes(b(&format!("v{i}"))), "{key}");
+        let owner = cluster.master_of(key).unwrap();
+        assert_eq!(cluster.node(owner).unwrap().cli(&["GET", key]).unwrap().trim(), format!("v{i}"));
+    }
+
+    // Transactions: keys of one slot only, refused before anything is sent.
+    let (a, c) = ("p:0", keys.iter().find(|k| cluster.master_of(k).unwrap() != cluster.master_of("p:0").unwrap()));
+    let err = cache.watch(&[a, c.unwrap()]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("hash slot"), "{err}");
+    let mut p = cache.transaction_pipeline();
+    p.cmd(&["SET", "{t}:a", "1"]).unwrap().cmd(&["SET", "p:0", "2"]).unwrap();
+    assert_eq!(p.execute().await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let tx = cache.watch(&["{t}:a"]).await.unwrap();
+    assert_eq!(tx.queue(&["SET", c.unwrap(), "x"]).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    tx.queue(&["SET", "{t}:a", "1"]).unwrap();
+    tx.queue(&["SET", "{t}:b", "2"]).unwrap();
+    tx.exec().await.unwrap();
+    let owner = cluster.master_of("{t}:b").unwrap();
+    assert_eq!(cluster.node(owner).unwrap().cli(&["GET", "{t}:b"]).unwrap().trim(), "2");
+    assert_eq!(cache.get("{t}:a").await.unwrap(), Some(b("1")));
+
+    // Scripts go to the master of their first key; keys must share a slot.
+    let script = cache.register_script("return redis.call('SET', KEYS[1], ARGV[1])");
+    for key in keys.iter().take(6) {
+        script.call(&[key.as_str()], &["s"]).await.unwrap();
+        let owner = cluster.master_of(key).unwrap();
+        assert_eq!(cluster.node(owner).unwrap().cli(&["GET", key]).unwrap().trim(), "s", "{key}");
+        assert_eq!(cache.get(key).await.unwrap(), Some(b("s")), "{key}");
+    }
+    let err = script.call(&[a, c.unwrap()], &["s"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+
+    // After a resharding the cache's slot map is stale: the commands
+    // answered MOVED did not run, and are sent again to their new master.
+    let masters = cluster.masters().unwrap();
+    let (from, to) = (masters[0].port, masters[1].port);
+    let candidates: Vec<String> = (0..300).map(|i| format!("r:{i}")).collect();
+    let on_from: Vec<&String> = candidates.iter().filter(|k| cluster.master_of(k).unwrap() == from).collect();
+    // A cache whose slot map is read now, before the resharding (and not
+    // refreshed again for 10 s).
+    let cache = Cache::new(config(&cluster)).unwrap();
+    cache.get("warm").await.unwrap();
+    let map_read = Instant::now();
+    tokio::task::block_in_place(|| cluster.reshard(from, to, 600)).unwrap();
+    let map_was_stale = map_read.elapsed() < Duration::from_secs(9);
+    let mut p = cache.pipeline();
+    for key in &on_from {
+        p.cmd(&["INCR", key]).unwrap();
+    }
+    for (key, reply) in on_from.iter().zip(p.execute().await.unwrap()) {
+        assert_eq!(reply.unwrap(), Reply::Int(1), "{key}: ran exactly once");
+    }
+    let moved: Vec<&&String> = on_from.iter().filter(|k| cluster.master_of(k).unwrap() == to).collect();
+    assert!(!moved.is_empty(), "no candidate key moved");
+    for key in moved {
+        assert_eq!(cluster.node(to).unwrap().cli(&["GET", key]).unwrap().trim(), "1", "{key}");
+    }
+    // The old master answered MOVED (a rejected call) for those.
+    let stats = cluster.node(from).unwrap().cli(&["INFO", "commandstats"]).unwrap();
+    let incr = stats.lines().find(|l| l.starts_with("cmdstat_incr:")).unwrap_or_default().to_owned();
+    // (Unless the resharding took so long that the periodic refresh ran
+    // before the pipeline: then no command was redirected.)
+    if map_was_stale {
+        assert!(incr.contains("rejected_calls=") && !incr.contains("rejected_calls=0,"), "{incr}");
+    } else {
+        eprintln!("the resharding outlasted the 10 s map refresh: no redirect was exercised");
+    }
+}

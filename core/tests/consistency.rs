@@ -1,14 +1,18 @@
 //! The consistency checker (CONTRIBUTING.md, "Tests"): readers through nearcache,
 //! writers outside it (plain redis-rs connections), a small hot key set,
 //! bounded time; every read is checked against the write history. Run in
-//! `tracking` and `bcast` modes, healthy and under each fault.
+//! `tracking` and `bcast` modes, healthy and under each fault, for string
+//! values (`get`) and for hash fields (`hget` / `hmget` / `hgetall`, with
+//! writers running `HSET` / `HDEL` / `DEL` / `EXPIRE`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nearcache::testing::consistency::{read_until_stopped, History, Observations};
+use nearcache::testing::consistency::{
+    hash_state, hash_write, read_hashes_until_stopped, read_until_stopped, History, Observations,
+};
 use nearcache::testing::TestRedis;
 use nearcache::{Cache, Config, Invalidation};
 use parking_lot::Mutex;
@@ -20,6 +24,10 @@ const RUN: Duration = Duration::from_millis(2500);
 const MAX_STALENESS: Duration = Duration::from_millis(500);
 /// Short, so that `ttl` mode's bound is tested within the run.
 const L1_TTL: Duration = Duration::from_millis(300);
+/// In `tracking` and `bcast` modes: longer than the run, so that only
+/// invalidations and the health bound keep L1 within `MAX_STALENESS` (an
+/// L1 TTL below the bound would hide a lost invalidation).
+const PUSH_MODE_L1_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -42,9 +50,25 @@ fn key(i: usize) -> String {
     format!("cc:{i}")
 }
 
+/// Hash keys, under the same `bcast` prefix.
+fn hash_key(i: usize) -> String {
+    format!("cc:h:{i}")
+}
+
+/// What the readers read and the writers write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// String values: `SET` outside, `get` through nearcache.
+    Strings,
+    /// Hash fields: the schedule of `hash_write` outside, `hget` / `hmget`
+    /// / `hgetall` through nearcache.
+    Hashes,
+}
+
 /// One writer outside nearcache: owns keys `w, w + WRITERS, ...`, writes
-/// increasing versions, reconnects after errors, records acknowledgements.
-async fn writer(url: String, w: usize, history: Arc<History>, stop: Arc<AtomicBool>) {
+/// increasing versions (a `SET`, or a hash write as one MULTI/EXEC),
+/// reconnects after errors, records acknowledgements.
+async fn writer(url: String, w: usize, shape: Shape, history: Arc<History>, stop: Arc<AtomicBool>) {
     let client = redis::Client::open(url).unwrap();
     let mut versions = [0u64; KEYS];
     let mut conn = None;
@@ -64,7 +88,20 @@ async fn writer(url: String, w: usize, history: Arc<History>, stop: Arc<AtomicBo
         }
         let Some(c) = conn.as_mut() else { continue };
         versions[k] += 1;
-        let set: redis::RedisResult<()> = redis::cmd("SET").arg(key(k)).arg(versions[k]).query_async(c).await;
+        let set: redis::RedisResult<()> = match shape {
+            Shape::Strings => redis::cmd("SET").arg(key(k)).arg(versions[k]).query_async(c).await,
+            Shape::Hashes => {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for cmd in hash_write(&hash_key(k), versions[k]) {
+                    pipe.cmd(&cmd[0]).arg(&cmd[1..]).ignore();
+                }
+                if hash_state(versions[k]).is_none() {
+                    history.record_removal_sent(k, versions[k], Instant::now());
+                }
+                pipe.query_async(c).await
+            }
+        };
         match set {
             Ok(()) => history.record_write(k, versions[k], Instant::now()),
             Err(_) => conn = None,
@@ -120,6 +157,14 @@ async fn inject(fault: Fault, redis: &mut TestRedis, history: &History) -> Insta
 }
 
 async fn check(mode: Invalidation, fault: Fault) {
+    check_shape(mode, fault, Shape::Strings).await;
+}
+
+async fn check_hashes(mode: Invalidation, fault: Fault) {
+    check_shape(mode, fault, Shape::Hashes).await;
+}
+
+async fn check_shape(mode: Invalidation, fault: Fault, shape: Shape) {
     // DEBUG is off by default in Redis 7; `local` allows it from loopback.
     let mut redis = TestRedis::start_with_args(&["--enable-debug-command", "local"]).unwrap();
     let mut config = Config::default();
@@ -133,8 +178,9 @@ async fn check(mode: Invalidation, fault: Fault) {
     config.l1.prefixes = if mode == Invalidation::Bcast { vec!["cc:".into()] } else { vec![] };
     config.l1.max_staleness = MAX_STALENESS;
     config.l1.health_interval = Duration::from_millis(100);
-    config.l1.ttl = L1_TTL;
-    config.l1.negative_ttl = L1_TTL;
+    let l1_ttl = if mode.uses_server_push() { PUSH_MODE_L1_TTL } else { L1_TTL };
+    config.l1.ttl = l1_ttl;
+    config.l1.negative_ttl = l1_ttl;
     let cache = Cache::new(config).unwrap();
     // The documented bound of each mode (README, "Consistency").
     let bound = match mode {
@@ -149,10 +195,14 @@ async fn check(mode: Invalidation, fault: Fault) {
     let outcome = Arc::new(Mutex::new(Observations::default()));
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..WRITERS {
-        tasks.spawn(writer(redis.url().to_owned(), w, Arc::clone(&history), Arc::clone(&stop)));
+        tasks.spawn(writer(redis.url().to_owned(), w, shape, Arc::clone(&history), Arc::clone(&stop)));
     }
     for r in 0..READERS {
-        tasks.spawn(read_until_stopped(cache.clone(), r, KEYS, key, Arc::clone(&stop), Arc::clone(&outcome)));
+        let (cache, stop, outcome) = (cache.clone(), Arc::clone(&stop), Arc::clone(&outcome));
+        match shape {
+            Shape::Strings => tasks.spawn(read_until_stopped(cache, r, KEYS, key, stop, outcome)),
+            Shape::Hashes => tasks.spawn(read_hashes_until_stopped(cache, r, KEYS, hash_key, stop, outcome)),
+        };
     }
     tokio::time::sleep(RUN / 3).await;
     let fault_started = Instant::now();
@@ -165,18 +215,29 @@ async fn check(mode: Invalidation, fault: Fault) {
     let report = history.check(&outcome.reads, bound);
     let stats = cache.stats();
     eprintln!(
-        "{mode:?} / {fault:?}: {} reads ({:.0} % from L1), {} errors, max staleness {:?}, {} stale; flushes {:?}",
+        "{shape:?} {mode:?} / {fault:?}: {} reads ({:.0} % from L1), {} errors, max staleness {:?}, {} stale; flushes {:?}",
         report.reads,
-        stats.hit_ratio() * 100.0,
+        match shape {
+            Shape::Strings => stats.hit_ratio() * 100.0,
+            Shape::Hashes => {
+                let hits = (stats.l1_read_hits + stats.l1_read_negative_hits) as f64;
+                100.0 * hits / (hits + stats.l1_read_misses as f64).max(1.0)
+            }
+        },
         outcome.errors.len(),
         report.max_staleness,
         report.stale,
         stats.flushes
     );
-    assert_eq!(report.stale, 0, "{mode:?} / {fault:?}: stale reads beyond {bound:?}: {:?}", report.examples);
+    assert_eq!(report.stale, 0, "{shape:?} {mode:?} / {fault:?}: stale reads beyond {bound:?}: {:?}", report.examples);
+    assert!(outcome.torn.is_empty(), "{shape:?} {mode:?} / {fault:?}: replies no write left: {:?}", outcome.torn);
     assert!(report.reads > 200, "{mode:?} / {fault:?}: too few reads to judge ({})", report.reads);
     if mode != Invalidation::Off {
-        assert!(stats.l1_hits > 0, "{mode:?} / {fault:?}: L1 never served, the check proves nothing");
+        let served = match shape {
+            Shape::Strings => stats.l1_hits,
+            Shape::Hashes => stats.l1_read_hits,
+        };
+        assert!(served > 0, "{shape:?} {mode:?} / {fault:?}: L1 never served, the check proves nothing");
     }
     for (_, kind) in &outcome.errors {
         assert!(kind.is_retryable(), "{mode:?} / {fault:?}: untyped or unexpected error while down: {kind:?}");
@@ -252,4 +313,56 @@ async fn bcast_kill_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bcast_sigstop_half_open() {
     check(Invalidation::Bcast, Fault::Stop).await;
+}
+
+// Hash fields: the same checks with hget / hmget / hgetall readers.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_healthy() {
+    check_hashes(Invalidation::Tracking, Fault::None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_bcast_healthy() {
+    check_hashes(Invalidation::Bcast, Fault::None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_kill_and_restart() {
+    check_hashes(Invalidation::Tracking, Fault::KillRestart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_client_kill() {
+    check_hashes(Invalidation::Tracking, Fault::ClientKill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_debug_sleep() {
+    check_hashes(Invalidation::Tracking, Fault::DebugSleep).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_client_pause() {
+    check_hashes(Invalidation::Tracking, Fault::ClientPause).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_flushall() {
+    check_hashes(Invalidation::Tracking, Fault::FlushAll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_tracking_sigstop_half_open() {
+    check_hashes(Invalidation::Tracking, Fault::Stop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_bcast_kill_and_restart() {
+    check_hashes(Invalidation::Bcast, Fault::KillRestart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_bcast_sigstop_half_open() {
+    check_hashes(Invalidation::Bcast, Fault::Stop).await;
 }

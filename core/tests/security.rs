@@ -208,6 +208,11 @@ async fn tls_with_a_custom_ca_reads_writes_and_invalidates() {
     writer.delete("nc:k").await.unwrap();
     eventually("invalidation of a delete over TLS", Duration::from_secs(3), || !answered_locally(&cache, "nc:k")).await;
     assert_eq!(cache.get("nc:k").await.unwrap(), None);
+    // A dedicated connection (a transaction) is TLS too: the plain port is gone.
+    let tx = cache.watch(&["nc:k"]).await.unwrap();
+    tx.queue(&["SET", "nc:k", "v3"]).unwrap();
+    tx.exec().await.unwrap();
+    assert_eq!(cache.get("nc:k").await.unwrap(), Some(b("v3")));
     cache.close();
     writer.close();
 }
@@ -318,7 +323,18 @@ fn tls_files_are_checked_when_the_cache_is_created() {
 fn acl_server() -> TestRedis {
     let redis = TestRedis::start().unwrap();
     let reply = redis
-        .cli(&["ACL", "SETUSER", "nc", "on", &format!(">{PASSWORD}"), "~nc:*", "+@read", "+@write", "+@connection"])
+        .cli(&[
+            "ACL",
+            "SETUSER",
+            "nc",
+            "on",
+            &format!(">{PASSWORD}"),
+            "~nc:*",
+            "+@read",
+            "+@write",
+            "+@connection",
+            "+@transaction",
+        ])
         .unwrap();
     assert_eq!(reply.trim(), "OK");
     redis
@@ -371,6 +387,10 @@ async fn acl_user_in_the_url_and_in_the_fields() {
         assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
         assert!(err.to_string().contains("config|get"), "{err}");
         assert_eq!(cache.get("nc:a").await.unwrap(), Some(b("1")));
+        // Dedicated connections authenticate the same way (a transaction).
+        let ((), replies) =
+            cache.transaction(&["nc:t"], |tx| async move { tx.queue(&["INCR", "nc:t"]) }).await.unwrap();
+        assert!(matches!(replies[0], Ok(nearcache::Reply::Int(_))), "{replies:?}");
         cache.close();
     }
     // The invalidation of a limited user's read still arrives.

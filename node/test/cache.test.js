@@ -563,7 +563,7 @@ describe('errors', () => {
     const { codes } = nearcache;
     assert.ok(Object.isFrozen(codes));
     const all = ['NC_CONFIG', 'NC_CONNECTION', 'NC_TIMEOUT', 'NC_AUTH', 'NC_REDIS', 'NC_CODEC',
-      'NC_INVALID_ARGUMENT', 'NC_CLOSED', 'NC_LOADER', 'NC_INTERNAL'];
+      'NC_INVALID_ARGUMENT', 'NC_CLOSED', 'NC_LOADER', 'NC_INTERNAL', 'NC_TRANSACTION_ABORTED'];
     assert.deepEqual(Object.values(codes).sort(), all.sort());
     assert.equal(codes.InvalidArgument, 'NC_INVALID_ARGUMENT');
     assert.equal(codes.Internal, 'NC_INTERNAL');

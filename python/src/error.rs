@@ -17,6 +17,7 @@ pyo3::import_exception!(nearcache.errors, InvalidArgumentError);
 pyo3::import_exception!(nearcache.errors, ClosedError);
 pyo3::import_exception!(nearcache.errors, LoaderError);
 pyo3::import_exception!(nearcache.errors, InternalError);
+pyo3::import_exception!(nearcache.errors, TransactionAbortedError);
 pyo3::import_exception!(nearcache.errors, ArgumentTypeError);
 
 /// Converts a core error into its Python exception, with `.code` set from
@@ -38,6 +39,7 @@ pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
         ErrorKind::Closed => ClosedError::new_err(message),
         ErrorKind::Loader => LoaderError::new_err(message),
         ErrorKind::Internal => InternalError::new_err(message),
+        ErrorKind::TransactionAborted => TransactionAbortedError::new_err(message),
     };
     // Setting an attribute on our own exception class cannot fail short of
     // memory exhaustion; the exception is still raised if it does.

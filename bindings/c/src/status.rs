@@ -58,6 +58,9 @@ pub enum nc_status {
     NC_ERR_LOADER = 108,
     /// A bug in nearcache (a panic was caught); the message says where.
     NC_ERR_INTERNAL = 109,
+    /// An optimistic transaction's `EXEC` was aborted because a watched key
+    /// changed, on every attempt `redis.transaction_retries` allowed.
+    NC_ERR_TRANSACTION_ABORTED = 110,
 }
 
 /// The status of an error kind. One exhaustive match without a `_` arm: a
@@ -74,6 +77,7 @@ pub(crate) const fn status_of(kind: ErrorKind) -> nc_status {
         ErrorKind::Closed => nc_status::NC_ERR_CLOSED,
         ErrorKind::Loader => nc_status::NC_ERR_LOADER,
         ErrorKind::Internal => nc_status::NC_ERR_INTERNAL,
+        ErrorKind::TransactionAborted => nc_status::NC_ERR_TRANSACTION_ABORTED,
     }
 }
 

@@ -97,6 +97,7 @@ static void test_version_and_codes(void) {
       {NC_ERR_INVALID_ARGUMENT, "NC_INVALID_ARGUMENT"},
       {NC_ERR_CLOSED, "NC_CLOSED"},   {NC_ERR_LOADER, "NC_LOADER"},
       {NC_ERR_INTERNAL, "NC_INTERNAL"},
+      {NC_ERR_TRANSACTION_ABORTED, "NC_TRANSACTION_ABORTED"},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     CHECK(strcmp(nc_status_code(table[i].status), table[i].code) == 0);

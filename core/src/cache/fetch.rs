@@ -21,7 +21,7 @@ use super::replies::{int_reply, unexpected};
 
 impl Inner {
     #[cfg(any(test, feature = "test-util"))]
-    async fn wait_at_gate(&self, key: &[u8]) {
+    pub(super) async fn wait_at_gate(&self, key: &[u8]) {
         let gate = {
             let mut slot = self.fill_gate.lock();
             match slot.as_ref() {
@@ -36,7 +36,7 @@ impl Inner {
     /// Whether a read of `key` may fill L1: L1 is on, no prefix rule says
     /// `cache = false`, and (in `bcast` mode) the key is under a prefix the
     /// server reports on.
-    fn cacheable(&self, key: &[u8]) -> bool {
+    pub(super) fn cacheable(&self, key: &[u8]) -> bool {
         self.local.enabled()
             && self.config.l1.rule_for(key).is_none_or(|rule| rule.cache)
             && tracking::covered(&self.config.l1, key)
@@ -45,7 +45,7 @@ impl Inner {
     /// How long a fill may live in L1: the prefix rule's TTL or `l1.ttl`
     /// (`negative_ttl` for a cached absence), jittered down, and never past
     /// the key's own TTL in Redis (rule 7). `None`: do not cache.
-    fn l1_ttl(&self, key: &[u8], absent: bool, redis_ttl: Ttl) -> Option<Duration> {
+    pub(super) fn l1_ttl(&self, key: &[u8], absent: bool, redis_ttl: Ttl) -> Option<Duration> {
         let l1 = &self.config.l1;
         let rule_ttl = l1.rule_for(key).and_then(|r| r.ttl);
         let ttl = if absent {

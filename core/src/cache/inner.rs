@@ -66,6 +66,21 @@ impl Inner {
         result.map_err(|e| self.count(e.context(format!("{} {}", op.name().to_uppercase(), show_key(key)))))
     }
 
+    /// [`Inner::timed`] for an op family that covers several commands: the
+    /// error names `command` (`HLEN "k": ...`), the latency goes to `op`.
+    pub(super) async fn timed_as<T>(
+        &self,
+        op: Op,
+        command: &str,
+        key: &[u8],
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let started = Instant::now();
+        let result = work.await;
+        self.recorder.latency(op, started.elapsed(), key);
+        result.map_err(|e| self.count(e.context(format!("{command} {}", show_key(key)))))
+    }
+
     pub(super) fn encode<'a>(&self, key: &[u8], value: &'a [u8]) -> Result<crate::codec::Encoded<'a>> {
         let max = self.config.compression.max_value_size;
         if value.len() as u64 > max {

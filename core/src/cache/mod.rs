@@ -2,11 +2,14 @@
 //!
 //! `Cache` is a handle (an `Arc` of `inner::Inner`); its methods are
 //! spread by job: `builder` (construction and `SetOptions`), `local` (the
-//! synchronous L1 hit path), `strings` and `hashes` (the verbs), `load`
+//! synchronous L1 hit path), `strings` and `hashes` (the verbs), `reads`
+//! (the cached reads beyond `GET`: `read`, the fill of any allow-listed
+//! read, the pipeline hooks), `typed` (typed helpers on it: `hlen`,
+//! `zrange`, ...), `writes` (typed writes: `incr`, `sadd`, ...), `load`
 //! (`get_or_load`), `raw` (`command`), `scan` (`Scan`, `delete_prefix`),
 //! `ready` ("L1 now or Redis later" for the bindings: [`Ready`]).
 //! The shared internals live in `inner` (timing, codec, own writes) and
-//! `fetch` (the miss path and its guarded L1 fill).
+//! `fetch` (the `GET` miss path and its guarded L1 fill).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use crate::l1::Store;
 use crate::stats::{L1Snapshot, Recorder, Stats};
 use crate::tracking::{self, FlushCause, Local};
 
+mod batch;
 mod builder;
 mod fetch;
 mod hashes;
@@ -30,16 +34,26 @@ mod inner;
 mod keys;
 mod load;
 mod local;
+mod pipeline;
 mod raw;
+mod reads;
 mod ready;
 mod replies;
 mod scan;
+mod script;
 mod strings;
+mod transaction;
+mod typed;
+mod writes;
 
 pub use builder::{CacheBuilder, SetOptions};
 use inner::Inner;
+pub use pipeline::Pipeline;
 pub use ready::{Pending, Ready};
 pub use scan::Scan;
+pub use script::Script;
+pub use transaction::{Transaction, TransactionRetries};
+pub use typed::ZRange;
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.
@@ -150,6 +164,9 @@ impl Cache {
             hits: c.hits,
             misses: c.misses,
             negative_hits: c.negative_hits,
+            read_hits: c.read_hits,
+            read_misses: c.read_misses,
+            read_negative_hits: c.read_negative_hits,
             entries: store.entry_count(),
             bytes: store.weighted_size(),
             max_bytes: if inner.local.enabled() { inner.config.l1.max_bytes } else { 0 },

@@ -92,7 +92,7 @@ pub struct Pending<T> {
 }
 
 impl<T> Pending<T> {
-    fn new(future: impl Future<Output = Result<T>> + Send + 'static) -> Self {
+    pub(super) fn new(future: impl Future<Output = Result<T>> + Send + 'static) -> Self {
         Pending { future: Box::pin(future) }
     }
 

@@ -232,6 +232,89 @@ impl Cluster {
         ))
     }
 
+    /// Independent commands, each routed by its own key: one pipeline per
+    /// master holding any of their slots, all sent concurrently; every
+    /// result in call order, a command's server error as its `Ok` reply.
+    /// Commands answered `MOVED` or `ASK` did not run, so they alone are sent
+    /// again where their redirect points (after `ASKING` for `ASK`), at most
+    /// [`MAX_REDIRECTS`] times; after that their redirect error is their
+    /// reply. A node whose pipeline failed gives that error to each of its
+    /// commands.
+    pub(crate) async fn execute_many(&self, commands: &[(&[u8], &Cmd)]) -> Vec<Result<Value>> {
+        let mut results: Vec<Result<Value>> = commands.iter().map(|_| Ok(Value::Nil)).collect();
+        // (command index, the node an ASK named for it)
+        let mut pending: Vec<(usize, Option<NodeAddr>)> = (0..commands.len()).map(|i| (i, None)).collect();
+        for _ in 0..MAX_REDIRECTS {
+            let seen = self.version.load(Ordering::Acquire);
+            // One batch per (node, asking).
+            let mut batches: Vec<(Arc<Pool>, bool, Vec<usize>)> = Vec::new();
+            for (i, ask) in pending.drain(..) {
+                let target = match ask {
+                    Some(addr) => self.pool(&addr, false).map(|pool| (pool, true)),
+                    None => self.route(key_slot(commands[i].0), false).await.map(|pool| (pool, false)),
+                };
+                match target {
+                    Ok((pool, asking)) => {
+                        match batches.iter_mut().find(|(p, a, _)| Arc::ptr_eq(p, &pool) && *a == asking) {
+                            Some((_, _, members)) => members.push(i),
+                            None => batches.push((pool, asking, vec![i])),
+                        }
+                    }
+                    Err(err) => results[i] = Err(err),
+                }
+            }
+            let sends = batches.iter().map(|(pool, asking, members)| async move {
+                let mut pipe = redis::pipe();
+                for &i in members {
+                    if *asking {
+                        pipe.cmd("ASKING");
+                    }
+                    pipe.add_command(commands[i].1.clone());
+                }
+                pool.query_pipeline(&pipe).await
+            });
+            let mut moved = false;
+            for ((_, asking, members), sent) in batches.iter().zip(futures_util::future::join_all(sends).await) {
+                let values = match sent {
+                    Ok(values) => values,
+                    Err(err) => {
+                        if err.kind() == ErrorKind::Connection {
+                            self.stale.store(true, Ordering::Release);
+                        }
+                        for &i in members {
+                            results[i] = Err(Error::new(err.kind(), err.message()));
+                        }
+                        continue;
+                    }
+                };
+                let asking = usize::from(*asking);
+                for (&i, value) in members.iter().zip(values.into_iter().skip(asking).step_by(1 + asking)) {
+                    if let Value::ServerError(e) = &value {
+                        match e.code() {
+                            "MOVED" => {
+                                moved = true;
+                                pending.push((i, None));
+                            }
+                            "ASK" => {
+                                let addr = e.details().and_then(|d| d.split_whitespace().nth(1)).unwrap_or_default();
+                                pending.push((i, NodeAddr::parse(addr)));
+                            }
+                            _ => {}
+                        }
+                    }
+                    results[i] = Ok(value);
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            if moved && self.refresh(seen).await.is_err() {
+                break; // the redirect errors stay the replies
+            }
+        }
+        results
+    }
+
     /// A shard number for `key`: keys with the same number can share one
     /// multi-key command.
     pub(crate) fn shard_of(key: &[u8]) -> u16 {
@@ -242,6 +325,20 @@ impl Cluster {
     pub(crate) async fn masters(&self) -> Result<Vec<Arc<Pool>>> {
         let map = self.current_map().await?;
         Ok(map.shards.iter().map(|shard| Arc::clone(&shard.master_pool)).collect())
+    }
+
+    /// The master serving `key`'s slot (for dedicated connections, which
+    /// follow no redirects on their own).
+    pub(crate) async fn master_for(&self, key: &[u8]) -> Result<Arc<Pool>> {
+        self.route(key_slot(key), false).await
+    }
+
+    /// Refreshes the slot map now (after a `MOVED` seen outside
+    /// [`Cluster::execute`]); a failed refresh leaves the map as it was and
+    /// the next command's own error says what is wrong.
+    pub(crate) async fn refresh_now(&self) {
+        let seen = self.version.load(Ordering::Acquire);
+        let _ = self.refresh(seen).await;
     }
 
     /// Any master (for keyless commands).

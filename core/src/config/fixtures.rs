@@ -15,6 +15,8 @@ client_name = "auto"               # app:host:pid
 connect_timeout = "1s"
 command_timeout = "250ms"
 connections = 2                    # multiplexed, auto-pipelined
+dedicated_connections = 4          # per server, for transactions
+transaction_retries = 10
 keepalive = "60s"
 reconnect = { min = "10ms", max = "1s" }
 
@@ -53,6 +55,7 @@ pub(super) const FULL_EXAMPLE_JSON: &str = r#"{
         "redis": {
             "url": "redis://127.0.0.1:6379/0", "mode": "standalone", "client_name": "auto",
             "connect_timeout": "1s", "command_timeout": "250ms", "connections": 2,
+            "dedicated_connections": 4, "transaction_retries": 10,
             "keepalive": "60s", "reconnect": { "min": "10ms", "max": "1s" }
         },
         "l1": {

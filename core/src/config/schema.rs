@@ -73,6 +73,16 @@ pub struct RedisConfig {
     /// Multiplexed connections per deployment; a few are enough because every
     /// connection is auto-pipelined.
     pub connections: usize,
+    /// Connections per server kept for transactions (`WATCH` / `MULTI`)
+    /// and transactional pipelines, which need a connection of their own
+    /// for as long as they run. Opened on first use, never with
+    /// `CLIENT TRACKING`; a caller waits at most `connect_timeout` for one
+    /// to be free.
+    pub dedicated_connections: usize,
+    /// How many times [`Cache::transaction`](crate::Cache::transaction)
+    /// runs again after `EXEC` was aborted because a watched key changed,
+    /// before it returns `TransactionAborted`.
+    pub transaction_retries: u32,
     /// TCP keepalive interval, so that idle connections survive NAT and
     /// load-balancer timeouts; `0s` turns keepalive off.
     #[serde(with = "human_duration")]
@@ -286,6 +296,8 @@ impl Default for RedisConfig {
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_millis(250),
             connections: 2,
+            dedicated_connections: 4,
+            transaction_retries: 10,
             keepalive: Duration::from_secs(60),
             reconnect: ReconnectConfig::default(),
             tls: TlsConfig::default(),

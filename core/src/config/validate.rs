@@ -117,6 +117,12 @@ impl RedisConfig {
         ensure_positive(self.command_timeout, "redis.command_timeout")?;
         let n = self.connections;
         ensure((1..=64).contains(&n), "redis.connections", || format!("must be between 1 and 64, got {n}"))?;
+        let n = self.dedicated_connections;
+        ensure((1..=1024).contains(&n), "redis.dedicated_connections", || {
+            format!("must be between 1 and 1024, got {n}")
+        })?;
+        let n = self.transaction_retries;
+        ensure(n <= 10_000, "redis.transaction_retries", || format!("must be at most 10000, got {n}"))?;
         let ReconnectConfig { min, max } = self.reconnect;
         ensure_positive(min, "redis.reconnect.min")?;
         ensure(min <= max, "redis.reconnect.min", || {
@@ -269,6 +275,14 @@ mod tests {
     fn validation_names_the_field_path() {
         assert_eq!(validation_err(|c| c.redis.connections = 0), "redis.connections: must be between 1 and 64, got 0");
         assert_eq!(validation_err(|c| c.redis.connections = 65), "redis.connections: must be between 1 and 64, got 65");
+        assert_eq!(
+            validation_err(|c| c.redis.dedicated_connections = 0),
+            "redis.dedicated_connections: must be between 1 and 1024, got 0"
+        );
+        assert_eq!(
+            validation_err(|c| c.redis.transaction_retries = 10_001),
+            "redis.transaction_retries: must be at most 10000, got 10001"
+        );
         assert_eq!(validation_err(|c| c.l1.ttl_jitter = 1.5), "l1.ttl_jitter: must be between 0 and 1, got 1.5");
         assert_starts(&validation_err(|c| c.l1.ttl_jitter = f64::NAN), "l1.ttl_jitter: must be between 0 and 1");
         assert_eq!(

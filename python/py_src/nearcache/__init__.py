@@ -25,6 +25,7 @@ from nearcache.errors import (
     NearcacheError,
     RedisError,
     TimeoutError,
+    TransactionAbortedError,
 )
 
 __all__ = [
@@ -44,5 +45,6 @@ __all__ = [
     "ClosedError",
     "LoaderError",
     "InternalError",
+    "TransactionAbortedError",
     "__version__",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "ClosedError",
     "LoaderError",
     "InternalError",
+    "TransactionAbortedError",
 ]
 
 
@@ -89,3 +90,9 @@ class LoaderError(NearcacheError):
 
 class InternalError(NearcacheError):
     """A bug in nearcache (a Rust panic is reported as this, never a crash)."""
+
+
+class TransactionAbortedError(NearcacheError):
+    """An optimistic transaction's ``EXEC`` was aborted because a watched key
+    changed, on every attempt ``redis.transaction_retries`` allowed (redis-py
+    raises ``WatchError`` for one abort and retries without a bound)."""
