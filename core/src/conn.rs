@@ -236,8 +236,8 @@ pub(crate) struct Pool {
     closed: AtomicBool,
     recorder: Arc<Recorder>,
     hooks: PoolHooks,
-    /// Connections of their own for transactions, same handshake minus
-    /// the tracking command.
+    /// Connections of their own for transactions: the same handshake,
+    /// without `hooks.handshake` (the invalidation subscription).
     dedicated: Dedicated,
 }
 
