@@ -236,8 +236,9 @@ pub(crate) struct Pool {
     closed: AtomicBool,
     recorder: Arc<Recorder>,
     hooks: PoolHooks,
-    /// Connections of their own for transactions: the same handshake,
-    /// without `hooks.handshake` (the invalidation subscription).
+    /// Connections of their own for transactions: named, authenticated and
+    /// on the db as the shared ones, without `hooks.handshake` (the
+    /// invalidation subscription).
     dedicated: Dedicated,
 }
 
