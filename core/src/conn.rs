@@ -237,7 +237,7 @@ pub(crate) struct Pool {
     recorder: Arc<Recorder>,
     hooks: PoolHooks,
     /// Connections of their own for transactions: named, authenticated and
-    /// on the db as the shared ones, without `hooks.handshake` (the
+    /// on the same db as the shared ones, without `hooks.handshake` (the
     /// invalidation subscription).
     dedicated: Dedicated,
 }
