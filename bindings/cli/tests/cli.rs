@@ -85,10 +85,11 @@ fn demo_through_the_delay_proxy_on_a_given_server() {
     let text = stdout(&nearcache(&["demo", "--url", redis.url(), "--rtt", "600us", "--seconds", "4"]));
     let rows = check_demo_table(&text);
     assert!(text.contains("round trip set to 600us in all"), "{text}");
-    // --rtt is the whole round trip: the proxy adds what the measured base
-    // lacks, and nothing when the machine alone is already slower. Checked
-    // on the printed figures, not against a clock (a loaded machine moves
-    // the base, never this rule).
+    // --rtt is the whole round trip: the proxy adds nothing when the
+    // machine's own round trip (the base, measured through the proxy with
+    // nothing added) is already longer, and says so; otherwise it adds the
+    // difference and then corrects it by measurement, so the amount is not
+    // checked here (a loaded machine moves it, never this rule).
     let figure = |after: &str, before: &str| {
         text.split_once(after)
             .and_then(|(_, rest)| rest.split_once(before))
@@ -97,8 +98,10 @@ fn demo_through_the_delay_proxy_on_a_given_server() {
     };
     let base = figure("(median miss ", " us through the proxy");
     let added = figure("so it adds ", " us, half each way");
-    assert!((added - (600.0 - base).max(0.0)).abs() <= 1.0, "base {base} us, added {added} us at --rtt 600us:\n{text}");
     assert_eq!(text.contains("already longer than --rtt"), base >= 600.0, "{text}");
+    if base >= 600.0 {
+        assert_eq!(added, 0.0, "{text}");
+    }
     assert!(number(&rows[0][9]) > 0.0, "{text}");
     // The demo's keys are gone from a server it did not start.
     assert_eq!(redis.cli(&["DBSIZE"]).unwrap(), "0\n");
