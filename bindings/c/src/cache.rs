@@ -49,14 +49,14 @@ fn open(config: Config, out: *mut *mut nc_cache) -> ffi::Result<nc_status> {
 
 /// # Safety
 /// A non-NULL `cache` comes from `nc_cache_open*` and is not freed.
-unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
+pub(crate) unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
     // SAFETY: forwarded to the caller.
     unsafe { try_ref(cache, "cache") }
 }
 
 /// Writes one handle per value into `out` (NULL for a missing one), at most
 /// as many as `out` holds whatever core returned.
-fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value>]) {
+pub(crate) fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value>]) {
     for (slot, value) in out.iter_mut().zip(values) {
         slot.write(value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>));
     }
@@ -67,7 +67,7 @@ fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value
 ///
 /// # Safety
 /// A non-NULL `out` is writable.
-unsafe fn ok_with_count(out: *mut u64, count: u64) -> ffi::Result<nc_status> {
+pub(crate) unsafe fn ok_with_count(out: *mut u64, count: u64) -> ffi::Result<nc_status> {
     // SAFETY: the caller promises a writable u64 behind a non-NULL `out`.
     if let Some(out) = unsafe { out.as_mut() } {
         *out = count;
@@ -96,7 +96,7 @@ unsafe fn json_out(cache: *const nc_cache, out: *mut *mut c_char, json: impl FnO
     })
 }
 
-fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
+pub(crate) fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
     match value {
         Some(value) => {
             *out = ffi::into_raw::<nc_value>(value);
