@@ -53,7 +53,7 @@ cflags=(-std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer
   -fsanitize=address,undefined -fno-sanitize-recover=all)
 read -ra nc_cflags <<<"$(pkg-config --cflags nearcache)"
 read -ra nc_libs <<<"$(pkg-config --libs nearcache)"
-for t in api threads vectors; do
+for t in api threads vectors commands; do
   "$cc" "${cflags[@]}" "${nc_cflags[@]}" "$here/test_$t.c" -o "$work/test_$t" \
     "${nc_libs[@]}" -Wl,-rpath,"$libdir" -lpthread
 done
@@ -71,7 +71,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # long-lived allocations (the tokio runtime in a static, thread-locals of
 # live threads) stay reachable, so nothing needs hiding.
 
-for t in api threads vectors; do
+for t in api threads vectors commands; do
   echo "c-test: test_$t (ASan + UBSan)"
   "$work/test_$t"
 done
