@@ -56,21 +56,21 @@ pub(crate) unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Ca
 
 /// Writes one handle per value into `out` (NULL for a missing one), at most
 /// as many as `out` holds whatever core returned.
-pub(crate) fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value>]) {
+fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value>]) {
     for (slot, value) in out.iter_mut().zip(values) {
         slot.write(value.map_or(std::ptr::null_mut(), ffi::into_raw::<nc_value>));
     }
 }
 
-/// `NC_OK`, after writing `count` to an optional output (`NULL`: the caller
-/// does not want it).
+/// `NC_OK`, after writing `value` (a count, a new value) to an optional
+/// output (`NULL`: the caller does not want it).
 ///
 /// # Safety
 /// A non-NULL `out` is writable.
-pub(crate) unsafe fn ok_with_count(out: *mut u64, count: u64) -> ffi::Result<nc_status> {
-    // SAFETY: the caller promises a writable u64 behind a non-NULL `out`.
+pub(crate) unsafe fn ok_with<T>(out: *mut T, value: T) -> ffi::Result<nc_status> {
+    // SAFETY: the caller promises a writable `T` behind a non-NULL `out`.
     if let Some(out) = unsafe { out.as_mut() } {
-        *out = count;
+        *out = value;
     }
     Ok(nc_status::NC_OK)
 }
@@ -502,7 +502,7 @@ pub unsafe extern "C" fn nc_cache_hset(
         let pairs: Vec<(&[u8], &[u8])> = fields.into_iter().zip(values).collect();
         let count = cache.hset(key, &pairs)?;
         // SAFETY: a non-NULL `added` is the caller's writable u64.
-        unsafe { ok_with_count(added, count) }
+        unsafe { ok_with(added, count) }
     })
 }
 
@@ -532,7 +532,7 @@ pub unsafe extern "C" fn nc_cache_hdel(
             unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, byte_array(n, fields, field_lens, "fields")?) };
         let count = cache.hdel(key, &fields)?;
         // SAFETY: a non-NULL `removed` is the caller's writable u64.
-        unsafe { ok_with_count(removed, count) }
+        unsafe { ok_with(removed, count) }
     })
 }
 
@@ -831,7 +831,7 @@ pub unsafe extern "C" fn nc_cache_delete_prefix(
         let (cache, prefix) = unsafe { (cache_ref(cache)?, bytes(prefix, prefix_len, "prefix")?) };
         let count = cache.delete_prefix(prefix)?;
         // SAFETY: a non-NULL `deleted` is the caller's writable u64.
-        unsafe { ok_with_count(deleted, count) }
+        unsafe { ok_with(deleted, count) }
     })
 }
 

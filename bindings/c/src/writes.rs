@@ -6,23 +6,11 @@
 
 use nearcache::blocking::Cache;
 
-use crate::cache::{cache_ref, nc_cache, ok_with_count};
+use crate::cache::{cache_ref, nc_cache, ok_with};
 use crate::ffi::{self, boundary, byte_array, bytes, f64_array};
 use crate::reads::one_value;
 use crate::status::nc_status;
 use crate::value::nc_value;
-
-/// Writes `value` to an optional output and returns `NC_OK`.
-///
-/// # Safety
-/// A non-NULL `out` is writable.
-unsafe fn ok_with<T>(out: *mut T, value: T) -> ffi::Result<nc_status> {
-    // SAFETY: the caller promises a writable `T` behind a non-NULL `out`.
-    if let Some(out) = unsafe { out.as_mut() } {
-        *out = value;
-    }
-    Ok(nc_status::NC_OK)
-}
 
 /// The shared body of the writes: checks the cache and the key, runs
 /// `write`, and writes its result to the optional `out`.
@@ -70,7 +58,7 @@ unsafe fn members_write(
         };
         let count = run(cache, key, &members)?;
         // SAFETY: a non-NULL `out` is the caller's writable u64.
-        unsafe { ok_with_count(out, count) }
+        unsafe { ok_with(out, count) }
     })
 }
 

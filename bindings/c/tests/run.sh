@@ -118,7 +118,7 @@ diff -u - "$work/commands.out" <<'OUT'
 zscore grace -> 5
 read ZRANGE BYSCORE [0] -> grace
 pipeline [0] -> 21
-pipeline [1] -> error: WRONGTYPE Operation against a key holding the wrong kind of value
+pipeline [1] -> error: INCR "example:board": "WRONGTYPE": Operation against a key holding the wrong kind of value
 counter -> 42
 script -> 142
 OUT
