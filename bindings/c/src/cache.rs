@@ -12,7 +12,7 @@ use crate::config::{nc_config, to_config};
 use crate::ffi::{
     self, boundary, boundary_value, byte_array, bytes, c_str, free_box, invalid, out_array, out_ptr, try_ref, Castable,
 };
-use crate::reply::nc_reply;
+use crate::reply::{argv_reply, nc_reply};
 use crate::status::nc_status;
 use crate::value::nc_value;
 
@@ -600,11 +600,7 @@ pub unsafe extern "C" fn nc_cache_command(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises a live cache and `argc` readable arguments.
-        let (cache, args) = unsafe { (cache_ref(cache)?, byte_array(argc, argv, argv_lens, "argv")?) };
-        let out = out_ptr(out, "out")?;
-        let reply = cache.command(&args)?;
-        *out = ffi::into_raw::<nc_reply>(reply);
-        Ok(nc_status::NC_OK)
+        unsafe { argv_reply(cache_ref(cache), argc, argv, argv_lens, out, |cache, args| cache.command(args)) }
     })
 }
 

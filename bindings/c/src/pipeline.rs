@@ -6,7 +6,7 @@ use nearcache::blocking::Pipeline;
 use crate::cache::{cache_ref, nc_cache};
 use crate::ffi::{self, boundary, boundary_value, byte_array, free_box, out_ptr, try_mut, try_ref, Castable};
 use crate::replies::{into_replies, nc_replies};
-use crate::script::{nc_script, script_ref};
+use crate::script::{nc_script, script_call_parts};
 use crate::status::nc_status;
 
 /// Commands queued to be sent together, made by `nc_pipeline_new` and freed
@@ -107,14 +107,9 @@ pub unsafe extern "C" fn nc_pipeline_add_script(
     boundary(|| {
         // SAFETY: the caller promises an unshared pipeline, a live script and
         // readable keys and arguments.
-        let (pipeline, script, keys, args) = unsafe {
-            (
-                try_mut(pipeline, "pipeline")?,
-                script_ref(script)?,
-                byte_array(nkeys, keys, key_lens, "keys")?,
-                byte_array(nargs, args, arg_lens, "args")?,
-            )
-        };
+        let pipeline = unsafe { try_mut(pipeline, "pipeline") }?;
+        // SAFETY: as above.
+        let (script, keys, args) = unsafe { script_call_parts(script, nkeys, keys, key_lens, nargs, args, arg_lens) }?;
         pipeline.script(script, &keys, &args)?;
         Ok(nc_status::NC_OK)
     })

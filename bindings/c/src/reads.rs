@@ -10,8 +10,8 @@ use nearcache::blocking::Cache;
 use nearcache::{Reply, ZRange};
 
 use crate::cache::{cache_ref, found, nc_cache};
-use crate::ffi::{self, boundary, byte_array, bytes, c_str, invalid, out_ptr};
-use crate::reply::nc_reply;
+use crate::ffi::{self, boundary, bytes, c_str, invalid, out_ptr};
+use crate::reply::{argv_reply, nc_reply};
 use crate::status::nc_status;
 use crate::value::nc_value;
 
@@ -210,10 +210,7 @@ pub unsafe extern "C" fn nc_cache_read(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises a live cache and `argc` readable arguments.
-        let (cache, args) = unsafe { (cache_ref(cache)?, byte_array(argc, argv, argv_lens, "argv")?) };
-        let out = out_ptr(out, "out")?;
-        *out = ffi::into_raw::<nc_reply>(cache.read(&args)?);
-        Ok(nc_status::NC_OK)
+        unsafe { argv_reply(cache_ref(cache), argc, argv, argv_lens, out, |cache, args| cache.read(args)) }
     })
 }
 

@@ -38,6 +38,32 @@ pub(crate) unsafe fn script_ref<'a>(script: *const nc_script) -> ffi::Result<&'a
     unsafe { try_ref(script, "script") }.map(|handle| &handle.script)
 }
 
+/// A script call's parts from C: the script, its keys and its arguments
+/// (`nc_script_call`, `nc_pipeline_add_script`, `nc_transaction_queue_script`).
+///
+/// # Safety
+/// A non-NULL `script` comes from `nc_script_new` and is not freed; the key
+/// and argument arrays have `nkeys` and `nargs` elements, each readable for
+/// its length.
+pub(crate) unsafe fn script_call_parts<'a>(
+    script: *const nc_script,
+    nkeys: usize,
+    keys: *const *const u8,
+    key_lens: *const usize,
+    nargs: usize,
+    args: *const *const u8,
+    arg_lens: *const usize,
+) -> ffi::Result<(&'a Script, Vec<&'a [u8]>, Vec<&'a [u8]>)> {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        Ok((
+            script_ref(script)?,
+            byte_array(nkeys, keys, key_lens, "keys")?,
+            byte_array(nargs, args, arg_lens, "args")?,
+        ))
+    }
+}
+
 /// Binds the Lua source `lua` (`lua_len` bytes) to `cache`. Nothing is sent
 /// until the first call (the server learns the script then).
 ///
@@ -111,13 +137,7 @@ pub unsafe extern "C" fn nc_script_call(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises a live script and readable keys and arguments.
-        let (script, keys, args) = unsafe {
-            (
-                script_ref(script)?,
-                byte_array(nkeys, keys, key_lens, "keys")?,
-                byte_array(nargs, args, arg_lens, "args")?,
-            )
-        };
+        let (script, keys, args) = unsafe { script_call_parts(script, nkeys, keys, key_lens, nargs, args, arg_lens) }?;
         let out = out_ptr(out, "out")?;
         *out = ffi::into_raw::<nc_reply>(script.call(&keys, &args)?);
         Ok(nc_status::NC_OK)

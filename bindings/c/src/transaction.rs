@@ -10,8 +10,8 @@ use nearcache::blocking::Transaction;
 use crate::cache::{cache_ref, nc_cache};
 use crate::ffi::{self, boundary, boundary_value, byte_array, free_box, out_ptr, try_ref, Castable};
 use crate::replies::{into_replies, nc_replies};
-use crate::reply::nc_reply;
-use crate::script::{nc_script, script_ref};
+use crate::reply::{argv_reply, nc_reply};
+use crate::script::{nc_script, script_call_parts};
 use crate::status::nc_status;
 
 /// An optimistic transaction in progress: made by `nc_transaction_watch`
@@ -105,10 +105,7 @@ pub unsafe extern "C" fn nc_transaction_command(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises a live transaction and `argc` readable arguments.
-        let (tx, args) = unsafe { (tx_ref(tx)?, byte_array(argc, argv, argv_lens, "argv")?) };
-        let out = out_ptr(out, "out")?;
-        *out = ffi::into_raw::<nc_reply>(tx.command(&args)?);
-        Ok(nc_status::NC_OK)
+        unsafe { argv_reply(tx_ref(tx), argc, argv, argv_lens, out, |tx, args| tx.command(args)) }
     })
 }
 
@@ -171,14 +168,9 @@ pub unsafe extern "C" fn nc_transaction_queue_script(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises live handles and readable keys and arguments.
-        let (tx, script, keys, args) = unsafe {
-            (
-                tx_ref(tx)?,
-                script_ref(script)?,
-                byte_array(nkeys, keys, key_lens, "keys")?,
-                byte_array(nargs, args, arg_lens, "args")?,
-            )
-        };
+        let tx = unsafe { tx_ref(tx) }?;
+        // SAFETY: as above.
+        let (script, keys, args) = unsafe { script_call_parts(script, nkeys, keys, key_lens, nargs, args, arg_lens) }?;
         tx.queue_script(script, &keys, &args)?;
         Ok(nc_status::NC_OK)
     })
