@@ -38,6 +38,9 @@ pub(crate) unsafe fn script_ref<'a>(script: *const nc_script) -> ffi::Result<&'a
     unsafe { try_ref(script, "script") }.map(|handle| &handle.script)
 }
 
+/// A script call's parts: the script, its keys and its arguments.
+pub(crate) type ScriptCall<'a> = (&'a Script, Vec<&'a [u8]>, Vec<&'a [u8]>);
+
 /// A script call's parts from C: the script, its keys and its arguments
 /// (`nc_script_call`, `nc_pipeline_add_script`, `nc_transaction_queue_script`).
 ///
@@ -53,7 +56,7 @@ pub(crate) unsafe fn script_call_parts<'a>(
     nargs: usize,
     args: *const *const u8,
     arg_lens: *const usize,
-) -> ffi::Result<(&'a Script, Vec<&'a [u8]>, Vec<&'a [u8]>)> {
+) -> ffi::Result<ScriptCall<'a>> {
     // SAFETY: forwarded to the caller.
     unsafe {
         Ok((
