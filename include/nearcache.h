@@ -43,6 +43,17 @@
 #define NC_SET_EXACT_TTL 4
 
 /**
+ * `nc_cache_zrange` flag: each element is a `[member, score]` pair
+ * (`WITHSCORES`).
+ */
+#define NC_ZRANGE_WITHSCORES 1
+
+/**
+ * `nc_cache_zrange` flag: highest score first (`REV`).
+ */
+#define NC_ZRANGE_REV 2
+
+/**
  * The major version of the header (`NC_VERSION_MAJOR.MINOR.PATCH` is the
  * release the header belongs to; `nc_version()` is the library's, so a
  * program can compare the two at run time).
@@ -220,6 +231,27 @@ typedef struct nc_cache nc_cache;
 typedef struct nc_config nc_config;
 
 /**
+ * Commands queued to be sent together, made by `nc_pipeline_new` and freed
+ * by `nc_pipeline_free`. Reusable: `nc_pipeline_execute` empties it.
+ *
+ * Not synchronised: use one pipeline from one thread at a time (several
+ * pipelines on one cache may run on several threads). It keeps the cache's
+ * state alive; once the cache is closed, `nc_pipeline_execute` returns
+ * `NC_ERR_CLOSED`.
+ */
+typedef struct nc_pipeline nc_pipeline;
+
+/**
+ * The results of `nc_pipeline_execute`, `nc_transaction_exec` or
+ * `nc_cache_transaction`: one per command, in the order they were added.
+ *
+ * Owned by the caller, freed with `nc_replies_free`; the reply nodes it
+ * hands out are borrowed from it. Immutable: it may be read from several
+ * threads at once.
+ */
+typedef struct nc_replies nc_replies;
+
+/**
  * The reply to `nc_cache_command`: a tree of RESP3 values.
  *
  * The root is owned by the caller and freed with `nc_reply_free`; elements
@@ -239,6 +271,29 @@ typedef struct nc_reply nc_reply;
  * closed return `NC_ERR_CLOSED`.
  */
 typedef struct nc_scan nc_scan;
+
+/**
+ * A Lua script bound to a cache, made by `nc_script_new` and freed by
+ * `nc_script_free`. Immutable: it may be called from several threads at
+ * once. It keeps the cache's state alive; once the cache is closed (or
+ * freed), calls return `NC_ERR_CLOSED`.
+ */
+typedef struct nc_script nc_script;
+
+/**
+ * An optimistic transaction in progress: made by `nc_transaction_watch`
+ * (freed with `nc_transaction_free`), or lent to the body of
+ * `nc_cache_transaction` for one attempt.
+ *
+ * Commands before `nc_transaction_multi` run at once
+ * (`nc_transaction_command`, typically reads of the watched keys); after
+ * it they are queued (`nc_transaction_queue`) and sent by
+ * `nc_transaction_exec` as one `MULTI` ... `EXEC`. Reads inside a
+ * transaction never come from L1 and never fill it. Use a transaction from
+ * one thread at a time: a call while another runs on it gives
+ * `NC_ERR_INVALID_ARGUMENT` (never undefined behaviour).
+ */
+typedef struct nc_transaction nc_transaction;
 
 /**
  * A value read from the cache: a read-only view of the bytes L1 holds,
@@ -266,6 +321,19 @@ typedef nc_status (*nc_loader)(void *user_data,
                                size_t key_len,
                                const uint8_t **data,
                                size_t *len);
+
+/**
+ * The body of `nc_cache_transaction`, run once per attempt with a
+ * transaction watching the keys and the caller's `user_data`.
+ *
+ * It reads what it needs with `nc_transaction_command`, then calls
+ * `nc_transaction_multi` and queues its writes with
+ * `nc_transaction_queue`; it must not exec, reset or free `tx` (lent for
+ * this attempt only, never to be kept). It returns `NC_OK` to have the
+ * queued commands executed, or any other status to end the transaction
+ * without executing (that status is what `nc_cache_transaction` returns).
+ */
+typedef nc_status (*nc_transaction_body)(nc_transaction *tx, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -822,6 +890,436 @@ nc_status nc_config_json(const nc_config *cfg, char **out);
 void nc_config_free(nc_config *cfg);
 
 /**
+ * A new, empty pipeline on `cache`.
+ *
+ * A plain pipeline (`transaction` false) answers the allow-listed reads
+ * that L1 holds from L1 and sends the rest in one write (one per node, in
+ * a cluster); the sent reads fill L1. A transactional one (`transaction`
+ * true) sends its commands as one `MULTI` ... `EXEC` on a dedicated
+ * connection, atomically, and never answers from L1; in a cluster all its
+ * keys must share one hash slot.
+ *
+ * On `NC_OK`, `*out` receives the pipeline, freed by the caller with
+ * `nc_pipeline_free`. Returns `NC_ERR_INVALID_ARGUMENT` for NULL
+ * arguments. No I/O; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `out` is writable.
+ */
+nc_status nc_pipeline_new(const nc_cache *cache, bool transaction, nc_pipeline **out);
+
+/**
+ * Queues one command: `argv[0]` is its name, `argc` arguments in all, each
+ * `argv_lens[i]` bytes (binary-safe; copied, so the arrays may be reused at
+ * once). Nothing is sent until `nc_pipeline_execute`.
+ *
+ * Returns `NC_OK`, or `NC_ERR_INVALID_ARGUMENT` with nothing queued for
+ * NULL arguments, `argc == 0`, and the commands `nc_cache_command` refuses
+ * (`MULTI`, `WATCH`, `SUBSCRIBE`, blocking pops, ...; the message names
+ * it). No I/O.
+ *
+ * # Safety
+ * `pipeline` comes from `nc_pipeline_new` and no other thread uses it;
+ * `argv` and `argv_lens` have `argc` elements, each readable for its length.
+ */
+nc_status nc_pipeline_add(nc_pipeline *pipeline,
+                          size_t argc,
+                          const uint8_t *const *argv,
+                          const size_t *argv_lens);
+
+/**
+ * Queues a call of `script` with `nkeys` keys and `nargs` arguments (as
+ * `nc_script_call` takes them), sent as `EVAL` with the script's source (an
+ * `EVALSHA` that met `NOSCRIPT` mid-pipeline could not be retried in
+ * place). Its keys must share one hash slot in a cluster.
+ *
+ * Returns `NC_OK`, or `NC_ERR_INVALID_ARGUMENT` with nothing queued (NULL
+ * arguments, bad keys). No I/O.
+ *
+ * # Safety
+ * As `nc_pipeline_add`; `script` comes from `nc_script_new`; the key and
+ * argument arrays have `nkeys` and `nargs` readable elements.
+ */
+nc_status nc_pipeline_add_script(nc_pipeline *pipeline,
+                                 const nc_script *script,
+                                 size_t nkeys,
+                                 const uint8_t *const *keys,
+                                 const size_t *key_lens,
+                                 size_t nargs,
+                                 const uint8_t *const *args,
+                                 const size_t *arg_lens);
+
+/**
+ * How many commands are queued. NULL gives 0.
+ *
+ * # Safety
+ * A non-NULL `pipeline` comes from `nc_pipeline_new` and no other thread
+ * is changing it.
+ */
+size_t nc_pipeline_len(const nc_pipeline *pipeline);
+
+/**
+ * Sends every queued command and empties the pipeline.
+ *
+ * On `NC_OK`, `*out` receives one result per queued command, in the order
+ * they were added (read with `nc_replies_len` / `nc_replies_get`), owned by
+ * the caller and freed with `nc_replies_free`. One command's error (a
+ * `WRONGTYPE`, an unknown command, a connection lost under its node's
+ * batch) is that command's result, not the call's. Replies are raw, as
+ * `nc_cache_command`'s, except that allow-listed reads come back as
+ * `nc_cache_read` gives them (values decompressed), whether L1 or Redis
+ * answered. Values written through a pipeline are sent as given (not
+ * compressed). An empty pipeline gives an empty result list, no I/O.
+ *
+ * A transactional pipeline fails as a whole instead when Redis refused a
+ * command while queueing (`NC_ERR_REDIS`, `EXECABORT`: nothing ran) or its
+ * connection failed. Other errors: `NC_ERR_CLOSED`,
+ * `NC_ERR_INVALID_ARGUMENT` (NULL arguments; in a cluster, a transaction's
+ * keys in several slots), `NC_ERR_CONNECTION`, `NC_ERR_TIMEOUT`. Once
+ * sent, the commands are gone from the pipeline, whether they succeeded
+ * or not. Blocking unless L1 answers every command.
+ *
+ * # Safety
+ * `pipeline` comes from `nc_pipeline_new` and no other thread uses it;
+ * `out` is writable.
+ */
+nc_status nc_pipeline_execute(nc_pipeline *pipeline, nc_replies **out);
+
+/**
+ * Frees a pipeline and drops whatever it still queues (nothing is sent).
+ * NULL is a no-op.
+ *
+ * # Safety
+ * A non-NULL `pipeline` comes from `nc_pipeline_new` and is not used
+ * afterwards.
+ */
+void nc_pipeline_free(nc_pipeline *pipeline);
+
+/**
+ * A cached read of any command of core's allow-list (docs/design.md,
+ * "Cached reads"): `argv[0]` is the command's name (any case), then its
+ * arguments; `argc` of them, each `argv_lens[i]` bytes, binary-safe (the
+ * hiredis convention). The reply comes from L1 when the key's entry holds
+ * it (no I/O), else from Redis, and fills L1; every own write of the key
+ * drops it. Values of `GET`, `HGET`, `HMGET`, `HGETALL` and `HVALS` are
+ * decompressed like `nc_cache_get`'s.
+ *
+ * On `NC_OK`, `*out` receives the reply tree (RESP3 types: `ZRANGE ...
+ * WITHSCORES` gives an array of `[member, double]` arrays), owned by the
+ * caller and freed with `nc_reply_free`. A missing key gives the reply
+ * Redis gives (`NC_REPLY_NIL`, 0, an empty array...), not `NC_NOT_FOUND`.
+ * A command outside the allow-list (a write, `TTL`, `SRANDMEMBER`, a
+ * multi-key `EXISTS`) and `argc == 0` give `NC_ERR_INVALID_ARGUMENT`
+ * naming it: send those with `nc_cache_command` (raw, uncached). Other
+ * errors as `nc_cache_get` (`NC_ERR_REDIS` for `WRONGTYPE`). Blocking on
+ * a miss; thread-safe.
+ *
+ * # Safety
+ * `argv` and `argv_lens` have `argc` elements, each readable for its
+ * length; `out` is writable.
+ */
+nc_status nc_cache_read(const nc_cache *cache,
+                        size_t argc,
+                        const uint8_t *const *argv,
+                        const size_t *argv_lens,
+                        nc_reply **out);
+
+/**
+ * Whether the hash at `key` has `field` (`HEXISTS`, cached): `NC_OK` if
+ * it does, `NC_NOT_FOUND` if it (or the key) does not. Errors as
+ * `nc_cache_hget`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` and `field` are readable for
+ * their lengths.
+ */
+nc_status nc_cache_hexists(const nc_cache *cache,
+                           const uint8_t *key,
+                           size_t key_len,
+                           const uint8_t *field,
+                           size_t field_len);
+
+/**
+ * The number of fields of the hash at `key` (`HLEN`, cached; 0 for a
+ * missing key), written to `*out` on `NC_OK`. Errors as `nc_cache_hget`.
+ * Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_hlen(const nc_cache *cache, const uint8_t *key, size_t key_len, uint64_t *out);
+
+/**
+ * The field names of the hash at `key` (`HKEYS`, cached), in the server's
+ * order: on `NC_OK`, `*out` receives an `NC_REPLY_ARRAY` of strings
+ * (empty for a missing key) freed with `nc_reply_free`. Errors as
+ * `nc_cache_hget`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_hkeys(const nc_cache *cache, const uint8_t *key, size_t key_len, nc_reply **out);
+
+/**
+ * The values of the hash at `key` (`HVALS`, cached, decompressed), in the
+ * server's order: on `NC_OK`, `*out` receives an `NC_REPLY_ARRAY` of
+ * strings freed with `nc_reply_free`. Errors as `nc_cache_hget`. Blocking
+ * on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_hvals(const nc_cache *cache, const uint8_t *key, size_t key_len, nc_reply **out);
+
+/**
+ * The members of the set at `key` (`SMEMBERS`, cached), in no particular
+ * order: on `NC_OK`, `*out` receives an `NC_REPLY_SET` of strings (empty
+ * for a missing key; read with `nc_reply_len` / `nc_reply_element`) freed
+ * with `nc_reply_free`. Errors as `nc_cache_get` (`NC_ERR_REDIS` when the
+ * key is not a set). Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_smembers(const nc_cache *cache,
+                            const uint8_t *key,
+                            size_t key_len,
+                            nc_reply **out);
+
+/**
+ * Whether `member` is in the set at `key` (`SISMEMBER`, cached): `NC_OK`
+ * if it is, `NC_NOT_FOUND` if it (or the key) is not. Errors as
+ * `nc_cache_smembers`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` and `member` are readable for
+ * their lengths.
+ */
+nc_status nc_cache_sismember(const nc_cache *cache,
+                             const uint8_t *key,
+                             size_t key_len,
+                             const uint8_t *member,
+                             size_t member_len);
+
+/**
+ * The number of members of the set at `key` (`SCARD`, cached; 0 for a
+ * missing key), written to `*out` on `NC_OK`. Errors as
+ * `nc_cache_smembers`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_scard(const nc_cache *cache, const uint8_t *key, size_t key_len, uint64_t *out);
+
+/**
+ * The score of `member` in the sorted set at `key` (`ZSCORE`, cached),
+ * written to `*out` on `NC_OK`; `NC_NOT_FOUND` (`*out` untouched) when the
+ * member or the key does not exist. Errors as `nc_cache_get`
+ * (`NC_ERR_REDIS` when the key is not a sorted set). Blocking on a miss;
+ * thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` and `member` are readable for
+ * their lengths; `out` is writable.
+ */
+nc_status nc_cache_zscore(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          const uint8_t *member,
+                          size_t member_len,
+                          double *out);
+
+/**
+ * Members of the sorted set at `key` by rank, `start` to `stop` inclusive
+ * (negative counts from the end; `ZRANGE key start stop`, cached).
+ *
+ * `flags` is 0 or a combination of `NC_ZRANGE_REV` (highest score first)
+ * and `NC_ZRANGE_WITHSCORES`. On `NC_OK`, `*out` receives an
+ * `NC_REPLY_ARRAY` freed with `nc_reply_free`: of member strings, or with
+ * `NC_ZRANGE_WITHSCORES` of two-element arrays `[member (NC_REPLY_STRING),
+ * score (NC_REPLY_DOUBLE)]`. A missing key gives an empty array. Ranges by
+ * score or lex order (`BYSCORE`, `BYLEX`, `LIMIT`) go through
+ * `nc_cache_read`. Unknown flags give `NC_ERR_INVALID_ARGUMENT`; other
+ * errors as `nc_cache_zscore`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_zrange(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          int64_t start,
+                          int64_t stop,
+                          uint32_t flags,
+                          nc_reply **out);
+
+/**
+ * The rank of `member` in the sorted set at `key`, lowest score first
+ * (`ZRANK`, cached), written to `*out` on `NC_OK`; `NC_NOT_FOUND` (`*out`
+ * untouched) when the member or the key does not exist. Errors as
+ * `nc_cache_zscore`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` and `member` are readable for
+ * their lengths; `out` is writable.
+ */
+nc_status nc_cache_zrank(const nc_cache *cache,
+                         const uint8_t *key,
+                         size_t key_len,
+                         const uint8_t *member,
+                         size_t member_len,
+                         uint64_t *out);
+
+/**
+ * As `nc_cache_zrank`, highest score first (`ZREVRANK`, cached).
+ *
+ * # Safety
+ * As `nc_cache_zrank`.
+ */
+nc_status nc_cache_zrevrank(const nc_cache *cache,
+                            const uint8_t *key,
+                            size_t key_len,
+                            const uint8_t *member,
+                            size_t member_len,
+                            uint64_t *out);
+
+/**
+ * The number of members of the sorted set at `key` (`ZCARD`, cached; 0
+ * for a missing key), written to `*out` on `NC_OK`. Errors as
+ * `nc_cache_zscore`. Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_zcard(const nc_cache *cache, const uint8_t *key, size_t key_len, uint64_t *out);
+
+/**
+ * The number of members of the sorted set at `key` with a score from
+ * `min` to `max` (`ZCOUNT`, cached), written to `*out` on `NC_OK`. `min`
+ * and `max` are NUL-terminated strings as Redis takes them: a number,
+ * `"-inf"` / `"+inf"`, or `"(x"` for an exclusive bound. Errors as
+ * `nc_cache_zscore` (`NC_ERR_REDIS` for a bound Redis cannot parse).
+ * Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `min` and `max` are NUL-terminated; `out` is writable.
+ */
+nc_status nc_cache_zcount(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          const char *min,
+                          const char *max,
+                          uint64_t *out);
+
+/**
+ * Elements `start` to `stop` (inclusive; negative counts from the end) of
+ * the list at `key` (`LRANGE`, cached): on `NC_OK`, `*out` receives an
+ * `NC_REPLY_ARRAY` of strings (empty for a missing key) freed with
+ * `nc_reply_free`. Errors as `nc_cache_get` (`NC_ERR_REDIS` when the key is
+ * not a list). Blocking on a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_lrange(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          int64_t start,
+                          int64_t stop,
+                          nc_reply **out);
+
+/**
+ * Element `index` (negative counts from the end) of the list at `key`
+ * (`LINDEX`, cached): on `NC_OK`, `*out` receives a value handle freed
+ * with `nc_value_free`; `NC_NOT_FOUND` (index out of range, or no such
+ * key) sets `*out` to NULL. Errors as `nc_cache_lrange`. Blocking on a
+ * miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_lindex(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          int64_t index,
+                          nc_value **out);
+
+/**
+ * The length of the list at `key` (`LLEN`, cached; 0 for a missing key),
+ * written to `*out` on `NC_OK`. Errors as `nc_cache_lrange`. Blocking on a
+ * miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_llen(const nc_cache *cache, const uint8_t *key, size_t key_len, uint64_t *out);
+
+/**
+ * Whether `key` exists, whatever its type (`EXISTS key`, cached): `NC_OK`
+ * if it does, `NC_NOT_FOUND` if not. Errors as `nc_cache_get`. Blocking on
+ * a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len` bytes.
+ */
+nc_status nc_cache_exists(const nc_cache *cache, const uint8_t *key, size_t key_len);
+
+/**
+ * The length of the string at `key` as Redis stores it (`STRLEN`, cached;
+ * 0 for a missing key), written to `*out` on `NC_OK`. For a value nearcache
+ * compressed this is the stored frame's length, not the value's
+ * (docs/design.md, "Cached reads"). Errors as `nc_cache_get`. Blocking on
+ * a miss; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_strlen(const nc_cache *cache, const uint8_t *key, size_t key_len, uint64_t *out);
+
+/**
+ * The number of results (one per command). NULL gives 0.
+ *
+ * # Safety
+ * A non-NULL `replies` is live.
+ */
+size_t nc_replies_len(const nc_replies *replies);
+
+/**
+ * Result `index` (the `index`-th command added). Returns that command's
+ * status: `NC_OK` with `*out` pointing to its reply, or the status of its
+ * own error (`NC_ERR_REDIS` for a `WRONGTYPE` or an unknown command,
+ * `NC_ERR_CONNECTION` when its batch was lost...) with `*out` pointing to
+ * an `NC_REPLY_ERROR` node whose `nc_reply_string` is the message, which
+ * `nc_last_error()` also gives. The node is borrowed from `replies` (do not
+ * free it). An index out of range or NULL arguments give
+ * `NC_ERR_INVALID_ARGUMENT` with `*out` untouched.
+ *
+ * # Safety
+ * A non-NULL `replies` is live; a non-NULL `out` is writable.
+ */
+nc_status nc_replies_get(const nc_replies *replies, size_t index, const nc_reply **out);
+
+/**
+ * Frees the results and every reply they hold. NULL is a no-op.
+ *
+ * # Safety
+ * A non-NULL `replies` came from nearcache and is not used afterwards.
+ */
+void nc_replies_free(nc_replies *replies);
+
+/**
  * The type of a reply node; NULL gives `NC_REPLY_NIL`.
  *
  * # Safety
@@ -934,6 +1432,68 @@ nc_status nc_scan_next(nc_scan *scan, nc_value **key);
 void nc_scan_free(nc_scan *scan);
 
 /**
+ * Binds the Lua source `lua` (`lua_len` bytes) to `cache`. Nothing is sent
+ * until the first call (the server learns the script then).
+ *
+ * On `NC_OK`, `*out` receives a script the caller frees with
+ * `nc_script_free` (independently of the cache). Returns
+ * `NC_ERR_INVALID_ARGUMENT` for NULL arguments. No I/O; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `lua` is readable for `lua_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_script_new(const nc_cache *cache, const uint8_t *lua, size_t lua_len, nc_script **out);
+
+/**
+ * The script's SHA1 in lower-case hex (40 characters, NUL-terminated;
+ * what `EVALSHA` names). Owned by the script: valid until
+ * `nc_script_free`. NULL gives NULL.
+ *
+ * # Safety
+ * A non-NULL `script` comes from `nc_script_new` and is not freed.
+ */
+const char *nc_script_sha1(const nc_script *script);
+
+/**
+ * Runs the script with `nkeys` keys (its `KEYS`) and `nargs` arguments (its
+ * `ARGV`), each a (pointer, length) pair: `EVALSHA`, or `EVAL` with the
+ * source when the server answers `NOSCRIPT` (after a restart or `SCRIPT
+ * FLUSH`). Every declared key is dropped from this process's L1 before the
+ * call and after it, so reads then see what the script wrote: declare
+ * every key the script touches. Routed by the first key in a cluster,
+ * where all keys must share one hash slot.
+ *
+ * On `NC_OK`, `*out` receives the raw reply (as `nc_cache_command`'s),
+ * freed with `nc_reply_free`. An error the script raises is
+ * `NC_ERR_REDIS` with Redis's message; keys in different slots of a
+ * cluster and bad keys are `NC_ERR_INVALID_ARGUMENT`, nothing sent; other
+ * errors as `nc_cache_command`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `script` comes from `nc_script_new`; `keys` / `key_lens` have `nkeys`
+ * elements and `args` / `arg_lens` `nargs`, each readable for its length;
+ * `out` is writable.
+ */
+nc_status nc_script_call(const nc_script *script,
+                         size_t nkeys,
+                         const uint8_t *const *keys,
+                         const size_t *key_lens,
+                         size_t nargs,
+                         const uint8_t *const *args,
+                         const size_t *arg_lens,
+                         nc_reply **out);
+
+/**
+ * Frees a script. NULL is a no-op. Calls already running on other threads
+ * must have returned.
+ *
+ * # Safety
+ * A non-NULL `script` comes from `nc_script_new` and is not used afterwards.
+ */
+void nc_script_free(nc_script *script);
+
+/**
  * The message of this thread's last failed `nc_` call, or "" if the last
  * call that returns an `nc_status` succeeded. Functions that return no
  * status (accessors such as `nc_value_len`, `*_free`, `nc_status_code`)
@@ -963,6 +1523,165 @@ const char *nc_status_code(int status);
  * The library's version, `"MAJOR.MINOR.PATCH"`. Static; thread-safe.
  */
 const char *nc_version(void);
+
+/**
+ * Starts a transaction: takes a dedicated connection
+ * (`redis.dedicated_connections` bound them) and sends `WATCH` with the
+ * `nkeys` keys (nothing when `nkeys == 0`: a plain `MULTI` ... `EXEC`). In a
+ * cluster all keys, and every key the transaction later names, must share
+ * one hash slot.
+ *
+ * On `NC_OK`, `*out` receives the transaction, freed by the caller with
+ * `nc_transaction_free`. Errors: `NC_ERR_INVALID_ARGUMENT` (NULL
+ * arguments, bad keys, keys in several slots), `NC_ERR_CONNECTION`,
+ * `NC_ERR_TIMEOUT`, `NC_ERR_AUTH`, `NC_ERR_CLOSED`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `keys` and `key_lens` have `nkeys`
+ * elements, each readable for its length; `out` is writable.
+ */
+nc_status nc_transaction_watch(const nc_cache *cache,
+                               size_t nkeys,
+                               const uint8_t *const *keys,
+                               const size_t *key_lens,
+                               nc_transaction **out);
+
+/**
+ * Runs one command now on the transaction's connection (before
+ * `nc_transaction_multi`; redis-py's immediate mode while watching). Never
+ * answered from L1, never filling it; a write drops the keys it names from
+ * L1.
+ *
+ * On `NC_OK`, `*out` receives the raw reply, freed with `nc_reply_free`.
+ * A server error (`WRONGTYPE`) is `NC_ERR_REDIS` and leaves the
+ * transaction usable. `NC_ERR_INVALID_ARGUMENT` after
+ * `nc_transaction_multi`, after exec or reset, for refused commands (as
+ * `nc_cache_command`'s) and keys outside the transaction's slot; a lost
+ * connection (`NC_ERR_CONNECTION`) ends the transaction. Blocking.
+ *
+ * # Safety
+ * `tx` is live; `argv` and `argv_lens` have `argc` elements, each readable
+ * for its length; `out` is writable.
+ */
+nc_status nc_transaction_command(const nc_transaction *tx,
+                                 size_t argc,
+                                 const uint8_t *const *argv,
+                                 const size_t *argv_lens,
+                                 nc_reply **out);
+
+/**
+ * Starts the queued part: later commands go through `nc_transaction_queue`
+ * and run at `nc_transaction_exec`. `NC_ERR_INVALID_ARGUMENT` when called
+ * twice (`MULTI` cannot nest) or after exec or reset. No I/O.
+ *
+ * # Safety
+ * `tx` is live.
+ */
+nc_status nc_transaction_multi(const nc_transaction *tx);
+
+/**
+ * Queues one command (argv form) for `nc_transaction_exec`, starting the
+ * queued part if `nc_transaction_multi` was not called. Refused commands
+ * and keys outside the transaction's slot are `NC_ERR_INVALID_ARGUMENT`
+ * now, nothing queued; the server's own errors (`WRONGTYPE`) come back as
+ * that command's result at exec. No I/O.
+ *
+ * # Safety
+ * `tx` is live; `argv` and `argv_lens` have `argc` elements, each readable
+ * for its length.
+ */
+nc_status nc_transaction_queue(const nc_transaction *tx,
+                               size_t argc,
+                               const uint8_t *const *argv,
+                               const size_t *argv_lens);
+
+/**
+ * Queues a call of `script` (sent as `EVAL` with its source: a `NOSCRIPT`
+ * inside `EXEC` could not be undone); its keys must share the
+ * transaction's slot. As `nc_transaction_queue` otherwise.
+ *
+ * # Safety
+ * `tx` and `script` are live; the key and argument arrays have `nkeys` and
+ * `nargs` readable elements.
+ */
+nc_status nc_transaction_queue_script(const nc_transaction *tx,
+                                      const nc_script *script,
+                                      size_t nkeys,
+                                      const uint8_t *const *keys,
+                                      const size_t *key_lens,
+                                      size_t nargs,
+                                      const uint8_t *const *args,
+                                      const size_t *arg_lens);
+
+/**
+ * Sends `MULTI`, the queued commands and `EXEC` in one write; the
+ * transaction is finished afterwards (free it).
+ *
+ * On `NC_OK`, `*out` receives one result per queued command (read with
+ * `nc_replies_get`: a command's server error is its own result, the others
+ * ran), freed with `nc_replies_free`. `NC_ERR_TRANSACTION_ABORTED` when a
+ * watched key changed since `WATCH`: nothing ran; start again (or let
+ * `nc_cache_transaction` do it). Other errors: `NC_ERR_REDIS` (`EXECABORT`,
+ * Redis refused a command while queueing, nothing ran),
+ * `NC_ERR_INVALID_ARGUMENT` (NULL arguments, exec after exec or reset),
+ * `NC_ERR_CONNECTION`, `NC_ERR_TIMEOUT`, `NC_ERR_CLOSED`. Blocking.
+ *
+ * # Safety
+ * `tx` is live; `out` is writable.
+ */
+nc_status nc_transaction_exec(const nc_transaction *tx, nc_replies **out);
+
+/**
+ * Ends the transaction without `EXEC` (redis-py's `reset`): `UNWATCH`, the
+ * queued commands dropped unsent, the connection back to the pool (closed
+ * instead if it cannot be reset). Returns `NC_OK`, or
+ * `NC_ERR_INVALID_ARGUMENT` for NULL. Blocking when something is watched.
+ *
+ * # Safety
+ * `tx` is live.
+ */
+nc_status nc_transaction_reset(const nc_transaction *tx);
+
+/**
+ * Frees a transaction from `nc_transaction_watch`, resetting it first when
+ * it was neither executed nor reset (as `nc_transaction_reset`). NULL is a
+ * no-op, and so is the transaction lent to an `nc_cache_transaction` body
+ * (nearcache frees that one).
+ *
+ * # Safety
+ * A non-NULL `tx` is live and not used afterwards.
+ */
+void nc_transaction_free(nc_transaction *tx);
+
+/**
+ * redis-py's `Redis.transaction(func, *watches)` for C: runs `body` with a
+ * transaction watching the `nkeys` keys, then executes what it queued;
+ * when `EXEC` is aborted because a watched key changed, runs `body` again
+ * on a fresh transaction, up to `redis.transaction_retries` more times
+ * (core's policy), then gives up with `NC_ERR_TRANSACTION_ABORTED`. The
+ * body runs on the calling thread.
+ *
+ * On `NC_OK`, `*out` receives the results of the last attempt's queued
+ * commands (as `nc_transaction_exec`'s), freed with `nc_replies_free`. When
+ * `body` returns a status other than `NC_OK`, the transaction is reset and
+ * that status is returned as is (nothing executed, no retry,
+ * `nc_last_error()` as the body left it, or naming the status). Other
+ * errors as `nc_transaction_watch` and `nc_transaction_exec`;
+ * `NC_ERR_INVALID_ARGUMENT` for a NULL `body`. Blocking; thread-safe (the
+ * body may run on any thread calling this).
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `keys` and `key_lens` have `nkeys`
+ * elements, each readable for its length; `body` is safe to call with
+ * `user_data`; `out` is writable.
+ */
+nc_status nc_cache_transaction(const nc_cache *cache,
+                               size_t nkeys,
+                               const uint8_t *const *keys,
+                               const size_t *key_lens,
+                               nc_transaction_body body,
+                               void *user_data,
+                               nc_replies **out);
 
 /**
  * The value's bytes (`nc_value_len` of them; not NUL-terminated; may
@@ -1000,6 +1719,241 @@ void nc_value_free(nc_value *value);
  * afterwards.
  */
 void nc_string_free(char *text);
+
+/**
+ * Adds `by` to the integer at `key` (`INCRBY`; a missing key counts as
+ * 0). On `NC_OK`, `*out` (optional: may be NULL) receives the new value.
+ * `NC_ERR_REDIS` when the value is not an integer or would overflow; other
+ * errors as `nc_cache_set`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; a non-NULL `out` is writable.
+ */
+nc_status nc_cache_incrby(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          int64_t by,
+                          int64_t *out);
+
+/**
+ * `nc_cache_incrby` by 1 (`INCR`).
+ *
+ * # Safety
+ * As `nc_cache_incrby`.
+ */
+nc_status nc_cache_incr(const nc_cache *cache, const uint8_t *key, size_t key_len, int64_t *out);
+
+/**
+ * Subtracts `by` from the integer at `key` (`DECRBY`); as
+ * `nc_cache_incrby` otherwise.
+ *
+ * # Safety
+ * As `nc_cache_incrby`.
+ */
+nc_status nc_cache_decrby(const nc_cache *cache,
+                          const uint8_t *key,
+                          size_t key_len,
+                          int64_t by,
+                          int64_t *out);
+
+/**
+ * `nc_cache_decrby` by 1 (`DECR`).
+ *
+ * # Safety
+ * As `nc_cache_incrby`.
+ */
+nc_status nc_cache_decr(const nc_cache *cache, const uint8_t *key, size_t key_len, int64_t *out);
+
+/**
+ * Adds `by` to the integer in `field` of the hash at `key` (`HINCRBY`).
+ * On `NC_OK`, `*out` (optional) receives the field's new value. Errors as
+ * `nc_cache_incrby` (`NC_ERR_REDIS` when the key is not a hash).
+ * Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` and `field` are readable for
+ * their lengths; a non-NULL `out` is writable.
+ */
+nc_status nc_cache_hincrby(const nc_cache *cache,
+                           const uint8_t *key,
+                           size_t key_len,
+                           const uint8_t *field,
+                           size_t field_len,
+                           int64_t by,
+                           int64_t *out);
+
+/**
+ * Adds `n` members to the set at `key` (`SADD`; sent as given, never
+ * compressed). On `NC_OK`, `*added` (optional) receives how many were new.
+ * `n == 0` is `NC_ERR_INVALID_ARGUMENT` ("SADD: nothing to add"); other
+ * errors as `nc_cache_set` (`NC_ERR_REDIS` when the key is not a set).
+ * Blocking; thread-safe.
+ *
+ * # Safety
+ * `members` and `member_lens` have `n` elements, each readable for its
+ * length; a non-NULL `added` is writable.
+ */
+nc_status nc_cache_sadd(const nc_cache *cache,
+                        const uint8_t *key,
+                        size_t key_len,
+                        size_t n,
+                        const uint8_t *const *members,
+                        const size_t *member_lens,
+                        uint64_t *added);
+
+/**
+ * Removes `n` members from the set at `key` (`SREM`). On `NC_OK`,
+ * `*removed` (optional) receives how many were there. `n == 0` is `NC_OK`
+ * with 0 and no I/O (the arrays may then be NULL). Errors as
+ * `nc_cache_sadd`. Blocking; thread-safe.
+ *
+ * # Safety
+ * As `nc_cache_sadd`.
+ */
+nc_status nc_cache_srem(const nc_cache *cache,
+                        const uint8_t *key,
+                        size_t key_len,
+                        size_t n,
+                        const uint8_t *const *members,
+                        const size_t *member_lens,
+                        uint64_t *removed);
+
+/**
+ * Adds or updates `n` members of the sorted set at `key` (`ZADD`): member
+ * `i` is `members[i]` / `member_lens[i]` with score `scores[i]`
+ * (`INFINITY` and `-INFINITY` are Redis's `+inf` / `-inf`). On `NC_OK`,
+ * `*added` (optional) receives how many members were new (an updated score
+ * is not new). `n == 0` and a NaN score are `NC_ERR_INVALID_ARGUMENT`,
+ * nothing sent; other errors as `nc_cache_set` (`NC_ERR_REDIS` when the
+ * key is not a sorted set). Blocking; thread-safe.
+ *
+ * # Safety
+ * `members`, `member_lens` and `scores` have `n` elements, each member
+ * readable for its length; a non-NULL `added` is writable.
+ */
+nc_status nc_cache_zadd(const nc_cache *cache,
+                        const uint8_t *key,
+                        size_t key_len,
+                        size_t n,
+                        const uint8_t *const *members,
+                        const size_t *member_lens,
+                        const double *scores,
+                        uint64_t *added);
+
+/**
+ * Removes `n` members from the sorted set at `key` (`ZREM`). On `NC_OK`,
+ * `*removed` (optional) receives how many were there. `n == 0` is `NC_OK`
+ * with 0 and no I/O. Errors as `nc_cache_zadd`. Blocking; thread-safe.
+ *
+ * # Safety
+ * As `nc_cache_sadd`.
+ */
+nc_status nc_cache_zrem(const nc_cache *cache,
+                        const uint8_t *key,
+                        size_t key_len,
+                        size_t n,
+                        const uint8_t *const *members,
+                        const size_t *member_lens,
+                        uint64_t *removed);
+
+/**
+ * Adds `by` to the score of `member` in the sorted set at `key`
+ * (`ZINCRBY`; a new member starts at 0). On `NC_OK`, `*out` (optional)
+ * receives the new score. A NaN `by` is `NC_ERR_INVALID_ARGUMENT`; other
+ * errors as `nc_cache_zadd`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` and `member` are readable for
+ * their lengths; a non-NULL `out` is writable.
+ */
+nc_status nc_cache_zincrby(const nc_cache *cache,
+                           const uint8_t *key,
+                           size_t key_len,
+                           double by,
+                           const uint8_t *member,
+                           size_t member_len,
+                           double *out);
+
+/**
+ * Prepends `n` values to the list at `key` (`LPUSH`: the last one given
+ * ends up first; sent as given, never compressed). On `NC_OK`, `*length`
+ * (optional) receives the list's new length. `n == 0` is
+ * `NC_ERR_INVALID_ARGUMENT` ("LPUSH: nothing to add"); other errors as
+ * `nc_cache_set` (`NC_ERR_REDIS` when the key is not a list). Blocking;
+ * thread-safe.
+ *
+ * # Safety
+ * `values` and `value_lens` have `n` elements, each readable for its
+ * length; a non-NULL `length` is writable.
+ */
+nc_status nc_cache_lpush(const nc_cache *cache,
+                         const uint8_t *key,
+                         size_t key_len,
+                         size_t n,
+                         const uint8_t *const *values,
+                         const size_t *value_lens,
+                         uint64_t *length);
+
+/**
+ * Appends `n` values to the list at `key` (`RPUSH`); as `nc_cache_lpush`
+ * otherwise.
+ *
+ * # Safety
+ * As `nc_cache_lpush`.
+ */
+nc_status nc_cache_rpush(const nc_cache *cache,
+                         const uint8_t *key,
+                         size_t key_len,
+                         size_t n,
+                         const uint8_t *const *values,
+                         const size_t *value_lens,
+                         uint64_t *length);
+
+/**
+ * Removes and returns the first element of the list at `key` (`LPOP`). On
+ * `NC_OK`, `*out` receives a value handle freed with `nc_value_free`;
+ * `NC_NOT_FOUND` (an empty or missing list) sets `*out` to NULL. Errors as
+ * `nc_cache_lpush`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len`
+ * bytes; `out` is writable.
+ */
+nc_status nc_cache_lpop(const nc_cache *cache, const uint8_t *key, size_t key_len, nc_value **out);
+
+/**
+ * Removes and returns the last element of the list at `key` (`RPOP`); as
+ * `nc_cache_lpop` otherwise.
+ *
+ * # Safety
+ * As `nc_cache_lpop`.
+ */
+nc_status nc_cache_rpop(const nc_cache *cache, const uint8_t *key, size_t key_len, nc_value **out);
+
+/**
+ * Keeps only elements `start` to `stop` (inclusive; negative counts from
+ * the end) of the list at `key` (`LTRIM`). Returns `NC_OK`; errors as
+ * `nc_cache_lpush`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len` bytes.
+ */
+nc_status nc_cache_ltrim(const nc_cache *cache,
+                         const uint8_t *key,
+                         size_t key_len,
+                         int64_t start,
+                         int64_t stop);
+
+/**
+ * Removes the expiry of `key` (`PERSIST`). Returns `NC_OK` when an expiry
+ * was removed, `NC_NOT_FOUND` when the key does not exist or had none;
+ * errors as `nc_cache_set`. Blocking; thread-safe.
+ *
+ * # Safety
+ * `cache` comes from `nc_cache_open*`; `key` is readable for `key_len` bytes.
+ */
+nc_status nc_cache_persist(const nc_cache *cache, const uint8_t *key, size_t key_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -12,7 +12,7 @@ use crate::config::{nc_config, to_config};
 use crate::ffi::{
     self, boundary, boundary_value, byte_array, bytes, c_str, free_box, invalid, out_array, out_ptr, try_ref, Castable,
 };
-use crate::reply::nc_reply;
+use crate::reply::{argv_reply, nc_reply};
 use crate::status::nc_status;
 use crate::value::nc_value;
 
@@ -49,7 +49,7 @@ fn open(config: Config, out: *mut *mut nc_cache) -> ffi::Result<nc_status> {
 
 /// # Safety
 /// A non-NULL `cache` comes from `nc_cache_open*` and is not freed.
-unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
+pub(crate) unsafe fn cache_ref<'a>(cache: *const nc_cache) -> ffi::Result<&'a Cache> {
     // SAFETY: forwarded to the caller.
     unsafe { try_ref(cache, "cache") }
 }
@@ -62,15 +62,15 @@ fn write_values(values: Vec<Option<Bytes>>, out: &mut [MaybeUninit<*mut nc_value
     }
 }
 
-/// `NC_OK`, after writing `count` to an optional output (`NULL`: the caller
-/// does not want it).
+/// `NC_OK`, after writing `value` (a count, a new value) to an optional
+/// output (`NULL`: the caller does not want it).
 ///
 /// # Safety
 /// A non-NULL `out` is writable.
-unsafe fn ok_with_count(out: *mut u64, count: u64) -> ffi::Result<nc_status> {
-    // SAFETY: the caller promises a writable u64 behind a non-NULL `out`.
+pub(crate) unsafe fn ok_with<T>(out: *mut T, value: T) -> ffi::Result<nc_status> {
+    // SAFETY: the caller promises a writable `T` behind a non-NULL `out`.
     if let Some(out) = unsafe { out.as_mut() } {
-        *out = count;
+        *out = value;
     }
     Ok(nc_status::NC_OK)
 }
@@ -96,7 +96,7 @@ unsafe fn json_out(cache: *const nc_cache, out: *mut *mut c_char, json: impl FnO
     })
 }
 
-fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
+pub(crate) fn found(value: Option<Bytes>, out: &mut *mut nc_value) -> nc_status {
     match value {
         Some(value) => {
             *out = ffi::into_raw::<nc_value>(value);
@@ -502,7 +502,7 @@ pub unsafe extern "C" fn nc_cache_hset(
         let pairs: Vec<(&[u8], &[u8])> = fields.into_iter().zip(values).collect();
         let count = cache.hset(key, &pairs)?;
         // SAFETY: a non-NULL `added` is the caller's writable u64.
-        unsafe { ok_with_count(added, count) }
+        unsafe { ok_with(added, count) }
     })
 }
 
@@ -532,7 +532,7 @@ pub unsafe extern "C" fn nc_cache_hdel(
             unsafe { (cache_ref(cache)?, bytes(key, key_len, "key")?, byte_array(n, fields, field_lens, "fields")?) };
         let count = cache.hdel(key, &fields)?;
         // SAFETY: a non-NULL `removed` is the caller's writable u64.
-        unsafe { ok_with_count(removed, count) }
+        unsafe { ok_with(removed, count) }
     })
 }
 
@@ -600,11 +600,7 @@ pub unsafe extern "C" fn nc_cache_command(
 ) -> nc_status {
     boundary(|| {
         // SAFETY: the caller promises a live cache and `argc` readable arguments.
-        let (cache, args) = unsafe { (cache_ref(cache)?, byte_array(argc, argv, argv_lens, "argv")?) };
-        let out = out_ptr(out, "out")?;
-        let reply = cache.command(&args)?;
-        *out = ffi::into_raw::<nc_reply>(reply);
-        Ok(nc_status::NC_OK)
+        unsafe { argv_reply(cache_ref(cache), argc, argv, argv_lens, out, |cache, args| cache.command(args)) }
     })
 }
 
@@ -831,7 +827,7 @@ pub unsafe extern "C" fn nc_cache_delete_prefix(
         let (cache, prefix) = unsafe { (cache_ref(cache)?, bytes(prefix, prefix_len, "prefix")?) };
         let count = cache.delete_prefix(prefix)?;
         // SAFETY: a non-NULL `deleted` is the caller's writable u64.
-        unsafe { ok_with_count(deleted, count) }
+        unsafe { ok_with(deleted, count) }
     })
 }
 

@@ -92,6 +92,13 @@ pub(crate) fn last_error_ptr() -> *const c_char {
         .unwrap_or(EMPTY.as_ptr())
 }
 
+/// A copy of this thread's current message ("" after a success).
+pub(crate) fn last_error_message() -> String {
+    // SAFETY: `last_error_ptr` never returns NULL and the string lives until
+    // this thread's next call; it is copied at once.
+    unsafe { CStr::from_ptr(last_error_ptr()) }.to_string_lossy().into_owned()
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
@@ -225,6 +232,26 @@ pub(crate) unsafe fn byte_array<'a>(
         // SAFETY: the caller promises each pair describes readable bytes.
         .map(|(i, (&ptr, &len))| unsafe { bytes(ptr, len, &format!("{what}[{i}]")) })
         .collect()
+}
+
+/// `n` numbers from a C array (`n == 0` accepts any pointer). Values are
+/// copied as given: whether one is acceptable (NaN, say) is core's call.
+///
+/// # Safety
+/// A non-NULL `ptr` must be readable for `n` elements.
+pub(crate) unsafe fn f64_array(n: usize, ptr: *const f64, what: &str) -> Result<Vec<f64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err(invalid(format!("{what} is NULL but the count is {n}")));
+    }
+    if n > isize::MAX as usize / std::mem::size_of::<f64>() {
+        return Err(invalid(format!("{what}: count {n} is larger than any array")));
+    }
+    // SAFETY: non-NULL, within isize::MAX bytes, and the caller promises `n`
+    // readable elements.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, n) }.to_vec())
 }
 
 /// A NUL-terminated UTF-8 string.

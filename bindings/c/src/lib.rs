@@ -14,18 +14,30 @@
 mod cache;
 mod config;
 mod ffi;
+mod pipeline;
+mod reads;
+mod replies;
 mod reply;
 mod scan;
+mod script;
 mod status;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
+mod transaction;
 mod value;
+mod writes;
 
 pub use cache::*;
 pub use config::*;
+pub use pipeline::*;
+pub use reads::*;
+pub use replies::*;
 pub use reply::*;
 pub use scan::*;
+pub use script::*;
 pub use status::*;
 #[cfg(feature = "test-hooks")]
 pub use test_hooks::*;
+pub use transaction::*;
 pub use value::*;
+pub use writes::*;

@@ -19,6 +19,30 @@ impl Castable for nc_reply {
     type Rust = Reply;
 }
 
+/// The shared body of the calls that take one command in argv form and hand
+/// back its reply tree (`nc_cache_command`, `nc_cache_read`,
+/// `nc_transaction_command`): checks `handle`, the arguments and `out`, in
+/// that order, then runs `call`.
+///
+/// # Safety
+/// `argv` and `argv_lens` have `argc` elements, each readable for its
+/// length; a non-NULL `out` is writable.
+pub(crate) unsafe fn argv_reply<H>(
+    handle: ffi::Result<&H>,
+    argc: usize,
+    argv: *const *const u8,
+    argv_lens: *const usize,
+    out: *mut *mut nc_reply,
+    call: impl FnOnce(&H, &[&[u8]]) -> ffi::Result<Reply>,
+) -> ffi::Result<nc_status> {
+    let handle = handle?;
+    // SAFETY: forwarded to the caller.
+    let args = unsafe { ffi::byte_array(argc, argv, argv_lens, "argv") }?;
+    let out = out_ptr(out, "out")?;
+    *out = ffi::into_raw::<nc_reply>(call(handle, &args)?);
+    Ok(nc_status::NC_OK)
+}
+
 /// The type of a reply node.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

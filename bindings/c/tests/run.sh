@@ -6,7 +6,8 @@
 #      pkg-config file, and runs them against two throwaway redis-servers
 #      started by tests/redis-launcher (one plain, one with a password),
 #   3. builds examples/basic.c with `cc basic.c $(pkg-config --cflags --libs
-#      nearcache)` (shared) and against libnearcache.a (static) and runs both.
+#      nearcache)` (shared) and against libnearcache.a (static) and runs both;
+#      builds and runs examples/commands.c (shared).
 # Any failure, leak or invalid access fails the script.
 set -euo pipefail
 
@@ -53,7 +54,7 @@ cflags=(-std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer
   -fsanitize=address,undefined -fno-sanitize-recover=all)
 read -ra nc_cflags <<<"$(pkg-config --cflags nearcache)"
 read -ra nc_libs <<<"$(pkg-config --libs nearcache)"
-for t in api threads vectors; do
+for t in api threads vectors commands; do
   "$cc" "${cflags[@]}" "${nc_cflags[@]}" "$here/test_$t.c" -o "$work/test_$t" \
     "${nc_libs[@]}" -Wl,-rpath,"$libdir" -lpthread
 done
@@ -71,19 +72,19 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # long-lived allocations (the tokio runtime in a static, thread-locals of
 # live threads) stay reachable, so nothing needs hiding.
 
-for t in api threads vectors; do
+for t in api threads vectors commands; do
   echo "c-test: test_$t (ASan + UBSan)"
   "$work/test_$t"
 done
 
-echo "c-test: README.md's C quick start is examples/basic.c"
-python3 - "$root/README.md" "$crate/examples/basic.c" <<'PY'
+echo "c-test: README.md's C blocks are examples/basic.c and examples/commands.c"
+python3 - "$root/README.md" "$crate/examples/basic.c" "$crate/examples/commands.c" <<'PY'
 import re, sys
 readme = open(sys.argv[1], encoding="utf-8").read()
-example = open(sys.argv[2], encoding="utf-8").read()
+examples = [open(path, encoding="utf-8").read() for path in sys.argv[2:]]
 blocks = re.findall(r"^```c\n(.*?)^```$", readme, re.S | re.M)
-if blocks != [example]:
-    sys.exit("run.sh: README.md must have one ```c block, identical to bindings/c/examples/basic.c")
+if blocks != examples:
+    sys.exit("run.sh: README.md's ```c blocks must be bindings/c/examples/basic.c and commands.c, in that order")
 PY
 
 echo "c-test: examples/basic.c via pkg-config (shared library)"
@@ -107,5 +108,19 @@ if ldd "$work/basic-static" | grep libnearcache; then
   echo "run.sh: basic-static links libnearcache dynamically" >&2
   exit 1
 fi
+
+echo "c-test: examples/commands.c via pkg-config (shared library)"
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror "$crate/examples/commands.c" -o "$work/commands" \
+  $(pkg-config --cflags --libs nearcache)
+LD_LIBRARY_PATH=$libdir "$work/commands" "$NC_TEST_URL" >"$work/commands.out"
+diff -u - "$work/commands.out" <<'OUT'
+zscore grace -> 5
+read ZRANGE BYSCORE [0] -> grace
+pipeline [0] -> 21
+pipeline [1] -> error: INCR "example:board": "WRONGTYPE": Operation against a key holding the wrong kind of value
+counter -> 42
+script -> 142
+OUT
 
 echo "c-test: ok"

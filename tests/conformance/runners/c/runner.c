@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <nearcache.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +93,9 @@ static long long num(const step *s, const char *name, long long dflt) {
   const char *v = get(s, name);
   return v ? strtoll(v, NULL, 10) : dflt;
 }
+
+/* A number: "d<strtod text>" or a decimal integer. */
+static double dbl(const char *v) { return v && v[0] == 'd' ? strtod(v + 1, NULL) : v ? (double)strtoll(v, NULL, 10) : 0; }
 
 static size_t list_len(const step *s, const char *name) {
   const char *v = get(s, name);
@@ -223,8 +227,266 @@ static int reply_is(const nc_reply *r, const step *s, const char *name) {
     if (nc_reply_string(r, &data, &len) != NC_OK) return 0;
     return same(data, len, 0, e);
   }
+  if (t == NC_REPLY_DOUBLE) {
+    double d = 0;
+    return nc_reply_double(r, &d) == NC_OK && d == dbl(e);
+  }
   int64_t i = 0;
-  return t == NC_REPLY_INTEGER && nc_reply_integer(r, &i) == NC_OK && i == strtoll(e, NULL, 10);
+  return (t == NC_REPLY_INTEGER || t == NC_REPLY_BOOL) && e[0] != 'd' && nc_reply_integer(r, &i) == NC_OK &&
+         i == strtoll(e, NULL, 10);
+}
+
+/* An array or set reply whose elements are strings, compared with expect
+ * after sorting (the reply's order is the server's, not a promise). */
+static int unordered_is(const nc_reply *r, const step *s, const char *name) {
+  nc_reply_type t = nc_reply_get_type(r);
+  size_t n = nc_reply_len(r);
+  if ((t != NC_REPLY_ARRAY && t != NC_REPLY_SET) || n != list_len(s, name)) return 0;
+  bytes *items = calloc(n + 1, sizeof(bytes));
+  int ok = 1;
+  for (size_t i = 0; i < n && ok; i++) {
+    const nc_reply *el = NULL;
+    ok = nc_reply_element(r, i, &el) == NC_OK &&
+         nc_reply_string(el, (const uint8_t **)&items[i].data, &items[i].len) == NC_OK;
+  }
+  if (ok) qsort(items, n, sizeof(bytes), cmp_bytes);
+  for (size_t i = 0; i < n && ok; i++) ok = same(items[i].data, items[i].len, 0, getf(s, "%s.%zu", name, i));
+  free(items);
+  return ok;
+}
+
+/* Checks a status against a step's error fields: `<name>.error` and
+ * `<name>.message_contains` for one result of a pipeline. */
+static int result_error_is(nc_status st, const char *message, const step *s, const char *name) {
+  bytes code = decode(getf(s, "%s.error", name)), part = decode(getf(s, "%s.message_contains", name));
+  int ok = strlen(nc_status_code(st)) == code.len && memcmp(nc_status_code(st), code.data, code.len) == 0;
+  if (ok && !part.null) {
+    part.data[part.len] = '\0';
+    ok = strstr(message, (char *)part.data) != NULL;
+  }
+  free(code.data);
+  free(part.data);
+  return ok;
+}
+
+/* The results of a pipeline or an EXEC against expect.0 .. expect.N-1. */
+static int results_are(const nc_replies *rs, const step *s) {
+  size_t n = nc_replies_len(rs);
+  if (n != list_len(s, "expect")) return fail("expected %zu results, got %zu", list_len(s, "expect"), n);
+  for (size_t i = 0; i < n; i++) {
+    char name[64];
+    const nc_reply *el = NULL;
+    snprintf(name, sizeof name, "expect.%zu", i);
+    nc_status st = nc_replies_get(rs, i, &el);
+    if (getf(s, "%s.error", name)) {
+      const uint8_t *msg = NULL;
+      size_t len = 0;
+      char message[2048] = "";
+      if (st != NC_OK && nc_reply_string(el, &msg, &len) == NC_OK)
+        snprintf(message, sizeof message, "%.*s", (int)len, (const char *)msg);
+      if (st == NC_OK || !result_error_is(st, message, s, name))
+        return fail("result %zu: expected an error, got %s %s", i, nc_status_code(st), message);
+    } else if (st != NC_OK || !reply_is(el, s, name)) {
+      return fail("result %zu differs (%s, type %d)", i, nc_status_code(st), nc_reply_get_type(el));
+    }
+  }
+  return 0;
+}
+
+/* Sends the argument lists <name>.0 .. <name>.N-1 through `send` (one
+ * call each) until one fails; returns its status. */
+static nc_status each_command(const step *s, const char *name, nc_status (*send)(void *, const blist *), void *to) {
+  nc_status st = NC_OK;
+  for (size_t i = 0; st == NC_OK && i < list_len(s, name); i++) {
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s.%zu", name, i);
+    blist a = decode_list(s, "%s.%zu", sub);
+    st = send(to, &a);
+    free_list(&a);
+  }
+  return st;
+}
+
+static nc_status to_pipeline(void *p, const blist *a) { return nc_pipeline_add(p, a->n, a->ptrs, a->lens); }
+static nc_status to_transaction(void *tx, const blist *a) { return nc_transaction_queue(tx, a->n, a->ptrs, a->lens); }
+static nc_status to_cache(void *c, const blist *a) {
+  nc_reply *reply = NULL;
+  nc_status st = nc_cache_command(c, a->n, a->ptrs, a->lens, &reply);
+  nc_reply_free(reply);
+  return st;
+}
+
+/* A read whose answer is yes (NC_OK) or no (NC_NOT_FOUND), checked against
+ * the boolean expect. */
+static int flag_is(nc_status st, const step *s) {
+  if (st != NC_OK && st != NC_NOT_FOUND) return 0;
+  if ((st == NC_OK) != (num(s, "expect", -1) == 1))
+    return fail("expected %s, got %s", get(s, "expect"), nc_status_code(st));
+  return 0;
+}
+
+/* The ops of the cached reads, typed writes, pipelines, transactions and
+ * scripts. Returns -1 for an op it does not know; else as run_step, with
+ * the call's status in *st. */
+static int run_command_step(nc_cache *c, const step *s, const char *op, const bytes *key, nc_status *st) {
+  const char *expect = get(s, "expect");
+  const char *error = get(s, "error");
+  int r = 0;
+  uint64_t count = 0;
+  int64_t i64 = 0;
+  double d = 0;
+  nc_reply *reply = NULL;
+  bytes field = decode(get(s, "field")), member = decode(get(s, "member"));
+  blist members = decode_list(s, "%s.%zu", "members"), values = decode_list(s, "%s.%zu", "values");
+#define COUNT_IS(got) \
+  if (*st == NC_OK && (long long)(got) != num(s, "expect", -1)) r = fail("expected %s, got %lld", expect, (long long)(got))
+#define NUMBER_IS(got) \
+  if (*st == NC_OK && (got) != dbl(expect)) r = fail("expected %s, got %g", expect, (double)(got))
+
+  if (strcmp(op, "hexists") == 0) {
+    r = flag_is(*st = nc_cache_hexists(c, key->data, key->len, field.data, field.len), s);
+  } else if (strcmp(op, "sismember") == 0) {
+    r = flag_is(*st = nc_cache_sismember(c, key->data, key->len, member.data, member.len), s);
+  } else if (strcmp(op, "exists") == 0) {
+    r = flag_is(*st = nc_cache_exists(c, key->data, key->len), s);
+  } else if (strcmp(op, "persist") == 0) {
+    r = flag_is(*st = nc_cache_persist(c, key->data, key->len), s);
+  } else if (strcmp(op, "hlen") == 0 || strcmp(op, "scard") == 0 || strcmp(op, "zcard") == 0 ||
+             strcmp(op, "llen") == 0 || strcmp(op, "strlen") == 0) {
+    nc_status (*read)(const nc_cache *, const uint8_t *, size_t, uint64_t *) =
+        op[0] == 'h' ? nc_cache_hlen : op[0] == 'z' ? nc_cache_zcard : op[0] == 'l' ? nc_cache_llen
+        : op[1] == 'c' ? nc_cache_scard : nc_cache_strlen;
+    *st = read(c, key->data, key->len, &count);
+    COUNT_IS(count);
+  } else if (strcmp(op, "zcount") == 0) {
+    bytes min = decode(get(s, "min")), max = decode(get(s, "max"));
+    min.data[min.len] = max.data[max.len] = '\0';
+    *st = nc_cache_zcount(c, key->data, key->len, (char *)min.data, (char *)max.data, &count);
+    COUNT_IS(count);
+    free(min.data);
+    free(max.data);
+  } else if (strcmp(op, "zrank") == 0 || strcmp(op, "zrevrank") == 0) {
+    *st = (op[2] == 'a' ? nc_cache_zrank : nc_cache_zrevrank)(c, key->data, key->len, member.data, member.len, &count);
+    if (*st == NC_NOT_FOUND && strcmp(expect, "n") != 0) r = fail("expected %s, got no rank", expect);
+    else if (*st == NC_OK && strcmp(expect, "n") == 0) r = fail("expected no rank, got %llu", (unsigned long long)count);
+    else COUNT_IS(count);
+  } else if (strcmp(op, "zscore") == 0) {
+    *st = nc_cache_zscore(c, key->data, key->len, member.data, member.len, &d);
+    if (*st == NC_NOT_FOUND && strcmp(expect, "n") != 0) r = fail("expected %s, got no score", expect);
+    else if (*st == NC_OK && strcmp(expect, "n") == 0) r = fail("expected no score, got %g", d);
+    else NUMBER_IS(d);
+  } else if (strcmp(op, "hkeys") == 0 || strcmp(op, "hvals") == 0 || strcmp(op, "smembers") == 0) {
+    *st = (op[0] == 's' ? nc_cache_smembers : op[1] == 'k' ? nc_cache_hkeys : nc_cache_hvals)(c, key->data, key->len,
+                                                                                                &reply);
+    if (*st == NC_OK && !unordered_is(reply, s, "expect")) r = fail("reply differs from %.80s (sorted)", expect);
+  } else if (strcmp(op, "zrange") == 0 || strcmp(op, "lrange") == 0) {
+    long long start = num(s, "start", 0), stop = num(s, "stop", 0);
+    *st = op[0] == 'z' ? nc_cache_zrange(c, key->data, key->len, start, stop,
+                                         num(s, "withscores", 0) ? NC_ZRANGE_WITHSCORES : 0, &reply)
+                       : nc_cache_lrange(c, key->data, key->len, start, stop, &reply);
+    if (*st == NC_OK && !reply_is(reply, s, "expect")) r = fail("reply differs from %.80s", expect);
+  } else if (strcmp(op, "read") == 0 || strcmp(op, "smismember") == 0 || strcmp(op, "zmscore") == 0 ||
+             strcmp(op, "type") == 0 || strcmp(op, "getbit") == 0 || strcmp(op, "bitcount") == 0) {
+    /* C has no typed helper for these reads: they are nc_cache_read's,
+     * NAME KEY [OFFSET | MEMBER...]. */
+    blist a = decode_list(s, "%s.%zu", "args");
+    const uint8_t *argv[64];
+    size_t lens[64], argc = 0;
+    char name[16] = "", offset[32];
+    for (size_t i = 0; op[i] && i + 1 < sizeof name; i++) name[i] = (char)toupper((unsigned char)op[i]);
+    snprintf(offset, sizeof offset, "%lld", num(s, "offset", 0));
+#define ARG(p, n) (argv[argc] = (const uint8_t *)(p), lens[argc++] = (n))
+    ARG(name, strlen(name));
+    ARG(key->data, key->len);
+    if (strcmp(op, "getbit") == 0) ARG(offset, strlen(offset));
+    for (size_t i = 0; i < members.n && argc < 64; i++) ARG(members.ptrs[i], members.lens[i]);
+#undef ARG
+    *st = strcmp(op, "read") == 0 ? nc_cache_read(c, a.n, a.ptrs, a.lens, &reply) : nc_cache_read(c, argc, argv, lens, &reply);
+    if (*st == NC_OK && !(num(s, "expect_sorted", 0) ? unordered_is(reply, s, "expect") : reply_is(reply, s, "expect")))
+      r = fail("reply differs from %.80s (type %d)", expect, nc_reply_get_type(reply));
+    free_list(&a);
+  } else if (strcmp(op, "incr") == 0 || strcmp(op, "decr") == 0) {
+    *st = (op[0] == 'i' ? nc_cache_incr : nc_cache_decr)(c, key->data, key->len, &i64);
+    COUNT_IS(i64);
+  } else if (strcmp(op, "incrby") == 0 || strcmp(op, "decrby") == 0) {
+    *st = (op[0] == 'i' ? nc_cache_incrby : nc_cache_decrby)(c, key->data, key->len, num(s, "by", 0), &i64);
+    COUNT_IS(i64);
+  } else if (strcmp(op, "hincrby") == 0) {
+    *st = nc_cache_hincrby(c, key->data, key->len, field.data, field.len, num(s, "by", 0), &i64);
+    COUNT_IS(i64);
+  } else if (strcmp(op, "sadd") == 0 || strcmp(op, "srem") == 0 || strcmp(op, "zrem") == 0) {
+    *st = (op[0] == 'z' ? nc_cache_zrem : op[1] == 'a' ? nc_cache_sadd : nc_cache_srem)(
+        c, key->data, key->len, members.n, members.ptrs, members.lens, &count);
+    COUNT_IS(count);
+  } else if (strcmp(op, "lpush") == 0 || strcmp(op, "rpush") == 0) {
+    *st = (op[0] == 'l' ? nc_cache_lpush : nc_cache_rpush)(c, key->data, key->len, values.n, values.ptrs, values.lens,
+                                                           &count);
+    COUNT_IS(count);
+  } else if (strcmp(op, "zadd") == 0) {
+    blist m = decode_list(s, "%s.%zu.0", "members");
+    double *scores = calloc(m.n + 1, sizeof(double));
+    for (size_t i = 0; i < m.n; i++) scores[i] = dbl(getf(s, "members.%zu.1", i));
+    *st = nc_cache_zadd(c, key->data, key->len, m.n, m.ptrs, m.lens, scores, &count);
+    COUNT_IS(count);
+    free(scores);
+    free_list(&m);
+  } else if (strcmp(op, "zincrby") == 0) {
+    *st = nc_cache_zincrby(c, key->data, key->len, dbl(get(s, "by")), member.data, member.len, &d);
+    NUMBER_IS(d);
+  } else if (strcmp(op, "ltrim") == 0) {
+    *st = nc_cache_ltrim(c, key->data, key->len, num(s, "start", 0), num(s, "stop", 0));
+  } else if (strcmp(op, "pipeline") == 0) {
+    nc_pipeline *p = NULL;
+    nc_replies *rs = NULL;
+    *st = nc_pipeline_new(c, num(s, "transaction", 0) != 0, &p);
+    if (*st == NC_OK) *st = each_command(s, "commands", to_pipeline, p);
+    if (*st == NC_OK) *st = nc_pipeline_execute(p, &rs);
+    if (*st == NC_OK && !error) r = results_are(rs, s);
+    nc_replies_free(rs);
+    nc_pipeline_free(p);
+  } else if (strcmp(op, "watch_exec") == 0) {
+    /* WATCH, the `between` commands from the cache's shared connection
+     * (another client to Redis), MULTI, the queued commands, EXEC. */
+    blist w = decode_list(s, "%s.%zu", "watch");
+    nc_transaction *tx = NULL;
+    nc_replies *rs = NULL;
+    *st = nc_transaction_watch(c, w.n, w.ptrs, w.lens, &tx);
+    if (*st == NC_OK) *st = each_command(s, "between", to_cache, c);
+    if (*st == NC_OK) *st = nc_transaction_multi(tx);
+    if (*st == NC_OK) *st = each_command(s, "queue", to_transaction, tx);
+    if (*st == NC_OK) *st = nc_transaction_exec(tx, &rs);
+    if (*st == NC_OK && !error) r = results_are(rs, s);
+    nc_replies_free(rs);
+    nc_transaction_free(tx);
+    free_list(&w);
+  } else if (strcmp(op, "script") == 0) {
+    bytes lua = decode(get(s, "lua"));
+    blist k = decode_list(s, "%s.%zu", "keys"), a = decode_list(s, "%s.%zu", "args");
+    nc_script *script = NULL;
+    *st = NC_OK;
+    if (num(s, "flush_scripts_first", 0)) {
+      const uint8_t *flush[] = {(const uint8_t *)"SCRIPT", (const uint8_t *)"FLUSH"};
+      blist f = {2, NULL, flush, (size_t[]){6, 5}};
+      *st = to_cache(c, &f);
+    }
+    if (*st == NC_OK) *st = nc_script_new(c, lua.data, lua.len, &script);
+    if (*st == NC_OK) *st = nc_script_call(script, k.n, k.ptrs, k.lens, a.n, a.ptrs, a.lens, &reply);
+    if (*st == NC_OK && !error && !reply_is(reply, s, "expect")) r = fail("reply differs from %.80s", expect);
+    nc_script_free(script);
+    free_list(&k);
+    free_list(&a);
+    free(lua.data);
+  } else {
+    r = -1;
+  }
+#undef COUNT_IS
+#undef NUMBER_IS
+  nc_reply_free(reply);
+  free(field.data);
+  free(member.data);
+  free_list(&members);
+  free_list(&values);
+  return r;
 }
 
 /* Runs one step; fills `failure` and returns 1 when it does not hold. */
@@ -279,7 +541,8 @@ static int run_step(const step *s) {
   const char *expect = get(s, "expect");
 
   if (strcmp(op, "get") == 0 || strcmp(op, "get_local") == 0 || strcmp(op, "hget") == 0 ||
-      strcmp(op, "get_or_load") == 0) {
+      strcmp(op, "get_or_load") == 0 || strcmp(op, "lindex") == 0 || strcmp(op, "lpop") == 0 ||
+      strcmp(op, "rpop") == 0) {
     nc_value *v = NULL;
     if (strcmp(op, "get") == 0) {
       st = nc_cache_get(c, key.data, key.len, &v);
@@ -289,6 +552,10 @@ static int run_step(const step *s) {
       bytes field = decode(get(s, "field"));
       st = nc_cache_hget(c, key.data, key.len, field.data, field.len, &v);
       free(field.data);
+    } else if (strcmp(op, "lindex") == 0) {
+      st = nc_cache_lindex(c, key.data, key.len, num(s, "index", 0), &v);
+    } else if (strcmp(op, "lpop") == 0 || strcmp(op, "rpop") == 0) {
+      st = (op[0] == 'l' ? nc_cache_lpop : nc_cache_rpop)(c, key.data, key.len, &v);
     } else {
       lctx.fail = num(s, "loader.fail", 0) != 0;
       if (!lctx.fail) lctx.value = decode(get(s, "loader"));
@@ -469,7 +736,7 @@ static int run_step(const step *s) {
     nc_string_free(json);
   } else if (strcmp(op, "close") == 0) {
     st = nc_cache_close(c);
-  } else {
+  } else if ((r = run_command_step(c, s, op, &key, &st)) == -1) {
     r = fail("unknown op %s", op);
   }
   free(key.data);

@@ -11,8 +11,9 @@ reads without a JSON parser. Translation only: no expected value is added.
 Each step is one line of name=value tokens. Nested values are flattened
 (`items.0.1=...`); a list gives `name=#N` then `name.0` .. `name.N-1`.
 Values: `x<hex>` bytes, `n` null, `m` an L1 miss ({"miss": true}),
-decimal integers, `1`/`0` booleans, bare words for op/cache/name/error and
-the ttl keywords. An `eventually` step is followed by its inner step on the
+decimal integers, `d<number>` for a non-integer number (`d2.5`, and `dnan`,
+`dinf`, `d-inf` for {"number": "NaN" / "Infinity" / "-Infinity"}), `1`/`0`
+booleans, bare words for op/cache/name/error and the ttl keywords. An `eventually` step is followed by its inner step on the
 next line. An `open` step's config is JSON text (hex) with "@URL@" standing
 for the server URL where the scenario gives none.
 
@@ -27,6 +28,8 @@ import sys
 from pathlib import Path
 
 WORDS = {"op", "cache", "name", "error"}
+# {"number": ...} as strtod spells it.
+NUMBERS = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
 DROPPED = {"why", "description", "step"}
 
 
@@ -70,6 +73,8 @@ def flatten(name, v, out, word=False):
         out.append(f"{name}={int(v)}")
     elif isinstance(v, int):
         out.append(f"{name}={v}")
+    elif isinstance(v, float):
+        out.append(f"{name}=d{v!r}")
     elif isinstance(v, str):
         out.append(f"{name}={v}" if word else f"{name}={data(v)}")
     elif isinstance(v, list):
@@ -78,7 +83,9 @@ def flatten(name, v, out, word=False):
             flatten(f"{name}.{i}", item, out)
     elif isinstance(v, dict):
         encoded = data(v) if v.keys() & {"hex", "repeat", "miss"} else None
-        if encoded is not None:
+        if "number" in v:
+            out.append(f"{name}=d{NUMBERS[v['number']]}")
+        elif encoded is not None:
             out.append(f"{name}={encoded}")
         else:
             for k, item in v.items():
