@@ -28,7 +28,7 @@ use crate::settle::{self, Promise};
 /// kept coherent by server-assisted invalidation.
 #[napi(js_name = "Cache")]
 pub struct JsCache {
-    cache: nearcache::Cache,
+    pub(crate) cache: nearcache::Cache,
     /// Hits that index.js answered from its own copies without calling
     /// core (see `_view`), added to core's counters in `stats()`.
     js_hits: AtomicU64,
@@ -53,7 +53,7 @@ impl JsCache {
     }
 
     /// A sync method: converted `args`, one core call.
-    fn call<A: Arg, T>(
+    pub(crate) fn call<A: Arg, T>(
         &self,
         env: &Env,
         args: A,
@@ -64,7 +64,7 @@ impl JsCache {
 
     /// An async method: converted `args`, one core future, run on core's
     /// runtime; its result settles the Promise.
-    fn promise<A, T, F>(
+    pub(crate) fn promise<A, T, F>(
         &self,
         env: &Env,
         args: A,
@@ -87,7 +87,7 @@ impl JsCache {
 
     /// An async method whose answer core may have at once (an L1 hit): the
     /// Promise is settled now, and only a miss goes to core's runtime.
-    fn ready<A: Arg, T, U>(
+    pub(crate) fn ready<A: Arg, T, U>(
         &self,
         env: &Env,
         args: A,

@@ -3,16 +3,19 @@
 //! in the `nearcache` crate. `index.js` adds the JavaScript-only parts (the
 //! kept copies behind `getLocal`, `scan` as an async iterator, JSON helpers).
 
+mod batch;
 mod cache;
 mod convert;
 mod error;
 mod settle;
+mod typed;
 
 use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::JsValue;
 use napi_derive::napi;
 use nearcache::ErrorKind;
 
+pub use batch::{JsPipeline, JsScript, JsTransaction, JsTransactionRetries};
 pub use cache::{JsCache, ScanCursor};
 
 /// Adds `codes` to the module: a frozen object from each kind's name to its
