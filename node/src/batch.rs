@@ -13,31 +13,10 @@ use napi::Env;
 use napi_derive::napi;
 use parking_lot::Mutex;
 
-use crate::cache::JsCache;
+use crate::cache::{counted, JsCache};
 use crate::convert::{CommandArgs, Keys, Payload, Reply, Results};
 use crate::error::{guard, Result};
-use crate::settle::{self, Promise};
-
-fn napi_failure(err: napi::Error) -> crate::error::Failure {
-    crate::error::Failure::Core(nearcache::Error::new(nearcache::ErrorKind::Internal, err.reason))
-}
-
-/// Runs `work` on core's runtime, or rejects with the argument error.
-fn spawn_with<A, T, F>(env: &Env, args: A, work: impl FnOnce(A::Out) -> F) -> Result<Promise<T>>
-where
-    A: crate::convert::Arg,
-    T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
-    F: std::future::Future<Output = nearcache::Result<T>> + Send + 'static,
-{
-    let env = env.raw();
-    guard(env, || {
-        match args.take() {
-            Ok(args) => settle::spawn(env, work(args)),
-            Err(arg) => settle::rejected(env, arg),
-        }
-        .map_err(napi_failure)
-    })
-}
+use crate::settle::Promise;
 
 /// A sync call on converted arguments: a bad argument throws a TypeError,
 /// core's refusal throws with its code.
@@ -65,7 +44,9 @@ impl JsCache {
     #[napi(catch_unwind)]
     pub fn watch(&self, env: Env, keys: Keys) -> Result<Promise<JsTransaction>> {
         let cache = self.cache.clone();
-        spawn_with(&env, keys, move |keys| async move { cache.watch(&keys).await.map(|tx| JsTransaction { tx }) })
+        counted(&env, &self.cache, keys, move |keys| async move {
+            cache.watch(&keys).await.map(|tx| JsTransaction { cache, tx })
+        })
     }
 
     /// The retry policy `transaction()` follows (`redis.transaction_retries`).
@@ -80,7 +61,7 @@ impl JsCache {
     /// it): called with EVALSHA, falling back to EVAL on NOSCRIPT.
     #[napi(catch_unwind)]
     pub fn register_script(&self, env: Env, lua: Payload<'_>) -> Result<JsScript> {
-        sync_with(&env, lua, |lua| Ok(JsScript { script: self.cache.register_script(lua) }))
+        sync_with(&env, lua, |lua| Ok(JsScript { cache: self.cache.clone(), script: self.cache.register_script(lua) }))
     }
 }
 
@@ -148,7 +129,7 @@ impl JsPipeline {
             let fresh = Self::fresh(&self.cache, queued.is_transaction());
             std::mem::replace(&mut *queued, fresh)
         };
-        spawn_with(&env, (), move |()| async move { pipeline.execute().await.map(Results) })
+        counted(&env, &self.cache, (), move |()| async move { pipeline.execute().await.map(Results) })
     }
 }
 
@@ -158,6 +139,8 @@ impl JsPipeline {
 /// `exec()`.
 #[napi(js_name = "Transaction")]
 pub struct JsTransaction {
+    /// For `start_work`: the transaction's calls are in flight too.
+    cache: nearcache::Cache,
     tx: nearcache::Transaction,
 }
 
@@ -167,7 +150,7 @@ impl JsTransaction {
     #[napi(catch_unwind)]
     pub fn watch(&self, env: Env, keys: Keys) -> Result<Promise<()>> {
         let tx = self.tx.clone();
-        spawn_with(&env, keys, move |keys| async move { tx.watch(&keys).await })
+        counted(&env, &self.cache, keys, move |keys| async move { tx.watch(&keys).await })
     }
 
     /// Runs a command now on the transaction's connection (reads never come
@@ -176,7 +159,7 @@ impl JsTransaction {
     #[napi(catch_unwind)]
     pub fn command(&self, env: Env, args: CommandArgs) -> Result<Promise<Reply>> {
         let tx = self.tx.clone();
-        spawn_with(&env, args, move |args| async move { tx.command(&args).await.map(Reply) })
+        counted(&env, &self.cache, args, move |args| async move { tx.command(&args).await.map(Reply) })
     }
 
     /// Starts the queued part: later commands go out with `exec()`.
@@ -215,7 +198,7 @@ impl JsTransaction {
     #[napi(catch_unwind)]
     pub fn exec(&self, env: Env) -> Result<Promise<Results>> {
         let tx = self.tx.clone();
-        spawn_with(&env, (), move |()| async move { tx.exec().await.map(Results) })
+        counted(&env, &self.cache, (), move |()| async move { tx.exec().await.map(Results) })
     }
 
     /// `exec()` under a retry policy (index.js's `transaction()` loop):
@@ -225,7 +208,7 @@ impl JsTransaction {
     pub fn exec_or_retry(&self, env: Env, retries: &JsTransactionRetries) -> Result<Promise<Either<Results, f64>>> {
         let tx = self.tx.clone();
         let retries = Arc::clone(&retries.retries);
-        spawn_with(&env, (), move |()| async move {
+        counted(&env, &self.cache, (), move |()| async move {
             match tx.exec().await {
                 Ok(replies) => Ok(Either::A(Results(replies))),
                 Err(e) => retries.lock().retry(e).map(|delay: Duration| Either::B(delay.as_secs_f64() * 1000.0)),
@@ -237,7 +220,7 @@ impl JsTransaction {
     #[napi(catch_unwind)]
     pub fn reset(&self, env: Env) -> Result<Promise<()>> {
         let tx = self.tx.clone();
-        spawn_with(&env, (), move |()| async move {
+        counted(&env, &self.cache, (), move |()| async move {
             tx.reset().await;
             Ok(())
         })
@@ -253,6 +236,8 @@ pub struct JsTransactionRetries {
 /// A registered Lua script (`cache.registerScript(lua)`).
 #[napi(js_name = "Script")]
 pub struct JsScript {
+    /// For `start_work`: a script call is in flight too.
+    cache: nearcache::Cache,
     script: nearcache::Script,
 }
 
@@ -264,7 +249,7 @@ impl JsScript {
     #[napi(catch_unwind)]
     pub fn call(&self, env: Env, keys: Option<Keys>, args: Option<CommandArgs>) -> Result<Promise<Reply>> {
         let script = self.script.clone();
-        spawn_with(&env, (keys, args), move |(keys, args)| async move {
+        counted(&env, &self.cache, (keys, args), move |(keys, args)| async move {
             script.call(&keys.unwrap_or_default(), &args.unwrap_or_default()).await.map(Reply)
         })
     }
