@@ -252,8 +252,145 @@ export declare class Cache {
   close(): Promise<undefined>
   /** Whether `close()` was called. */
   get closed(): boolean
+  /**
+   * The cached form of any allow-listed read (`['ZRANGE', k, '0', '-1']`),
+   * answered from L1 when it holds that reply; the reply converts as
+   * `command`'s does. A command outside the allow-list is refused with
+   * `InvalidArgument` (use `command` for it).
+   */
+  read(args: CommandArgs): Promise<Reply>
+  /** Whether a hash has `field`: 1 or 0. */
+  hexists(key: Key, field: Field): Promise<number>
+  /** How many fields a hash has (0 when the key is missing). */
+  hlen(key: Key): Promise<number>
+  /** The field names of a hash, in Redis's order. */
+  hkeys(key: Key): Promise<Array<Buffer>>
+  /** The values of a hash, in Redis's order. */
+  hvals(key: Key): Promise<Array<Buffer>>
+  /** The members of a set (unordered). */
+  smembers(key: Key): Promise<Array<Buffer>>
+  /** Whether `member` is in the set: 1 or 0. */
+  sismember(key: Key, member: Member): Promise<number>
+  /** For each member (an array, or the rest arguments), 1 or 0. */
+  smismember(key: Key, members: MemberOrMembers): Promise<Array<number>>
+  /** How many members a set has. */
+  scard(key: Key): Promise<number>
+  /** The score of `member` as a number (ioredis gives a string), or `null`. */
+  zscore(key: Key, member: Member): Promise<number | null>
+  /** The scores of several members, in order (`null` for missing ones). */
+  zmscore(key: Key, members: MemberOrMembers): Promise<Array<number | null>>
+  /**
+   * Members of a sorted set by rank (`start`, `stop` indexes), or by
+   * score / lex range with `{ by: 'score' | 'lex' }` (bounds such as
+   * `'(1'`, `'-inf'`, `'[a'`), optionally `rev` and `limit`. With
+   * `'WITHSCORES'` (or `{ withScores: true }`): `[[member, score], ...]`.
+   */
+  zrange(key: Key, start: Bound, stop: Bound, options?: ZRangeOptions | undefined | null): Promise<Array<Buffer> | ScoredMembers>
+  /** The rank of `member` (lowest score first), or `null`. */
+  zrank(key: Key, member: Member): Promise<number | null>
+  /** The rank of `member` (highest score first), or `null`. */
+  zrevrank(key: Key, member: Member): Promise<number | null>
+  /** How many members a sorted set has. */
+  zcard(key: Key): Promise<number>
+  /**
+   * How many members have a score within `min`..`max` (numbers, or
+   * bounds such as `'(1'`, `'-inf'`).
+   */
+  zcount(key: Key, min: Bound, max: Bound): Promise<number>
+  /**
+   * The elements of a list from `start` to `stop` (inclusive; negative
+   * indexes count from the end).
+   */
+  lrange(key: Key, start: Int, stop: Int): Promise<Array<Buffer>>
+  /** The element at `index`, or `null`. */
+  lindex(key: Key, index: Int): Promise<Buffer | null>
+  /** The length of a list. */
+  llen(key: Key): Promise<number>
+  /** Whether `key` exists: 1 or 0 (one key: the cached form of EXISTS). */
+  exists(key: Key): Promise<number>
+  /**
+   * The length of a string value (of the stored value: see the README
+   * on compression).
+   */
+  strlen(key: Key): Promise<number>
+  /** The type of `key`: `'string'`, `'hash'`, ..., `'none'` when missing. */
+  type(key: Key): Promise<string>
+  /** The bit at `offset` of a string value: 1 or 0. */
+  getbit(key: Key, offset: Int): Promise<number>
+  /**
+   * How many bits are set, in the whole value or between the byte
+   * indexes `start` and `end` (both or neither).
+   */
+  bitcount(key: Key, start?: Int | undefined | null, end?: Int | undefined | null): Promise<number>
+  /** Adds 1 to a counter; resolves the new value. */
+  incr(key: Key): Promise<number>
+  /** Adds `increment` to a counter; resolves the new value. */
+  incrby(key: Key, increment: Int): Promise<number>
+  /** Subtracts 1 from a counter; resolves the new value. */
+  decr(key: Key): Promise<number>
+  /** Subtracts `decrement` from a counter; resolves the new value. */
+  decrby(key: Key, decrement: Int): Promise<number>
+  /** Adds `increment` to a hash field; resolves the new value. */
+  hincrby(key: Key, field: Field, increment: Int): Promise<number>
+  /**
+   * Adds members to a set (an array, or the rest arguments); resolves how
+   * many were new.
+   */
+  sadd(key: Key, members: MemberOrMembers): Promise<number>
+  /** Removes members from a set; resolves how many were there. */
+  srem(key: Key, members: MemberOrMembers): Promise<number>
+  /**
+   * Adds or updates sorted-set members: `zadd(key, score, member, ...)`
+   * as in ioredis (index.js gathers the pairs); resolves how many were new.
+   */
+  zadd(key: Key, members: ScoreMembers): Promise<number>
+  /** Removes sorted-set members; resolves how many were there. */
+  zrem(key: Key, members: MemberOrMembers): Promise<number>
+  /**
+   * Adds `increment` to a member's score; resolves the new score as a
+   * number.
+   */
+  zincrby(key: Key, increment: Score, member: Member): Promise<number>
+  /**
+   * Prepends values to a list (an array, or the rest arguments);
+   * resolves its new length.
+   */
+  lpush(key: Key, values: ValueOrValues): Promise<number>
+  /** Appends values to a list; resolves its new length. */
+  rpush(key: Key, values: ValueOrValues): Promise<number>
+  /** Removes and returns the first element, or `null`. */
+  lpop(key: Key): Promise<Buffer | null>
+  /** Removes and returns the last element, or `null`. */
+  rpop(key: Key): Promise<Buffer | null>
+  /**
+   * Keeps only the elements from `start` to `stop`; resolves `'OK'` as
+   * ioredis does.
+   */
+  ltrim(key: Key, start: Int, stop: Int): Promise<string>
+  /** Removes the expiry of `key`: 1 when it had one, else 0. */
+  persist(key: Key): Promise<number>
 }
 export type JsCache = Cache
+
+/**
+ * Commands queued for one write (`cache.pipeline()`, `cache.multi()`).
+ * The command methods (`hget`, `incr`, ...) come from index.js.
+ */
+export declare class Pipeline {
+  /** How many commands are queued. */
+  get length(): number
+  /** Whether `exec()` sends MULTI ... EXEC (`cache.multi()`). */
+  get transaction(): boolean
+  /**
+   * Sends the queued commands and empties the pipeline. Resolves
+   * ioredis's `[[error | null, reply], ...]` in call order: one command's
+   * error (WRONGTYPE) is its own entry. A transactional pipeline rejects
+   * as a whole when the server refused a command while queueing
+   * (EXECABORT: nothing ran) or the connection failed.
+   */
+  exec(): Promise<Results>
+}
+export type JsPipeline = Pipeline
 
 /**
  * One SCAN in progress; `Cache.scan()` iterates over it. Not constructed
@@ -263,3 +400,54 @@ export declare class ScanCursor {
   /** The next batch (possibly empty), or `null` when the scan is done. */
   nextBatch(): Promise<Array<Buffer> | null>
 }
+
+/** A registered Lua script (`cache.registerScript(lua)`). */
+export declare class Script {
+  /**
+   * Runs the script with `keys` (KEYS) and `args` (ARGV): EVALSHA, or
+   * EVAL when the server answers NOSCRIPT. The reply converts as
+   * `command`'s does; the declared keys are dropped from L1.
+   */
+  call(keys?: Keys | undefined | null, args?: CommandArgs | undefined | null): Promise<Reply>
+  /** The script's SHA1 (lower-case hex). */
+  get sha1(): string
+}
+export type JsScript = Script
+
+/**
+ * An optimistic transaction on a dedicated connection (`cache.watch()`,
+ * and what `transaction(fn)` passes to `fn`). Before `multi()`,
+ * `command()` runs at once (never from L1); after it, `queue()` queues for
+ * `exec()`.
+ */
+export declare class Transaction {
+  /** Watches more keys (`WATCH`); refused after `multi()`. */
+  watch(keys: Keys): Promise<undefined>
+  /**
+   * Runs a command now on the transaction's connection (reads never come
+   * from L1 nor fill it); after `multi()` it is queued instead and
+   * resolves `'QUEUED'`.
+   */
+  command(args: CommandArgs): Promise<Reply>
+  /** Starts the queued part: later commands go out with `exec()`. */
+  multi(): void
+  /** Queues a command for `exec()` (refused commands throw now). */
+  queue(args: CommandArgs): void
+  /** How many commands are queued. */
+  get queued(): number
+  /** Whether a command now is queued rather than run at once. */
+  get queueing(): boolean
+  /**
+   * Sends MULTI, the queued commands and EXEC; resolves
+   * `[[error | null, reply], ...]`. Rejects with `NC_TRANSACTION_ABORTED`
+   * when a watched key changed (nothing ran).
+   */
+  exec(): Promise<Results>
+  /** Ends the transaction (UNWATCH / DISCARD) and returns the connection. */
+  reset(): Promise<undefined>
+}
+export type JsTransaction = Transaction
+
+/** Core's retry policy for one `transaction()` call. */
+export declare class TransactionRetries {}
+export type JsTransactionRetries = TransactionRetries

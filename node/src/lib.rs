@@ -3,10 +3,10 @@
 //! in the `nearcache` crate. `index.js` adds the JavaScript-only parts (the
 //! kept copies behind `getLocal`, `scan` as an async iterator, JSON helpers).
 
-mod batch;
 mod cache;
 mod convert;
 mod error;
+mod pipeline;
 mod settle;
 mod typed;
 
@@ -15,8 +15,8 @@ use napi::JsValue;
 use napi_derive::napi;
 use nearcache::ErrorKind;
 
-pub use batch::{JsPipeline, JsScript, JsTransaction, JsTransactionRetries};
 pub use cache::{JsCache, ScanCursor};
+pub use pipeline::{JsPipeline, JsScript, JsTransaction, JsTransactionRetries};
 
 /// Adds `codes` to the module: a frozen object from each kind's name to its
 /// code (`codes.InvalidArgument` is `ErrorKind::InvalidArgument.code()`),

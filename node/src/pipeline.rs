@@ -206,12 +206,14 @@ impl JsTransaction {
     /// attempt again; rejects when core's policy gives up.
     #[napi(js_name = "_execOrRetry", skip_typescript, catch_unwind)]
     pub fn exec_or_retry(&self, env: Env, retries: &JsTransactionRetries) -> Result<Promise<Either<Results, f64>>> {
-        let tx = self.tx.clone();
+        let (cache, tx) = (self.cache.clone(), self.tx.clone());
         let retries = Arc::clone(&retries.retries);
         counted(&env, &self.cache, (), move |()| async move {
             match tx.exec().await {
                 Ok(replies) => Ok(Either::A(Results(replies))),
-                Err(e) => retries.lock().retry(e).map(|delay: Duration| Either::B(delay.as_secs_f64() * 1000.0)),
+                Err(e) => cache
+                    .retry_transaction(&mut retries.lock(), e)
+                    .map(|delay: Duration| Either::B(delay.as_secs_f64() * 1000.0)),
             }
         })
     }
