@@ -525,7 +525,11 @@ proto.hmget = function hmget(key, ...fields) {
   return nativeHmget.call(this, key, rest(fields));
 };
 const kScripts = Symbol('nearcache.scripts');
-const flat = (args) => args.flatMap((a) => (Array.isArray(a) ? a : [a]));
+// ioredis's argument flattening: arrays are spread, and a plain object
+// (`hset(key, { f: 'v' })`, `mset({ k: 'v' })`) becomes its key, value pairs.
+const isPlainObject = (a) => a !== null && typeof a === 'object' && !Buffer.isBuffer(a) && !ArrayBuffer.isView(a);
+const flat = (args) =>
+  args.flatMap((a) => (Array.isArray(a) ? a : a instanceof Map ? [...a].flat() : isPlainObject(a) ? Object.entries(a).flat() : [a]));
 // Redis commands a pipeline offers as methods (ioredis's names); `call`
 // queues any other.
 const PIPELINE_COMMANDS = (
