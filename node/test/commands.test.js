@@ -17,7 +17,7 @@ let plain; // ioredis: a client outside nearcache
 const caches = cacheFactory(Cache, () => server.url);
 // `ttl` mode: nothing but our own writes drops an L1 entry, so a read that
 // returns an outside client's old value proves it came from L1.
-const openTtl = (options = {}) => caches.open({ invalidation: { mode: 'ttl' }, l1: { ttl: '60s' }, ...options });
+const openTtl = (options = {}) => caches.open({ ...options, l1: { invalidation: 'ttl', ttl: '60s' } });
 
 before(async () => {
   server = await startRedis();
@@ -50,7 +50,7 @@ describe('typed reads', () => {
     // An outside write: in ttl mode L1 keeps answering the old replies.
     await plain.hset('t:h', 'extra', 'x');
     assert.equal(await c.hlen('t:h'), 2);
-    assert.equal(await c.hexists('t:h', 'extra'), 0);
+    assert.deepEqual(sorted(await c.hkeys('t:h')), ['lang', 'name']);
     assert.equal(readHits(c), hits + 2);
   });
 
@@ -82,7 +82,7 @@ describe('typed reads', () => {
     ]);
     assert.deepEqual(await c.zrange('t:z', 0, 0, { withScores: true }), [[Buffer.from('a'), 1]]);
     assert.deepEqual(text(await c.zrange('t:z', '(1', '+inf', { by: 'score' })), ['b', 'c']);
-    assert.deepEqual(text(await c.zrange('t:z', 3, 2, { by: 'score', rev: true })), ['c']);
+    assert.deepEqual(text(await c.zrange('t:z', 3, 2, { by: 'score', rev: true })), ['c', 'b']);
     assert.deepEqual(text(await c.zrange('t:z', '-inf', '+inf', { by: 'score', limit: { offset: 1, count: 1 } })), ['b']);
     assert.deepEqual(text(await c.zrange('t:z', 0, -1, { rev: true })), ['c', 'b', 'a']);
     await c.zadd('t:lex', 0, 'apple', 0, 'banana', 0, 'cherry');
@@ -136,7 +136,11 @@ describe('read(args)', () => {
     await c.hset('r:h', { lang: 'en' });
     await c.zadd('r:z', 3, 'c', 11, 'a');
     assert.deepEqual(await c.read(['HGET', 'r:h', 'lang']), Buffer.from('en'));
-    assert.deepEqual(text(await c.read(['zrange', 'r:z', '0', '-1', 'withscores'])), ['c', '3', 'a', '11']);
+    // The reply as Redis sends it (RESP3: [member, score] pairs).
+    assert.deepEqual(await c.read(['zrange', 'r:z', '0', '-1', 'withscores']), [
+      [Buffer.from('c'), 3],
+      [Buffer.from('a'), 11],
+    ]);
     const hits = readHits(c);
     await plain.hset('r:h', 'lang', 'fr');
     assert.deepEqual(await c.read(['HGET', 'r:h', 'lang']), Buffer.from('en'), 'answered by L1');
@@ -298,14 +302,15 @@ describe('pipelines', () => {
     assert.deepEqual(mixed[2], [null, Buffer.from('x')]);
     await assert.rejects(
       c.multi().set('p:t', 'y').call('NOSUCHCOMMAND').exec(),
-      (e) => assertCode('NC_REDIS')(e) && /EXECABORT/.test(e.message),
+      // Core reports the refused command's own error, which says more than EXECABORT.
+      (e) => assertCode('NC_REDIS')(e) && /nothing ran/.test(e.message) && /NOSUCHCOMMAND/.test(e.message),
     );
     assert.deepEqual(await c.get('p:t'), Buffer.from('x'), 'nothing ran');
   });
 
   test('the seed example is seen all-or-nothing by a concurrent reader', async () => {
     const writer = openTtl();
-    const reader = caches.open({ l1: { enabled: false } });
+    const reader = caches.open({ l1: { invalidation: 'off' } });
     let stop = false;
     let both = 0;
     let neither = 0;
@@ -350,7 +355,7 @@ describe('transactions', () => {
   });
 
   test('an outside write to a watched key runs fn again, up to transaction_retries, then NC_TRANSACTION_ABORTED', async () => {
-    const c = openTtl({ redis: { url: server.url, transaction_retries: 2 } });
+    const c = openTtl({ redis: { transaction_retries: 2 } });
     let runs = 0;
     await assert.rejects(
       c.transaction(async (tx) => {
