@@ -97,7 +97,7 @@ class Runner {
 
   /** A client outside the scenario's caches (no L1): "another client". */
   async outside() {
-    if (this.outsider === null) this.outsider = new Cache({ url: this.url, l1: { enabled: false } });
+    if (this.outsider === null) this.outsider = new Cache({ url: this.url, l1: { invalidation: 'off' } });
     return this.outsider;
   }
 
