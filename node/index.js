@@ -568,21 +568,24 @@ function withScripts(cache, target, queue) {
   }
   return target;
 }
+// pipeline() and multi(): a native pipeline with the defined scripts'
+// methods, `commands` (ioredis's array form) queued first.
+function newPipeline(cache, transaction, commands) {
+  const p = withScripts(cache, cache._pipeline(transaction), Pipeline.prototype.evalScript);
+  for (const command of commands || []) p.call(command);
+  return p;
+}
 Object.defineProperties(proto, {
   pipeline: {
     value: function pipeline(commands) {
-      const p = withScripts(this, this._pipeline(false), Pipeline.prototype.evalScript);
-      for (const command of commands || []) p.call(command);
-      return p;
+      return newPipeline(this, false, commands);
     },
     writable: true,
     configurable: true,
   },
   multi: {
     value: function multi(commands) {
-      const p = withScripts(this, this._pipeline(true), Pipeline.prototype.evalScript);
-      for (const command of commands || []) p.call(command);
-      return p;
+      return newPipeline(this, true, commands);
     },
     writable: true,
     configurable: true,
