@@ -603,7 +603,8 @@ Object.defineProperties(proto, {
         try {
           await fn(tx);
         } catch (err) {
-          await tx.reset();
+          // fn's error is the one to report, whatever the reset says.
+          await tx.reset().catch(() => {});
           throw err;
         }
         const out = await tx._execOrRetry(retries);
@@ -617,7 +618,14 @@ Object.defineProperties(proto, {
   // ioredis's defineCommand: cache[name](...keys, ...args) runs the script;
   // pipelines made afterwards get the same method.
   defineCommand: {
-    value: function defineCommand(name, { numberOfKeys, lua }) {
+    value: function defineCommand(name, { numberOfKeys, lua } = {}) {
+      if (typeof name !== 'string' || name === '') throw typeError('defineCommand: name must be a non-empty string');
+      // A name the cache or a pipeline already has (get, exec, ...) would
+      // replace that method; a command defined before may be redefined.
+      const defined = this[kScripts] !== undefined && this[kScripts].has(name);
+      if (!defined && (name in this || name in Pipeline.prototype)) {
+        throw typeError(`defineCommand: ${name} is already a method of the cache or its pipelines`);
+      }
       if (!Number.isInteger(numberOfKeys) || numberOfKeys < 0) {
         throw typeError('defineCommand: numberOfKeys must be a non-negative integer');
       }

@@ -458,6 +458,14 @@ describe('scripts', () => {
     ]);
     assert.deepEqual(await c.multi().incrbyScript('s:d', 1).exec(), [[null, 8]]);
     assert.throws(() => c.defineCommand('bad', { numberOfKeys: -1, lua: INCRBY }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    assert.throws(() => c.defineCommand('bad'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    for (const taken of ['get', 'exec', 'pipeline']) {
+      assert.throws(() => c.defineCommand(taken, { numberOfKeys: 0, lua: 'return 1' }), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
+    }
+    assert.equal(typeof c.get, 'function');
+    // Redefining a defined command replaces it.
+    c.defineCommand('incrbyScript', { numberOfKeys: 1, lua: "return redis.call('DECRBY', KEYS[1], ARGV[1])" });
+    assert.equal(await c.incrbyScript('s:d', 8), 0);
   });
 });
 
