@@ -39,6 +39,41 @@ export type Ttl = number | string
 /** The arguments of a raw command; numbers are sent as Redis reads them. */
 export type CommandArgs = Array<string | Buffer | number>
 
+/** A set or sorted-set member: a string (UTF-8) or bytes. */
+export type Member = string | Buffer
+/** One member, or several (`sadd(key, ['a', 'b'])`). */
+export type MemberOrMembers = Member | Array<Member>
+/** One list value, or several (`rpush(key, ['a', 'b'])`). */
+export type ValueOrValues = Payload | Array<Payload>
+/** An integer: a number without a fraction (within 2^53), or a decimal string. */
+export type Int = number | string
+/** A score: a number, or a string Redis reads as one (`'+inf'`). */
+export type Score = number | string
+/** A range bound as Redis reads it: a number, or a string such as `'(1'`, `'-inf'`, `'[a'`. */
+export type Bound = number | string
+/** `zadd`'s flat `[score, member, score, member, ...]` (ioredis's order). */
+export type ScoreMembers = Array<Score | Member>
+/** `zrange`'s options: `'WITHSCORES'` as in ioredis, or an object. */
+export type ZRangeOptions =
+  | 'WITHSCORES'
+  | 'withscores'
+  | {
+      /** `[[member, score], ...]` instead of the members. */
+      withScores?: boolean
+      /** `start` / `stop` are score or lex bounds, not indexes. */
+      by?: 'score' | 'lex'
+      rev?: boolean
+      limit?: { offset: Int; count: Int }
+    }
+/**
+ * `zrange(..., 'WITHSCORES')`: `[[member, score], ...]`, the score a
+ * number. (ioredis returns a flat `[member, score, ...]` of strings; the
+ * pairs are the shape every nearcache language returns.)
+ */
+export type ScoredMembers = Array<[Buffer, number]>
+/** A pipeline's or transaction's results (ioredis's shape), in call order. */
+export type Results = Array<[null, Reply] | [Error & { code: ErrorCode }, undefined]>
+
 /** Options of `set`. */
 export interface SetOptions {
   /** Milliseconds, or a duration string such as "30s". */
@@ -131,10 +166,120 @@ export interface Cache {
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
   scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
+  // ioredis's rest-argument forms (an array works too).
+  sadd(key: Key, ...members: Array<Member>): Promise<number>
+  srem(key: Key, ...members: Array<Member>): Promise<number>
+  zrem(key: Key, ...members: Array<Member>): Promise<number>
+  smismember(key: Key, ...members: Array<Member>): Promise<Array<number>>
+  zmscore(key: Key, ...members: Array<Member>): Promise<Array<number | null>>
+  lpush(key: Key, ...values: Array<Payload>): Promise<number>
+  rpush(key: Key, ...values: Array<Payload>): Promise<number>
+  /** `zadd(key, score, member, score, member, ...)` as in ioredis. */
+  zadd(key: Key, ...scoreMembers: Array<Score | Member>): Promise<number>
+  hmget(key: Key, ...fields: Array<Field>): Promise<Array<Buffer | null>>
+  /**
+   * ioredis's `pipeline()`: chain commands (`.hget(k, f).incr(n)`), then
+   * `exec()` sends them in one write and resolves `[[err, reply], ...]` in
+   * call order. Allow-listed reads that L1 holds are answered from it.
+   * `commands` (`[['set', 'k', 'v'], ...]`) queues those first.
+   */
+  pipeline(commands?: Array<CommandArgs>): Pipeline
+  /** ioredis's `multi()`: the same, sent as MULTI ... EXEC (atomic). */
+  multi(commands?: Array<CommandArgs>): Pipeline
+  /**
+   * Optimistic check-and-set: WATCHes `keys` on a dedicated connection and
+   * runs `fn(tx)`: `await tx.command([...])` reads now (never from L1),
+   * then `tx.multi()` and `tx.queue([...])` queue the writes. When a watched
+   * key changed before EXEC, `fn` runs again, up to
+   * `redis.transaction_retries` times, then rejects with
+   * `NC_TRANSACTION_ABORTED`. Resolves EXEC's results.
+   */
+  transaction(fn: (tx: Transaction) => unknown, ...keys: Array<Key | Keys>): Promise<Results>
+  /**
+   * ioredis's `defineCommand`: afterwards `cache[name](...keys, ...args)`
+   * runs the script (EVALSHA, EVAL on NOSCRIPT), and so do pipelines made
+   * afterwards. TypeScript: declare it on `interface Cache` / `interface
+   * Pipeline` of module 'nearcache'.
+   */
+  defineCommand(name: string, definition: { numberOfKeys: number; lua: string | Buffer }): void
   /** `await using cache = new Cache(...)`: the same as `close()` (defined where the runtime has the symbol). */
   [Symbol.asyncDispose](): Promise<void>
   /** `using cache = ...`: starts `close()` without waiting for it (where the runtime has the symbol). */
   [Symbol.dispose](): void
+}
+
+
+/** An argument of a pipeline's command methods: arrays are spread, as in ioredis. */
+export type PipelineArg = string | Buffer | number | Array<string | Buffer | number>
+
+/**
+ * The chainable command methods of `pipeline()` / `multi()` (index.js), each
+ * queuing the raw command and returning the pipeline; `exec()` resolves each
+ * command's raw reply (as `command` converts it) or its error.
+ */
+export interface Pipeline {
+  get(key: Key): this
+  set(key: Key, value: Payload, ...options: Array<string | number>): this
+  del(...keys: Array<Key | Keys>): this
+  exists(...keys: Array<Key | Keys>): this
+  expire(key: Key, seconds: Int): this
+  pexpire(key: Key, ms: Int): this
+  persist(key: Key): this
+  ttl(key: Key): this
+  pttl(key: Key): this
+  incr(key: Key): this
+  incrby(key: Key, increment: Int): this
+  decr(key: Key): this
+  decrby(key: Key, decrement: Int): this
+  strlen(key: Key): this
+  type(key: Key): this
+  getbit(key: Key, offset: Int): this
+  bitcount(key: Key, ...range: Array<Int>): this
+  mget(...keys: Array<Key | Keys>): this
+  mset(...args: Array<PipelineArg | Record<string, Payload>>): this
+  hget(key: Key, field: Field): this
+  hmget(key: Key, ...fields: Array<Field | Fields>): this
+  hgetall(key: Key): this
+  hset(key: Key, ...args: Array<PipelineArg | Record<string, Payload>>): this
+  hdel(key: Key, ...fields: Array<Field | Fields>): this
+  hexists(key: Key, field: Field): this
+  hlen(key: Key): this
+  hkeys(key: Key): this
+  hvals(key: Key): this
+  hincrby(key: Key, field: Field, increment: Int): this
+  sadd(key: Key, ...members: Array<PipelineArg>): this
+  srem(key: Key, ...members: Array<PipelineArg>): this
+  smembers(key: Key): this
+  sismember(key: Key, member: Member): this
+  smismember(key: Key, ...members: Array<PipelineArg>): this
+  scard(key: Key): this
+  zadd(key: Key, ...scoreMembers: Array<PipelineArg>): this
+  zrem(key: Key, ...members: Array<PipelineArg>): this
+  zscore(key: Key, member: Member): this
+  zmscore(key: Key, ...members: Array<PipelineArg>): this
+  zrange(key: Key, start: Bound, stop: Bound, ...options: Array<PipelineArg>): this
+  zrank(key: Key, member: Member): this
+  zrevrank(key: Key, member: Member): this
+  zcard(key: Key): this
+  zcount(key: Key, min: Bound, max: Bound): this
+  zincrby(key: Key, increment: Score, member: Member): this
+  lpush(key: Key, ...values: Array<PipelineArg>): this
+  rpush(key: Key, ...values: Array<PipelineArg>): this
+  lpop(key: Key): this
+  rpop(key: Key): this
+  lrange(key: Key, start: Int, stop: Int): this
+  lindex(key: Key, index: Int): this
+  llen(key: Key): this
+  ltrim(key: Key, start: Int, stop: Int): this
+  /** Any other command: `call('HSETNX', key, field, value)`. */
+  call(...args: Array<PipelineArg>): this
+  /** Queues a call of a registered script. */
+  evalScript(script: Script, keys?: Keys, args?: CommandArgs): this
+}
+
+export interface Transaction {
+  /** Queues a call of a registered script (EVAL inside MULTI). */
+  evalScript(script: Script, keys?: Keys, args?: CommandArgs): this
 }
 
 /**
@@ -252,8 +397,156 @@ export declare class Cache {
   close(): Promise<undefined>
   /** Whether `close()` was called. */
   get closed(): boolean
+  /**
+   * Starts an optimistic transaction: a dedicated connection with
+   * `WATCH keys` sent on it (nothing when `keys` is empty). See
+   * `transaction(fn, ...keys)` for the retried form.
+   */
+  watch(keys: Keys): Promise<JsTransaction>
+  /**
+   * A Lua script bound to this cache (ioredis's `defineCommand` builds on
+   * it): called with EVALSHA, falling back to EVAL on NOSCRIPT.
+   */
+  registerScript(lua: Payload): JsScript
+  /**
+   * The cached form of any allow-listed read (`['ZRANGE', k, '0', '-1']`),
+   * answered from L1 when it holds that reply; the reply converts as
+   * `command`'s does. A command outside the allow-list is refused with
+   * `InvalidArgument` (use `command` for it).
+   */
+  read(args: CommandArgs): Promise<Reply>
+  /** Whether a hash has `field`: 1 or 0. */
+  hexists(key: Key, field: Field): Promise<number>
+  /** How many fields a hash has (0 when the key is missing). */
+  hlen(key: Key): Promise<number>
+  /** The field names of a hash, in Redis's order. */
+  hkeys(key: Key): Promise<Array<Buffer>>
+  /** The values of a hash, in Redis's order. */
+  hvals(key: Key): Promise<Array<Buffer>>
+  /** The members of a set (unordered). */
+  smembers(key: Key): Promise<Array<Buffer>>
+  /** Whether `member` is in the set: 1 or 0. */
+  sismember(key: Key, member: Member): Promise<number>
+  /** For each member (an array, or the rest arguments), 1 or 0. */
+  smismember(key: Key, members: MemberOrMembers): Promise<Array<number>>
+  /** How many members a set has. */
+  scard(key: Key): Promise<number>
+  /** The score of `member` as a number (ioredis gives a string), or `null`. */
+  zscore(key: Key, member: Member): Promise<number | null>
+  /** The scores of several members, in order (`null` for missing ones). */
+  zmscore(key: Key, members: MemberOrMembers): Promise<Array<number | null>>
+  /**
+   * Members of a sorted set by rank (`start`, `stop` indexes), or by
+   * score / lex range with `{ by: 'score' | 'lex' }` (bounds such as
+   * `'(1'`, `'-inf'`, `'[a'`), optionally `rev` and `limit`. With
+   * `'WITHSCORES'` (or `{ withScores: true }`): `[[member, score], ...]`.
+   */
+  zrange(key: Key, start: Bound, stop: Bound, options?: ZRangeOptions | undefined | null): Promise<Array<Buffer> | ScoredMembers>
+  /** The rank of `member` (lowest score first), or `null`. */
+  zrank(key: Key, member: Member): Promise<number | null>
+  /** The rank of `member` (highest score first), or `null`. */
+  zrevrank(key: Key, member: Member): Promise<number | null>
+  /** How many members a sorted set has. */
+  zcard(key: Key): Promise<number>
+  /**
+   * How many members have a score within `min`..`max` (numbers, or
+   * bounds such as `'(1'`, `'-inf'`).
+   */
+  zcount(key: Key, min: Bound, max: Bound): Promise<number>
+  /**
+   * The elements of a list from `start` to `stop` (inclusive; negative
+   * indexes count from the end).
+   */
+  lrange(key: Key, start: Int, stop: Int): Promise<Array<Buffer>>
+  /** The element at `index`, or `null`. */
+  lindex(key: Key, index: Int): Promise<Buffer | null>
+  /** The length of a list. */
+  llen(key: Key): Promise<number>
+  /** Whether `key` exists: 1 or 0 (one key: the cached form of EXISTS). */
+  exists(key: Key): Promise<number>
+  /**
+   * The length of a string value (of the stored value: see the README
+   * on compression).
+   */
+  strlen(key: Key): Promise<number>
+  /** The type of `key`: `'string'`, `'hash'`, ..., `'none'` when missing. */
+  type(key: Key): Promise<string>
+  /** The bit at `offset` of a string value: 1 or 0. */
+  getbit(key: Key, offset: Int): Promise<number>
+  /**
+   * How many bits are set, in the whole value or between the byte
+   * indexes `start` and `end` (both or neither).
+   */
+  bitcount(key: Key, start?: Int | undefined | null, end?: Int | undefined | null): Promise<number>
+  /** Adds 1 to a counter; resolves the new value. */
+  incr(key: Key): Promise<number>
+  /** Adds `increment` to a counter; resolves the new value. */
+  incrby(key: Key, increment: Int): Promise<number>
+  /** Subtracts 1 from a counter; resolves the new value. */
+  decr(key: Key): Promise<number>
+  /** Subtracts `decrement` from a counter; resolves the new value. */
+  decrby(key: Key, decrement: Int): Promise<number>
+  /** Adds `increment` to a hash field; resolves the new value. */
+  hincrby(key: Key, field: Field, increment: Int): Promise<number>
+  /**
+   * Adds members to a set (an array, or the rest arguments); resolves how
+   * many were new.
+   */
+  sadd(key: Key, members: MemberOrMembers): Promise<number>
+  /** Removes members from a set; resolves how many were there. */
+  srem(key: Key, members: MemberOrMembers): Promise<number>
+  /**
+   * Adds or updates sorted-set members: `zadd(key, score, member, ...)`
+   * as in ioredis (index.js gathers the pairs); resolves how many were new.
+   */
+  zadd(key: Key, members: ScoreMembers): Promise<number>
+  /** Removes sorted-set members; resolves how many were there. */
+  zrem(key: Key, members: MemberOrMembers): Promise<number>
+  /**
+   * Adds `increment` to a member's score; resolves the new score as a
+   * number.
+   */
+  zincrby(key: Key, increment: Score, member: Member): Promise<number>
+  /**
+   * Prepends values to a list (an array, or the rest arguments);
+   * resolves its new length.
+   */
+  lpush(key: Key, values: ValueOrValues): Promise<number>
+  /** Appends values to a list; resolves its new length. */
+  rpush(key: Key, values: ValueOrValues): Promise<number>
+  /** Removes and returns the first element, or `null`. */
+  lpop(key: Key): Promise<Buffer | null>
+  /** Removes and returns the last element, or `null`. */
+  rpop(key: Key): Promise<Buffer | null>
+  /**
+   * Keeps only the elements from `start` to `stop`; resolves `'OK'` as
+   * ioredis does.
+   */
+  ltrim(key: Key, start: Int, stop: Int): Promise<string>
+  /** Removes the expiry of `key`: 1 when it had one, else 0. */
+  persist(key: Key): Promise<number>
 }
 export type JsCache = Cache
+
+/**
+ * Commands queued for one write (`cache.pipeline()`, `cache.multi()`).
+ * The command methods (`hget`, `incr`, ...) come from index.js.
+ */
+export declare class Pipeline {
+  /** How many commands are queued. */
+  get length(): number
+  /** Whether `exec()` sends MULTI ... EXEC (`cache.multi()`). */
+  get transaction(): boolean
+  /**
+   * Sends the queued commands and empties the pipeline. Resolves
+   * ioredis's `[[error | null, reply], ...]` in call order: one command's
+   * error (WRONGTYPE) is its own entry. A transactional pipeline rejects
+   * as a whole when the server refused a command while queueing
+   * (EXECABORT: nothing ran) or the connection failed.
+   */
+  exec(): Promise<Results>
+}
+export type JsPipeline = Pipeline
 
 /**
  * One SCAN in progress; `Cache.scan()` iterates over it. Not constructed
@@ -263,3 +556,54 @@ export declare class ScanCursor {
   /** The next batch (possibly empty), or `null` when the scan is done. */
   nextBatch(): Promise<Array<Buffer> | null>
 }
+
+/** A registered Lua script (`cache.registerScript(lua)`). */
+export declare class Script {
+  /**
+   * Runs the script with `keys` (KEYS) and `args` (ARGV): EVALSHA, or
+   * EVAL when the server answers NOSCRIPT. The reply converts as
+   * `command`'s does; the declared keys are dropped from L1.
+   */
+  call(keys?: Keys | undefined | null, args?: CommandArgs | undefined | null): Promise<Reply>
+  /** The script's SHA1 (lower-case hex). */
+  get sha1(): string
+}
+export type JsScript = Script
+
+/**
+ * An optimistic transaction on a dedicated connection (`cache.watch()`,
+ * and what `transaction(fn)` passes to `fn`). Before `multi()`,
+ * `command()` runs at once (never from L1); after it, `queue()` queues for
+ * `exec()`.
+ */
+export declare class Transaction {
+  /** Watches more keys (`WATCH`); refused after `multi()`. */
+  watch(keys: Keys): Promise<undefined>
+  /**
+   * Runs a command now on the transaction's connection (reads never come
+   * from L1 nor fill it); after `multi()` it is queued instead and
+   * resolves `'QUEUED'`.
+   */
+  command(args: CommandArgs): Promise<Reply>
+  /** Starts the queued part: later commands go out with `exec()`. */
+  multi(): void
+  /** Queues a command for `exec()` (refused commands throw now). */
+  queue(args: CommandArgs): void
+  /** How many commands are queued. */
+  get queued(): number
+  /** Whether a command now is queued rather than run at once. */
+  get queueing(): boolean
+  /**
+   * Sends MULTI, the queued commands and EXEC; resolves
+   * `[[error | null, reply], ...]`. Rejects with `NC_TRANSACTION_ABORTED`
+   * when a watched key changed (nothing ran).
+   */
+  exec(): Promise<Results>
+  /** Ends the transaction (UNWATCH / DISCARD) and returns the connection. */
+  reset(): Promise<undefined>
+}
+export type JsTransaction = Transaction
+
+/** Core's retry policy for one `transaction()` call. */
+export declare class TransactionRetries {}
+export type JsTransactionRetries = TransactionRetries

@@ -503,7 +503,150 @@ if (typeof Symbol.dispose === 'symbol') {
   });
 }
 
-module.exports = { Cache, ScanCursor, codes, version, localCopies, _setClock: setClock };
+// --- ioredis shapes over the native typed helpers, pipelines, transactions ---
+//
+// Conversion only: rest arguments gathered into the array the native method
+// takes, and ioredis's chainable pipeline methods queuing raw commands.
+// Every rule is core's.
+const { Pipeline, Transaction, Script } = native;
+const rest = (args) => (args.length === 1 && Array.isArray(args[0]) ? args[0] : args);
+for (const name of ['sadd', 'srem', 'zrem', 'lpush', 'rpush', 'smismember', 'zmscore']) {
+  const nativeFn = proto[name];
+  proto[name] = function (key, ...members) {
+    return nativeFn.call(this, key, rest(members));
+  };
+}
+const nativeZadd = proto.zadd;
+proto.zadd = function zadd(key, ...pairs) {
+  return nativeZadd.call(this, key, rest(pairs));
+};
+const nativeHmget = proto.hmget;
+proto.hmget = function hmget(key, ...fields) {
+  return nativeHmget.call(this, key, rest(fields));
+};
+const kScripts = Symbol('nearcache.scripts');
+// ioredis's argument flattening: arrays are spread, and a plain object
+// (`hset(key, { f: 'v' })`, `mset({ k: 'v' })`) becomes its key, value pairs.
+const isPlainObject = (a) => a !== null && typeof a === 'object' && !Buffer.isBuffer(a) && !ArrayBuffer.isView(a);
+const flat = (args) =>
+  args.flatMap((a) => (Array.isArray(a) ? a : a instanceof Map ? [...a].flat() : isPlainObject(a) ? Object.entries(a).flat() : [a]));
+// Redis commands a pipeline offers as methods (ioredis's names); `call`
+// queues any other.
+const PIPELINE_COMMANDS = (
+  'get set del exists expire pexpire persist ttl pttl incr incrby decr decrby strlen type getbit bitcount ' +
+  'mget mset hget hmget hgetall hset hdel hexists hlen hkeys hvals hincrby sadd srem smembers sismember ' +
+  'smismember scard zadd zrem zscore zmscore zrange zrank zrevrank zcard zcount zincrby lpush rpush lpop ' +
+  'rpop lrange lindex llen ltrim'
+).split(' ');
+for (const name of PIPELINE_COMMANDS) {
+  Pipeline.prototype[name] = function (...args) {
+    this._cmd([name.toUpperCase(), ...flat(args)]);
+    return this;
+  };
+}
+Pipeline.prototype.call = function call(...args) {
+  this._cmd(flat(args));
+  return this;
+};
+Pipeline.prototype.evalScript = function evalScript(script, keys, args) {
+  this._script(script, keys || [], args || []);
+  return this;
+};
+Transaction.prototype.evalScript = function evalScript(script, keys, args) {
+  this._queueScript(script, keys || [], args || []);
+  return this;
+};
+function withScripts(cache, target, queue) {
+  const scripts = cache[kScripts];
+  if (scripts === undefined) return target;
+  for (const [name, { script, numberOfKeys }] of scripts) {
+    target[name] = function (...args) {
+      const all = flat(args);
+      queue.call(this, script, all.slice(0, numberOfKeys), all.slice(numberOfKeys));
+      return this;
+    };
+  }
+  return target;
+}
+// pipeline() and multi(): a native pipeline with the defined scripts'
+// methods, `commands` (ioredis's array form) queued first.
+function newPipeline(cache, transaction, commands) {
+  const p = withScripts(cache, cache._pipeline(transaction), Pipeline.prototype.evalScript);
+  for (const command of commands || []) p.call(command);
+  return p;
+}
+Object.defineProperties(proto, {
+  pipeline: {
+    value: function pipeline(commands) {
+      return newPipeline(this, false, commands);
+    },
+    writable: true,
+    configurable: true,
+  },
+  multi: {
+    value: function multi(commands) {
+      return newPipeline(this, true, commands);
+    },
+    writable: true,
+    configurable: true,
+  },
+  // Optimistic check-and-set: `fn(tx)` reads with tx.command(), calls
+  // tx.multi() and queues with tx.queue(); EXEC aborted by a watched key
+  // runs fn again as core's TransactionRetries decides, then rejects with
+  // NC_TRANSACTION_ABORTED. Resolves the EXEC results ([[err, reply], ...]).
+  transaction: {
+    value: async function transaction(fn, ...keys) {
+      if (typeof fn !== 'function') throw typeError(`transaction: fn must be a function, got ${typeof fn}`);
+      const retries = this._transactionRetries();
+      for (;;) {
+        const tx = await this.watch(flat(keys));
+        try {
+          await fn(tx);
+        } catch (err) {
+          // fn's error is the one to report, whatever the reset says.
+          await tx.reset().catch(() => {});
+          throw err;
+        }
+        const out = await tx._execOrRetry(retries);
+        if (Array.isArray(out)) return out;
+        if (out > 0) await new Promise((resolve) => setTimeout(resolve, out));
+      }
+    },
+    writable: true,
+    configurable: true,
+  },
+  // ioredis's defineCommand: cache[name](...keys, ...args) runs the script;
+  // pipelines made afterwards get the same method.
+  defineCommand: {
+    value: function defineCommand(name, { numberOfKeys, lua } = {}) {
+      if (typeof name !== 'string' || name === '') throw typeError('defineCommand: name must be a non-empty string');
+      // A name the cache or a pipeline already has (get, exec, ...) would
+      // replace that method; a command defined before may be redefined.
+      const defined = this[kScripts] !== undefined && this[kScripts].has(name);
+      if (!defined && (name in this || name in Pipeline.prototype)) {
+        throw typeError(`defineCommand: ${name} is already a method of the cache or its pipelines`);
+      }
+      if (!Number.isInteger(numberOfKeys) || numberOfKeys < 0) {
+        throw typeError('defineCommand: numberOfKeys must be a non-negative integer');
+      }
+      const script = this.registerScript(lua);
+      if (this[kScripts] === undefined) Object.defineProperty(this, kScripts, { value: new Map() });
+      this[kScripts].set(name, { script, numberOfKeys });
+      Object.defineProperty(this, name, {
+        value: (...args) => {
+          const all = flat(args);
+          return script.call(all.slice(0, numberOfKeys), all.slice(numberOfKeys));
+        },
+        writable: true,
+        configurable: true,
+      });
+    },
+    writable: true,
+    configurable: true,
+  },
+});
+
+module.exports = { Cache, ScanCursor, Pipeline, Transaction, Script, codes, version, localCopies, _setClock: setClock };
 // The panic hook of test builds (`make node-test`), for the conformance
 // runner and test/cache.test.js; absent from release builds.
 if (typeof native._panicForTests === 'function') module.exports._panicForTests = native._panicForTests;

@@ -387,3 +387,21 @@ async fn another_retry_policy_waits_between_attempts() {
     let refused = nearcache::Error::new(ErrorKind::Connection, "gone");
     assert_eq!(retries.retry(refused).unwrap_err().kind(), ErrorKind::Connection);
 }
+
+#[tokio::test]
+async fn a_binding_driven_loop_counts_the_give_up_as_the_closure_form_does() {
+    let redis = TestRedis::start().unwrap();
+    let cache = cache_with(&redis, |c| c.redis.transaction_retries = 1);
+    let mut retries = cache.transaction_retries();
+    let aborted = || nearcache::Error::new(ErrorKind::TransactionAborted, "watched key changed");
+    let before = cache.stats().errors.get("NC_TRANSACTION_ABORTED").copied().unwrap_or(0);
+    assert_eq!(cache.retry_transaction(&mut retries, aborted()).unwrap(), Duration::ZERO, "one retry left");
+    let err = cache.retry_transaction(&mut retries, aborted()).unwrap_err();
+    assert!(err.message().contains("2 times"), "{err}");
+    let after = cache.stats().errors.get("NC_TRANSACTION_ABORTED").copied().unwrap_or(0);
+    assert_eq!(after - before, 1, "the give-up is counted once, the retried abort was not an error of the caller's");
+    // Errors passed through are not counted again.
+    let err = cache.retry_transaction(&mut retries, nearcache::Error::new(ErrorKind::Connection, "gone")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection);
+    assert_eq!(cache.stats().errors.get("NC_CONNECTION").copied().unwrap_or(0), 0);
+}

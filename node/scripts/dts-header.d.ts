@@ -39,6 +39,41 @@ export type Ttl = number | string
 /** The arguments of a raw command; numbers are sent as Redis reads them. */
 export type CommandArgs = Array<string | Buffer | number>
 
+/** A set or sorted-set member: a string (UTF-8) or bytes. */
+export type Member = string | Buffer
+/** One member, or several (`sadd(key, ['a', 'b'])`). */
+export type MemberOrMembers = Member | Array<Member>
+/** One list value, or several (`rpush(key, ['a', 'b'])`). */
+export type ValueOrValues = Payload | Array<Payload>
+/** An integer: a number without a fraction (within 2^53), or a decimal string. */
+export type Int = number | string
+/** A score: a number, or a string Redis reads as one (`'+inf'`). */
+export type Score = number | string
+/** A range bound as Redis reads it: a number, or a string such as `'(1'`, `'-inf'`, `'[a'`. */
+export type Bound = number | string
+/** `zadd`'s flat `[score, member, score, member, ...]` (ioredis's order). */
+export type ScoreMembers = Array<Score | Member>
+/** `zrange`'s options: `'WITHSCORES'` as in ioredis, or an object. */
+export type ZRangeOptions =
+  | 'WITHSCORES'
+  | 'withscores'
+  | {
+      /** `[[member, score], ...]` instead of the members. */
+      withScores?: boolean
+      /** `start` / `stop` are score or lex bounds, not indexes. */
+      by?: 'score' | 'lex'
+      rev?: boolean
+      limit?: { offset: Int; count: Int }
+    }
+/**
+ * `zrange(..., 'WITHSCORES')`: `[[member, score], ...]`, the score a
+ * number. (ioredis returns a flat `[member, score, ...]` of strings; the
+ * pairs are the shape every nearcache language returns.)
+ */
+export type ScoredMembers = Array<[Buffer, number]>
+/** A pipeline's or transaction's results (ioredis's shape), in call order. */
+export type Results = Array<[null, Reply] | [Error & { code: ErrorCode }, undefined]>
+
 /** Options of `set`. */
 export interface SetOptions {
   /** Milliseconds, or a duration string such as "30s". */
@@ -131,9 +166,118 @@ export interface Cache {
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
   scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
+  // ioredis's rest-argument forms (an array works too).
+  sadd(key: Key, ...members: Array<Member>): Promise<number>
+  srem(key: Key, ...members: Array<Member>): Promise<number>
+  zrem(key: Key, ...members: Array<Member>): Promise<number>
+  smismember(key: Key, ...members: Array<Member>): Promise<Array<number>>
+  zmscore(key: Key, ...members: Array<Member>): Promise<Array<number | null>>
+  lpush(key: Key, ...values: Array<Payload>): Promise<number>
+  rpush(key: Key, ...values: Array<Payload>): Promise<number>
+  /** `zadd(key, score, member, score, member, ...)` as in ioredis. */
+  zadd(key: Key, ...scoreMembers: Array<Score | Member>): Promise<number>
+  hmget(key: Key, ...fields: Array<Field>): Promise<Array<Buffer | null>>
+  /**
+   * ioredis's `pipeline()`: chain commands (`.hget(k, f).incr(n)`), then
+   * `exec()` sends them in one write and resolves `[[err, reply], ...]` in
+   * call order. Allow-listed reads that L1 holds are answered from it.
+   * `commands` (`[['set', 'k', 'v'], ...]`) queues those first.
+   */
+  pipeline(commands?: Array<CommandArgs>): Pipeline
+  /** ioredis's `multi()`: the same, sent as MULTI ... EXEC (atomic). */
+  multi(commands?: Array<CommandArgs>): Pipeline
+  /**
+   * Optimistic check-and-set: WATCHes `keys` on a dedicated connection and
+   * runs `fn(tx)`: `await tx.command([...])` reads now (never from L1),
+   * then `tx.multi()` and `tx.queue([...])` queue the writes. When a watched
+   * key changed before EXEC, `fn` runs again, up to
+   * `redis.transaction_retries` times, then rejects with
+   * `NC_TRANSACTION_ABORTED`. Resolves EXEC's results.
+   */
+  transaction(fn: (tx: Transaction) => unknown, ...keys: Array<Key | Keys>): Promise<Results>
+  /**
+   * ioredis's `defineCommand`: afterwards `cache[name](...keys, ...args)`
+   * runs the script (EVALSHA, EVAL on NOSCRIPT), and so do pipelines made
+   * afterwards. TypeScript: declare it on `interface Cache` / `interface
+   * Pipeline` of module 'nearcache'.
+   */
+  defineCommand(name: string, definition: { numberOfKeys: number; lua: string | Buffer }): void
   /** `await using cache = new Cache(...)`: the same as `close()` (defined where the runtime has the symbol). */
   [Symbol.asyncDispose](): Promise<void>
   /** `using cache = ...`: starts `close()` without waiting for it (where the runtime has the symbol). */
   [Symbol.dispose](): void
 }
 
+
+/** An argument of a pipeline's command methods: arrays are spread, as in ioredis. */
+export type PipelineArg = string | Buffer | number | Array<string | Buffer | number>
+
+/**
+ * The chainable command methods of `pipeline()` / `multi()` (index.js), each
+ * queuing the raw command and returning the pipeline; `exec()` resolves each
+ * command's raw reply (as `command` converts it) or its error.
+ */
+export interface Pipeline {
+  get(key: Key): this
+  set(key: Key, value: Payload, ...options: Array<string | number>): this
+  del(...keys: Array<Key | Keys>): this
+  exists(...keys: Array<Key | Keys>): this
+  expire(key: Key, seconds: Int): this
+  pexpire(key: Key, ms: Int): this
+  persist(key: Key): this
+  ttl(key: Key): this
+  pttl(key: Key): this
+  incr(key: Key): this
+  incrby(key: Key, increment: Int): this
+  decr(key: Key): this
+  decrby(key: Key, decrement: Int): this
+  strlen(key: Key): this
+  type(key: Key): this
+  getbit(key: Key, offset: Int): this
+  bitcount(key: Key, ...range: Array<Int>): this
+  mget(...keys: Array<Key | Keys>): this
+  mset(...args: Array<PipelineArg | Record<string, Payload>>): this
+  hget(key: Key, field: Field): this
+  hmget(key: Key, ...fields: Array<Field | Fields>): this
+  hgetall(key: Key): this
+  hset(key: Key, ...args: Array<PipelineArg | Record<string, Payload>>): this
+  hdel(key: Key, ...fields: Array<Field | Fields>): this
+  hexists(key: Key, field: Field): this
+  hlen(key: Key): this
+  hkeys(key: Key): this
+  hvals(key: Key): this
+  hincrby(key: Key, field: Field, increment: Int): this
+  sadd(key: Key, ...members: Array<PipelineArg>): this
+  srem(key: Key, ...members: Array<PipelineArg>): this
+  smembers(key: Key): this
+  sismember(key: Key, member: Member): this
+  smismember(key: Key, ...members: Array<PipelineArg>): this
+  scard(key: Key): this
+  zadd(key: Key, ...scoreMembers: Array<PipelineArg>): this
+  zrem(key: Key, ...members: Array<PipelineArg>): this
+  zscore(key: Key, member: Member): this
+  zmscore(key: Key, ...members: Array<PipelineArg>): this
+  zrange(key: Key, start: Bound, stop: Bound, ...options: Array<PipelineArg>): this
+  zrank(key: Key, member: Member): this
+  zrevrank(key: Key, member: Member): this
+  zcard(key: Key): this
+  zcount(key: Key, min: Bound, max: Bound): this
+  zincrby(key: Key, increment: Score, member: Member): this
+  lpush(key: Key, ...values: Array<PipelineArg>): this
+  rpush(key: Key, ...values: Array<PipelineArg>): this
+  lpop(key: Key): this
+  rpop(key: Key): this
+  lrange(key: Key, start: Int, stop: Int): this
+  lindex(key: Key, index: Int): this
+  llen(key: Key): this
+  ltrim(key: Key, start: Int, stop: Int): this
+  /** Any other command: `call('HSETNX', key, field, value)`. */
+  call(...args: Array<PipelineArg>): this
+  /** Queues a call of a registered script. */
+  evalScript(script: Script, keys?: Keys, args?: CommandArgs): this
+}
+
+export interface Transaction {
+  /** Queues a call of a registered script (EVAL inside MULTI). */
+  evalScript(script: Script, keys?: Keys, args?: CommandArgs): this
+}

@@ -28,7 +28,7 @@ use crate::settle::{self, Promise};
 /// kept coherent by server-assisted invalidation.
 #[napi(js_name = "Cache")]
 pub struct JsCache {
-    cache: nearcache::Cache,
+    pub(crate) cache: nearcache::Cache,
     /// Hits that index.js answered from its own copies without calling
     /// core (see `_view`), added to core's counters in `stats()`.
     js_hits: AtomicU64,
@@ -53,7 +53,7 @@ impl JsCache {
     }
 
     /// A sync method: converted `args`, one core call.
-    fn call<A: Arg, T>(
+    pub(crate) fn call<A: Arg, T>(
         &self,
         env: &Env,
         args: A,
@@ -64,7 +64,7 @@ impl JsCache {
 
     /// An async method: converted `args`, one core future, run on core's
     /// runtime; its result settles the Promise.
-    fn promise<A, T, F>(
+    pub(crate) fn promise<A, T, F>(
         &self,
         env: &Env,
         args: A,
@@ -75,21 +75,13 @@ impl JsCache {
         T: ToNapiValue + Send + 'static,
         F: Future<Output = nearcache::Result<T>> + Send + 'static,
     {
-        let env = env.raw();
-        guard(env, || {
-            // Counted in flight (refused once the cache is closing), so
-            // that close() waits for it.
-            match args.take().and_then(|args| Ok((self.cache.start_work()?, args))) {
-                Ok((in_flight, args)) => settle::spawn_in_flight(env, Some(in_flight), call(self.cache.clone(), args)),
-                Err(arg) => settle::rejected(env, arg),
-            }
-            .map_err(napi_failure)
-        })
+        let cache = self.cache.clone();
+        counted(env, &self.cache, args, move |args| call(cache, args))
     }
 
     /// An async method whose answer core may have at once (an L1 hit): the
     /// Promise is settled now, and only a miss goes to core's runtime.
-    fn ready<A: Arg, T, U>(
+    pub(crate) fn ready<A: Arg, T, U>(
         &self,
         env: &Env,
         args: A,
@@ -115,6 +107,31 @@ impl JsCache {
             .map_err(napi_failure)
         })
     }
+}
+
+/// Runs `work` on converted `args` on core's runtime, counted in flight by
+/// `cache` (refused once it is closing) so that `close()` waits for it; an
+/// argument error rejects the Promise. Every async method goes through
+/// here, the Cache's and those of its pipelines, transactions and scripts.
+pub(crate) fn counted<A, T, F>(
+    env: &Env,
+    cache: &nearcache::Cache,
+    args: A,
+    work: impl FnOnce(A::Out) -> F,
+) -> Result<Promise<T>>
+where
+    A: Arg,
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = nearcache::Result<T>> + Send + 'static,
+{
+    let env = env.raw();
+    guard(env, || {
+        match args.take().and_then(|args| Ok((cache.start_work()?, args))) {
+            Ok((in_flight, args)) => settle::spawn_in_flight(env, Some(in_flight), work(args)),
+            Err(arg) => settle::rejected(env, arg),
+        }
+        .map_err(napi_failure)
+    })
 }
 
 /// An L1 answer: the hit converted, `null` for a cached absence,

@@ -64,6 +64,7 @@ macro_rules! arg_tuple {
 arg_tuple!(A);
 arg_tuple!(A, B);
 arg_tuple!(A, B, C);
+arg_tuple!(A, B, C, D);
 
 /// Implements `FromNapiValue` (conversion kept for the method to deliver)
 /// and [`Arg`] for an argument type from its conversion function.
@@ -109,6 +110,9 @@ names!(
     PrefixName = "prefix",
     PatternName = "pattern",
     PathName = "path",
+    MemberName = "member",
+    MembersName = "members",
+    ValuesName = "values",
 );
 
 /// A string (UTF-8) or Buffer / Uint8Array, read without allocating when it
@@ -125,6 +129,7 @@ pub type Payload<'a> = Text<'a, ValueName>;
 pub type Field<'a> = Text<'a, FieldName>;
 pub type Prefix<'a> = Text<'a, PrefixName>;
 pub type Pattern<'a> = Text<'a, PatternName>;
+pub type Member<'a> = Text<'a, MemberName>;
 /// A config file's path (`Cache.fromConfig`), decoded as UTF-8.
 pub type Path<'a> = Text<'a, PathName>;
 
@@ -206,6 +211,8 @@ pub type Fields = List<FieldsName>;
 pub struct OneOrMany<N: Name>(ArgResult<Vec<Bytes>>, PhantomData<N>);
 pub type KeyOrKeys = OneOrMany<KeysName>;
 pub type FieldOrFields = OneOrMany<FieldsName>;
+pub type MemberOrMembers = OneOrMany<MembersName>;
+pub type ValueOrValues = OneOrMany<ValuesName>;
 
 /// `[[k, v], ...]` pairs, or the own enumerable properties of an object.
 pub struct Pairs<N: Name>(ArgResult<Vec<(Bytes, Bytes)>>, PhantomData<N>);
@@ -342,6 +349,178 @@ fn command_args(env: sys::napi_env, value: sys::napi_value) -> ArgResult<Vec<Byt
         });
     }
     Ok(parts)
+}
+
+/// An integer argument (`incrby`'s amount, `lrange`'s indexes): a number
+/// with no fractional part within 2^53, or a decimal string (ioredis
+/// accepts both). Only the JavaScript type is checked here.
+pub struct Int(ArgResult<i64>);
+js_arg!(Int, i64, int_arg);
+
+fn int_arg(env: sys::napi_env, value: sys::napi_value) -> ArgResult<i64> {
+    integer(env, value, "the argument")
+}
+
+fn integer(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<i64> {
+    const SAFE: f64 = 9_007_199_254_740_991.0;
+    match type_of(env, value) {
+        sys::ValueType::napi_number => {
+            let n = number(env, value);
+            if n.fract() == 0.0 && n.abs() <= SAFE {
+                Ok(n as i64)
+            } else {
+                Err(ArgError::wrong_type(format!("{what} must be an integer, got {n}")))
+            }
+        }
+        sys::ValueType::napi_string => {
+            let text = String::from_utf8_lossy(&string_bytes(env, value)).into_owned();
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| ArgError::wrong_type(format!("{what} must be an integer, got \"{text}\"")))
+        }
+        _ => Err(expected(env, value, what, "an integer")),
+    }
+}
+
+/// A score (`zincrby`): a number, or a string Redis reads as one
+/// (`"+inf"`). Whether it is a valid score is core's decision.
+pub struct Score(ArgResult<f64>);
+js_arg!(Score, f64, score_arg);
+
+fn score_arg(env: sys::napi_env, value: sys::napi_value) -> ArgResult<f64> {
+    score(env, value, "score")
+}
+
+fn score(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<f64> {
+    match type_of(env, value) {
+        sys::ValueType::napi_number => Ok(number(env, value)),
+        sys::ValueType::napi_string => {
+            let text = String::from_utf8_lossy(&string_bytes(env, value)).into_owned();
+            match text.trim().to_ascii_lowercase().as_str() {
+                "+inf" | "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                t => t
+                    .parse::<f64>()
+                    .map_err(|_| ArgError::wrong_type(format!("{what} must be a number, got \"{text}\""))),
+            }
+        }
+        _ => Err(expected(env, value, what, "a number")),
+    }
+}
+
+/// A range bound as Redis reads it (`zcount`, `zrange` by score or lex):
+/// a number, or a string such as `"(1"`, `"-inf"`, `"[a"`.
+pub struct Bound(ArgResult<String>);
+js_arg!(Bound, String, bound);
+
+fn bound(env: sys::napi_env, value: sys::napi_value) -> ArgResult<String> {
+    match type_of(env, value) {
+        sys::ValueType::napi_number => Ok(String::from_utf8_lossy(&args::number_arg(number(env, value))?).into_owned()),
+        sys::ValueType::napi_string => Ok(String::from_utf8_lossy(&string_bytes(env, value)).into_owned()),
+        _ => Err(expected(env, value, "bound", "a number or a string like \"(1\"")),
+    }
+}
+
+/// `zadd`'s members: `[score, member, score, member, ...]` (ioredis's
+/// argument order; index.js gathers the rest arguments into it).
+pub struct ScoreMembers(ArgResult<Vec<(f64, Bytes)>>);
+js_arg!(ScoreMembers, Vec<(f64, Bytes)>, score_members);
+
+fn score_members(env: sys::napi_env, value: sys::napi_value) -> ArgResult<Vec<(f64, Bytes)>> {
+    let items = array(env, value, "members")?;
+    if items.len() % 2 != 0 {
+        return Err(ArgError::wrong_type("zadd takes score, member pairs: an even number of arguments after the key"));
+    }
+    items
+        .chunks(2)
+        .enumerate()
+        .map(|(i, pair)| {
+            Ok((score(env, pair[0], &format!("score {i}"))?, bytes(env, pair[1], &format!("member {i}"))?))
+        })
+        .collect()
+}
+
+/// `zrange`'s fourth argument: `'WITHSCORES'` (ioredis's trailing option),
+/// or `{ withScores, by: 'score' | 'lex', rev, limit: { offset, count } }`.
+pub struct ZRangeOptions(ArgResult<ZRangeSpec>);
+js_arg!(ZRangeOptions, ZRangeSpec, zrange_options);
+
+#[derive(Default)]
+pub(crate) struct ZRangeSpec {
+    pub with_scores: bool,
+    pub by: Option<String>,
+    pub rev: bool,
+    pub limit: Option<(i64, i64)>,
+}
+
+fn zrange_options(env: sys::napi_env, value: sys::napi_value) -> ArgResult<ZRangeSpec> {
+    match type_of(env, value) {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => return Ok(ZRangeSpec::default()),
+        sys::ValueType::napi_string => {
+            let text = String::from_utf8_lossy(&string_bytes(env, value)).into_owned();
+            if text.eq_ignore_ascii_case("withscores") {
+                return Ok(ZRangeSpec { with_scores: true, ..ZRangeSpec::default() });
+            }
+            return Err(ArgError::wrong_type(format!("zrange: unknown option \"{text}\" (only 'WITHSCORES')")));
+        }
+        _ => {}
+    }
+    let object = options(env, value, "options")?;
+    let by = match type_of(env, property(env, object, c"by")) {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+        sys::ValueType::napi_string => {
+            Some(String::from_utf8_lossy(&string_bytes(env, property(env, object, c"by"))).into_owned())
+        }
+        _ => return Err(expected(env, property(env, object, c"by"), "options.by", "'score' or 'lex'")),
+    };
+    let limit_value = property(env, object, c"limit");
+    let limit = match type_of(env, limit_value) {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+        _ => {
+            let limit = options(env, limit_value, "options.limit")?;
+            Some((
+                integer(env, property(env, limit, c"offset"), "options.limit.offset")?,
+                integer(env, property(env, limit, c"count"), "options.limit.count")?,
+            ))
+        }
+    };
+    Ok(ZRangeSpec {
+        with_scores: boolean(env, property(env, object, c"withScores"), "options.withScores")?,
+        by,
+        rev: boolean(env, property(env, object, c"rev"), "options.rev")?,
+        limit,
+    })
+}
+
+/// `zrange(..., 'WITHSCORES')`: `[[member, score], ...]`.
+pub struct ScoredMembers(pub Vec<(Bytes, f64)>);
+
+impl ToNapiValue for ScoredMembers {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let mut items = Vec::with_capacity(val.0.len());
+        for (member, score) in val.0 {
+            items.push(new_array(env, vec![buffer(env, &member)?, number_value(env, score)]));
+        }
+        Ok(new_array(env, items))
+    }
+}
+
+/// The results of a pipeline or transaction in ioredis's shape:
+/// `[[error | null, reply], ...]`, one entry per command in call order.
+pub struct Results(pub Vec<nearcache::Result<nearcache::Reply>>);
+
+impl ToNapiValue for Results {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let mut items = Vec::with_capacity(val.0.len());
+        for result in val.0 {
+            items.push(match result {
+                Ok(value) => new_array(env, vec![null(env), reply(env, value)?]),
+                // SAFETY: JS thread.
+                Err(e) => new_array(env, vec![unsafe { crate::error::to_js(env, e) }, undefined(env)]),
+            });
+        }
+        Ok(new_array(env, items))
+    }
 }
 
 /// The writable bytes of a Uint8Array (`getLocalInto`'s target); named so

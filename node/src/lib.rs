@@ -6,7 +6,9 @@
 mod cache;
 mod convert;
 mod error;
+mod pipeline;
 mod settle;
+mod typed;
 
 use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::JsValue;
@@ -14,6 +16,7 @@ use napi_derive::napi;
 use nearcache::ErrorKind;
 
 pub use cache::{JsCache, ScanCursor};
+pub use pipeline::{JsPipeline, JsScript, JsTransaction, JsTransactionRetries};
 
 /// Adds `codes` to the module: a frozen object from each kind's name to its
 /// code (`codes.InvalidArgument` is `ErrorKind::InvalidArgument.code()`),

@@ -1,6 +1,20 @@
 // Compiled with `tsc --noEmit` (npm run typecheck): checks index.d.ts
 // against typical use. Never run.
-import { Cache, codes, localCopies, type ErrorCode, type Key, type Reply, type Stats, type Ttl } from '..'
+import {
+  Cache,
+  Pipeline,
+  Script,
+  Transaction,
+  codes,
+  localCopies,
+  type ErrorCode,
+  type Key,
+  type Reply,
+  type Results,
+  type ScoredMembers,
+  type Stats,
+  type Ttl,
+} from '..'
 
 async function main(): Promise<void> {
   const cache = new Cache({ url: 'redis://127.0.0.1:6399', l1: { max_bytes: '64MiB' } })
@@ -56,6 +70,47 @@ async function main(): Promise<void> {
   // @ts-expect-error: the kept-copy rules are read-only
   localCopies.revisitMs = 5
   void [none, invalid, revisit]
+  // Issue 15: typed reads and writes, read, pipelines, transactions, scripts.
+  const has: number = await cache.hexists('h', 'f')
+  const names: Buffer[] = await cache.hkeys('h')
+  const members: Buffer[] = await cache.smembers('s')
+  const flags: number[] = await cache.smismember('s', 'a', 'b')
+  const score: number | null = await cache.zscore('z', 'a')
+  const scores: Array<number | null> = await cache.zmscore('z', ['a', 'b'])
+  const range = await cache.zrange('z', 0, -1)
+  const scored = (await cache.zrange('z', '(1', '+inf', { by: 'score', withScores: true })) as ScoredMembers
+  const [firstMember, firstScore]: [Buffer, number] = scored[0]
+  const rank: number | null = await cache.zrank('z', 'a')
+  const items: Buffer[] = await cache.lrange('l', 0, -1)
+  const item: Buffer | null = await cache.lindex('l', '-1')
+  const kind: string = await cache.type('k')
+  const bits: number = await cache.bitcount('k', 0, 1)
+  const read: Reply = await cache.read(['ZRANGE', 'z', '0', '-1'])
+  const counted: number = await cache.incrby('n', 5)
+  const addedMembers: number = await cache.sadd('s', 'a', 'b')
+  const addedScores: number = await cache.zadd('z', 1, 'a', 2, 'b')
+  const pushed: number = await cache.rpush('l', ['x', Buffer.from('y')])
+  const popped: Buffer | null = await cache.lpop('l')
+  const trimmed: string = await cache.ltrim('l', 0, 9)
+  const pipeline: Pipeline = cache.pipeline().hget('h', 'f').incr('n').zadd('z', 1, 'a').call('HSETNX', 'h', 'g', 1)
+  const results: Results = await pipeline.exec()
+  const [err, first] = results[0]
+  const atomic: Results = await cache.multi([['SET', 'k', 'v']]).hset('h', { f: 'v' }).exec()
+  const txResults: Results = await cache.transaction(async (tx: Transaction) => {
+    const seen: Reply = await tx.command(['GET', 'k'])
+    tx.multi()
+    tx.queue(['SET', 'k', String(seen)])
+  }, 'k')
+  cache.defineCommand('addTo', { numberOfKeys: 1, lua: "return redis.call('INCRBY', KEYS[1], ARGV[1])" })
+  const script: Script = cache.registerScript('return 1')
+  const scriptReply: Reply = await script.call(['k'], ['1'])
+  const sha: string = script.sha1
+  // @ts-expect-error: a pipeline's exec resolves results, not a number
+  const wrong: number = await cache.pipeline().exec()
+  // @ts-expect-error: zadd's scores and members are strings, numbers or Buffers
+  void cache.zadd('z', true, 'a')
+  void [has, names, members, flags, score, scores, range, firstMember, firstScore, rank, items, item, kind, bits, read]
+  void [counted, addedMembers, addedScores, pushed, popped, trimmed, err, first, atomic, txResults, scriptReply, sha, wrong]
   const closing: Promise<void> = cache.close()
   const disposing: Promise<void> = cache[Symbol.asyncDispose]()
   await Promise.all([closing, disposing])

@@ -165,13 +165,21 @@ impl Cache {
             match attempt.await {
                 Ok(done) => return done,
                 Err(e) => {
-                    let delay = retries.retry(e).map_err(|e| self.count_give_up(e))?;
+                    let delay = self.retry_transaction(&mut retries, e)?;
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
                 }
             }
         }
+    }
+
+    /// [`TransactionRetries::retry`] for a binding that runs the attempts
+    /// itself (its body is a JavaScript function): the same decision, and
+    /// the give-up counted in [`Cache::stats`] as [`Cache::transaction`]
+    /// counts it, so every language reports the same errors.
+    pub fn retry_transaction(&self, retries: &mut TransactionRetries, err: Error) -> Result<Duration> {
+        retries.retry(err).map_err(|e| self.count_give_up(e))
     }
 
     /// Counts the error [`TransactionRetries::retry`] gives up with when it

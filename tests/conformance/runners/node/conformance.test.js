@@ -67,11 +67,38 @@ function replyMatches(actual, expected) {
   return Buffer.isBuffer(got) && got.equals(want);
 }
 
+/** The typed ops whose result typedMatches compares. */
+const TYPED = new Set(
+  ('hexists hlen sismember smismember scard zscore zmscore zrange zrank zrevrank zcard zcount lrange lindex llen ' +
+    'exists strlen type getbit bitcount incr incrby decr decrby hincrby sadd srem zadd zrem zincrby lpush rpush lpop rpop persist').split(' '),
+);
+
+/** A typed result against a scenario value: booleans are 1 / 0, byte strings Buffers (or strings). */
+function typedMatches(actual, expected) {
+  if (typeof expected === 'boolean') return actual === (expected ? 1 : 0);
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((x, i) => typedMatches(actual[i], x));
+  }
+  if (Buffer.isBuffer(expected)) return same(Buffer.isBuffer(actual) ? actual : Buffer.from(String(actual)), expected);
+  return replyMatches(actual, expected);
+}
+
+/** An unordered reply (HKEYS, SMEMBERS), sorted by bytes. */
+const sortedReply = (xs) => [...xs].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
 class Runner {
   constructor(url) {
     this.url = url;
     this.caches = new Map();
     this.loaderCalled = false;
+    this.scripts = new Map(); // lua -> registered script
+    this.outsider = null;
+  }
+
+  /** A client outside the scenario's caches (no L1): "another client". */
+  async outside() {
+    if (this.outsider === null) this.outsider = new Cache({ url: this.url, l1: { invalidation: 'off' } });
+    return this.outsider;
   }
 
   async run(step) {
@@ -152,6 +179,69 @@ class Runner {
       }
       case 'delete_prefix': return c.deletePrefix(data(s.prefix));
       case 'command': return c.command(s.args.map(data));
+      // Issue 15: typed reads and writes, read, pipelines, transactions, scripts.
+      case 'hexists': return c.hexists(data(s.key), data(s.field));
+      case 'hlen': return c.hlen(data(s.key));
+      case 'hkeys': return c.hkeys(data(s.key));
+      case 'hvals': return c.hvals(data(s.key));
+      case 'smembers': return c.smembers(data(s.key));
+      case 'sismember': return c.sismember(data(s.key), data(s.member));
+      case 'smismember': return c.smismember(data(s.key), s.members.map(data));
+      case 'scard': return c.scard(data(s.key));
+      case 'zscore': return c.zscore(data(s.key), data(s.member));
+      case 'zmscore': return c.zmscore(data(s.key), s.members.map(data));
+      case 'zrange': return c.zrange(data(s.key), s.start, s.stop, s.withscores ? 'WITHSCORES' : undefined);
+      case 'zrank': return c.zrank(data(s.key), data(s.member));
+      case 'zrevrank': return c.zrevrank(data(s.key), data(s.member));
+      case 'zcard': return c.zcard(data(s.key));
+      case 'zcount': return c.zcount(data(s.key), s.min, s.max);
+      case 'lrange': return c.lrange(data(s.key), s.start, s.stop);
+      case 'lindex': return c.lindex(data(s.key), s.index);
+      case 'llen': return c.llen(data(s.key));
+      case 'exists': return c.exists(data(s.key));
+      case 'strlen': return c.strlen(data(s.key));
+      case 'type': return c.type(data(s.key));
+      case 'getbit': return c.getbit(data(s.key), s.offset);
+      case 'bitcount': return 'start' in s ? c.bitcount(data(s.key), s.start, s.end) : c.bitcount(data(s.key));
+      case 'read': return c.read(s.args.map(data));
+      case 'incr': return c.incr(data(s.key));
+      case 'incrby': return c.incrby(data(s.key), s.by);
+      case 'decr': return c.decr(data(s.key));
+      case 'decrby': return c.decrby(data(s.key), s.by);
+      case 'hincrby': return c.hincrby(data(s.key), data(s.field), s.by);
+      case 'sadd': return c.sadd(data(s.key), s.members.map(data));
+      case 'srem': return c.srem(data(s.key), s.members.map(data));
+      // Scenario pairs are [member, score]; ioredis's zadd takes score, member.
+      case 'zadd': return c.zadd(data(s.key), s.members.flatMap(([m, score]) => [ttlMs(score), data(m)]));
+      case 'zrem': return c.zrem(data(s.key), s.members.map(data));
+      case 'zincrby': return c.zincrby(data(s.key), ttlMs(s.by), data(s.member));
+      case 'lpush': return c.lpush(data(s.key), s.values.map(data));
+      case 'rpush': return c.rpush(data(s.key), s.values.map(data));
+      case 'lpop': return c.lpop(data(s.key));
+      case 'rpop': return c.rpop(data(s.key));
+      case 'ltrim': return c.ltrim(data(s.key), s.start, s.stop);
+      case 'persist': return c.persist(data(s.key));
+      case 'pipeline': {
+        const commands = s.commands.map((args) => args.map(data));
+        return (s.transaction ? c.multi(commands) : c.pipeline(commands)).exec();
+      }
+      case 'watch_exec': {
+        const tx = await c.watch(s.watch.map(data));
+        try {
+          // "between": another client's commands after WATCH, before EXEC.
+          for (const args of s.between || []) await (await this.outside()).command(args.map(data));
+          for (const args of s.queue) tx.queue(args.map(data));
+        } catch (e) {
+          await tx.reset();
+          throw e;
+        }
+        return tx.exec();
+      }
+      case 'script': {
+        if (s.flush_scripts_first) await (await this.outside()).command(['SCRIPT', 'FLUSH']);
+        if (!this.scripts.has(s.lua)) this.scripts.set(s.lua, c.registerScript(s.lua));
+        return this.scripts.get(s.lua).call(s.keys.map(data), s.args.map(data));
+      }
       case 'stats': return c.stats();
       case 'close': return c.close();
       default: throw new Error(`unknown op ${op}`);
@@ -204,7 +294,29 @@ class Runner {
       case 'stats':
         for (const [name, want] of Object.entries(e)) check(got[name] === want, `stats.${name}: expected ${want}, got ${got[name]}`);
         return undefined;
+      // ioredis's shapes: yes/no answers are 1 / 0 (typedMatches takes
+      // `true` as 1), LTRIM resolves 'OK' where the scenario expects no value.
+      case 'ltrim':
+        return check(e === null && got === 'OK', msg());
+      case 'hkeys': case 'hvals': case 'smembers':
+        return check(typedMatches(sortedReply(got), sortedReply(e.map(data))), msg());
+      case 'pipeline': case 'watch_exec':
+        return check(
+          Array.isArray(got) &&
+            got.length === e.length &&
+            e.every((want, i) => {
+              const [err, value] = got[i];
+              if (want !== null && typeof want === 'object' && 'error' in want) {
+                return err instanceof Error && err.code === want.error && (!want.message_contains || err.message.includes(want.message_contains));
+              }
+              return err === null && replyMatches(value, want);
+            }),
+          msg(),
+        );
+      case 'read': case 'script':
+        return check(replyMatches(got, e), msg());
       default:
+        if (TYPED.has(op)) return check(typedMatches(got, e), msg());
         throw new Error(`unknown op ${op}`);
     }
   }
@@ -228,6 +340,7 @@ for (const file of fs.readdirSync(SCENARIOS).filter((f) => f.endsWith('.json')).
       }
     } finally {
       for (const c of runner.caches.values()) c.close();
+      if (runner.outsider !== null) runner.outsider.close();
     }
   });
 }
