@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance
+.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance examples-test version-test dist dist-test dist-source-test
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
 	$(CARGO) run --release -p nearcache-cli -- demo --seconds 5
 
 ## Run every test (what CI runs).
-test: deps lint unit c-test node-test python-test django-test conformance interop-test valkey-test
+test: deps lint unit version-test c-test node-test python-test django-test conformance interop-test valkey-test examples-test dist-test dist-source-test
 
 deps:
 	@scripts/install-deps.sh
@@ -44,6 +44,35 @@ python-test: deps
 	$(VENV)/bin/python -m mypy.stubtest nearcache._native
 	$(VENV)/bin/python -m mypy --strict python/py_src/nearcache python/tests
 
+## One version (issue 16): the workspace's `[workspace.package] version` is
+## the only one; package.json, the lock file, the header's NC_VERSION_*
+## macros, CHANGELOG.md and `nearcache --version` must agree
+## (scripts/version-check.py), and the checker's self-test changes each of
+## them in a copy and expects a failure. The installed packages' run-time
+## versions are checked by dist-test.
+version-test:
+	$(CARGO) build --quiet --locked -p nearcache-cli
+	$(PYTHON) scripts/version-check.py --cli "$$($(CARGO) metadata --format-version 1 --no-deps --locked | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/nearcache"
+	$(PYTHON) scripts/version-check.py --self-test
+
+## Release artifacts in dist/ (scripts/dist/build.sh): the Python wheel
+## (abi3, manylinux2014 x86_64) and sdist, the npm tarball (prebuilt
+## linux-x64-gnu addon + Rust sources), the C release tarball and the
+## nearcache .crate. Release builds in target/release, so after python-test,
+## node-test and c-test only the three final crates compile again.
+dist: deps
+	bash scripts/dist/build.sh
+
+## Installs every artifact of dist/ with cargo, rustc and the C compiler off
+## the PATH and smoke-tests each against a launched redis-server.
+dist-test: dist
+	bash scripts/dist/test.sh
+
+## The sdist and the npm tarball's rust/ build offline from the sources they
+## carry (scripts/dist/verify-sources.sh), with the toolchain.
+dist-source-test: dist
+	bash scripts/dist/verify-sources.sh
+
 ## Django's own generic cache backend tests (BaseCacheTests from the tests/
 ## of Django's sdist on PyPI, pinned in the script) against
 ## nearcache.contrib.django, in a venv of their own under target/ with the
@@ -72,6 +101,14 @@ node-test: deps
 	cd node && NEARCACHE_FEATURES=test-hooks node --test test/
 	cd node && npx vitest run --root vitest
 	cd node && npx tsc --noEmit -p test/tsconfig.json
+
+## The example services (examples/): the WSGI one and the node:http one on
+## one launched redis-server with the shared examples/nearcache.toml; a
+## session written by each is read by the other, then a short load run prints
+## each one's L1 hit rate and Redis commands/s (bounded: 2000 reads each, the
+## whole run under 50 s). Reuses the builds of python-test and node-test.
+examples-test: python-test node-test
+	$(VENV)/bin/python examples/run.py
 
 ## Node benchmark (not part of `make test`; numbers go to the README).
 node-bench: node-test

@@ -91,7 +91,7 @@ def row_ns(doc: Any, section: str, prefix: str) -> Optional[float]:
 def demo_rows(text: str) -> list[dict[str, str]]:
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if line.startswith("target") and i + 1 < len(lines) and lines[i + 1].startswith("---"):
+        if line.startswith("L1 hit rate") and i + 1 < len(lines) and lines[i + 1].startswith("---"):
             head = re.split(r"\s{2,}", line.strip())
             rows = []
             for data in lines[i + 2:]:
@@ -110,11 +110,11 @@ def chart(rows: list[dict[str, str]], png: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hit = [float(r["hit rate"].rstrip(" %")) for r in rows]
-    mean = [float(r["mean us"]) for r in rows]
+    hit = [float(r["measured"].rstrip(" %")) for r in rows]
+    mean = [float(r["avg us"]) for r in rows]
     naive = [float(r["naive us"]) for r in rows]
     p99 = [float(r["p99 us"]) for r in rows]
-    load_ = [float(r["Redis cmd/s"]) / 1000 for r in rows]
+    load_ = [float(r["Redis cmds/read"]) for r in rows]
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
     ax.plot(hit, mean, "o-", label="measured mean read (us)")
     ax.plot(hit, naive, "s--", label="naive: hit x rate + miss x (1 - rate)")
@@ -124,12 +124,12 @@ def chart(rows: list[dict[str, str]], png: Path) -> bool:
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
     ax2 = ax.twinx()
-    ax2.bar(hit, load_, width=2.5, alpha=0.25, color="gray", label="Redis commands (k/s)")
-    ax2.set_ylabel("Redis load (k commands/s)")
+    ax2.bar(hit, load_, width=2.5, alpha=0.25, color="gray", label="Redis commands per read")
+    ax2.set_ylabel("Redis load (commands per read)")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
-    ax.set_title("nearcache demo: Zipf reads, one thread, L1 sized for each hit rate")
+    ax.set_title("nearcache demo: Zipf reads, one thread, L1 sized to each hit rate")
     fig.tight_layout()
     fig.savefig(png)
     return True

@@ -43,6 +43,23 @@
 #define NC_SET_EXACT_TTL 4
 
 /**
+ * The major version of the header (`NC_VERSION_MAJOR.MINOR.PATCH` is the
+ * release the header belongs to; `nc_version()` is the library's, so a
+ * program can compare the two at run time).
+ */
+#define NC_VERSION_MAJOR 0
+
+/**
+ * The minor version of the header.
+ */
+#define NC_VERSION_MINOR 1
+
+/**
+ * The patch version of the header.
+ */
+#define NC_VERSION_PATCH 0
+
+/**
  * What every `nc_` function that can fail returns.
  *
  * Values are explicit and never renumbered or reused. Statuses below 100

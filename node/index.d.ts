@@ -96,6 +96,9 @@ export type ErrorCode =
  */
 export declare const codes: Readonly<Record<string, ErrorCode>>
 
+/** The release of the loaded native addon (`MAJOR.MINOR.PATCH`, Cargo's). */
+export declare const version: string
+
 /**
  * The rules of the Buffers `getLocal` / `get` keep per key (index.js, "Kept
  * copies"): how often a kept copy goes back to core, what each one is
@@ -128,6 +131,10 @@ export interface Cache {
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
   scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
+  /** `await using cache = new Cache(...)`: the same as `close()` (defined where the runtime has the symbol). */
+  [Symbol.asyncDispose](): Promise<void>
+  /** `using cache = ...`: starts `close()` without waiting for it (where the runtime has the symbol). */
+  [Symbol.dispose](): void
 }
 
 /**
@@ -238,10 +245,11 @@ export declare class Cache {
   /** The stats in the Prometheus text format. */
   statsPrometheus(): string
   /**
-   * Closes the connections and empties L1; later calls fail with the
-   * `Closed` code. Closing twice is fine.
+   * Refuses new calls at once (the `Closed` code), waits for the calls
+   * in flight, then closes the connections and empties L1; the Promise
+   * resolves when the cache is closed. Closing twice is fine.
    */
-  close(): void
+  close(): Promise<undefined>
   /** Whether `close()` was called. */
   get closed(): boolean
 }

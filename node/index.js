@@ -8,9 +8,9 @@
 // copies"): a kept Buffer is served only while core's change words and
 // deadline vouch for it.
 
-const native = require('./nearcache.node');
+const native = require('./native.js');
 
-const { Cache, ScanCursor, codes } = native;
+const { Cache, ScanCursor, codes, version } = native;
 const proto = Cache.prototype;
 const nativeGet = proto.get;
 const nativeGetLocalInto = proto.getLocalInto;
@@ -138,6 +138,7 @@ function newState(cache) {
     hits: 0,
     negativeHits: 0,
     pending: null,
+    batches: new Set(), // batches sent, their callers not yet settled
   };
 }
 
@@ -271,6 +272,7 @@ const closedOut = new Float64Array(5);
 
 function sendBatch(cache, state) {
   const batch = state.pending;
+  if (batch === null) return; // close() sent it already
   state.pending = null;
   let done;
   try {
@@ -278,7 +280,7 @@ function sendBatch(cache, state) {
   } catch (err) {
     done = Promise.reject(err);
   }
-  done.then(
+  const settling = done.then(
     (settled) => {
       const { resolves, rejects } = batch;
       const n = resolves.length;
@@ -309,6 +311,9 @@ function sendBatch(cache, state) {
     // callers not yet settled get it instead.
     for (const reject of batch.rejects) reject(err);
   });
+  // close() waits for this batch's callers to be settled, not only for core.
+  state.batches.add(settling);
+  settling.then(() => state.batches.delete(settling));
 }
 
 function getFromRedis(cache, key) {
@@ -455,14 +460,50 @@ Object.defineProperties(proto, {
 });
 
 const nativeClose = proto.close;
+// Returns a Promise that resolves once the calls in flight are done and the
+// cache is closed (core's close_when_idle); new calls are refused at once.
 proto.close = function close() {
   flushHits(this);
-  nativeClose.call(this);
-  // null: closed; lookups go to core, which refuses them (Closed).
+  const state = this[kLocal];
+  let batches = [];
+  if (state !== undefined && state !== null) {
+    // get() calls made before close() are in flight too: send their batch
+    // now rather than in the microtask, where it would be refused.
+    sendBatch(this, state);
+    batches = [...state.batches];
+  }
+  // null: closing; lookups go to core, which still answers L1 hits until
+  // the close completes, then refuses them (Closed).
   Object.defineProperty(this, kLocal, { value: null, writable: true });
+  const closing = nativeClose.call(this);
+  // Core's close waits for core's calls; these settle each caller after.
+  return batches.length === 0 ? closing : closing.then(() => Promise.allSettled(batches)).then(() => undefined);
 };
+// `await using cache = new Cache(...)` (explicit resource management) where
+// the runtime defines the symbols: Node 20 and 22 define Symbol.asyncDispose
+// and Symbol.dispose for their own classes, older ones do not.
+if (typeof Symbol.asyncDispose === 'symbol') {
+  Object.defineProperty(proto, Symbol.asyncDispose, {
+    value: function asyncDispose() {
+      return this.close();
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+if (typeof Symbol.dispose === 'symbol') {
+  // A synchronous dispose cannot wait: it starts the close (new calls are
+  // refused at once) and lets the calls in flight finish on their own.
+  Object.defineProperty(proto, Symbol.dispose, {
+    value: function dispose() {
+      this.close().catch(() => {});
+    },
+    writable: true,
+    configurable: true,
+  });
+}
 
-module.exports = { Cache, ScanCursor, codes, localCopies, _setClock: setClock };
+module.exports = { Cache, ScanCursor, codes, version, localCopies, _setClock: setClock };
 // The panic hook of test builds (`make node-test`), for the conformance
 // runner and test/cache.test.js; absent from release builds.
 if (typeof native._panicForTests === 'function') module.exports._panicForTests = native._panicForTests;

@@ -1,5 +1,5 @@
 // ESM entry: the CommonJS module's exports.
 import nearcache from './index.js';
 
-export const { Cache, ScanCursor, codes, localCopies } = nearcache;
+export const { Cache, ScanCursor, codes, version, localCopies } = nearcache;
 export default nearcache;

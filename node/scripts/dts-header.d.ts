@@ -96,6 +96,9 @@ export type ErrorCode =
  */
 export declare const codes: Readonly<Record<string, ErrorCode>>
 
+/** The release of the loaded native addon (`MAJOR.MINOR.PATCH`, Cargo's). */
+export declare const version: string
+
 /**
  * The rules of the Buffers `getLocal` / `get` keep per key (index.js, "Kept
  * copies"): how often a kept copy goes back to core, what each one is
@@ -128,5 +131,9 @@ export interface Cache {
   ): Promise<Buffer>
   /** Keys matching a Redis glob (all keys without one), via SCAN; keys may repeat. */
   scan(pattern?: Pattern): AsyncIterableIterator<Buffer>
+  /** `await using cache = new Cache(...)`: the same as `close()` (defined where the runtime has the symbol). */
+  [Symbol.asyncDispose](): Promise<void>
+  /** `using cache = ...`: starts `close()` without waiting for it (where the runtime has the symbol). */
+  [Symbol.dispose](): void
 }
 

@@ -77,8 +77,10 @@ impl JsCache {
     {
         let env = env.raw();
         guard(env, || {
-            match args.take() {
-                Ok(args) => settle::spawn(env, call(self.cache.clone(), args)),
+            // Counted in flight (refused once the cache is closing), so
+            // that close() waits for it.
+            match args.take().and_then(|args| Ok((self.cache.start_work()?, args))) {
+                Ok((in_flight, args)) => settle::spawn_in_flight(env, Some(in_flight), call(self.cache.clone(), args)),
                 Err(arg) => settle::rejected(env, arg),
             }
             .map_err(napi_failure)
@@ -102,7 +104,12 @@ impl JsCache {
         guard(env, || {
             match args.take().and_then(|args| Ok(call(&self.cache, args)?)) {
                 Ok(Ready::Now(value)) => settle::resolved(env, convert(value)),
-                Ok(Ready::Later(pending)) => settle::spawn(env, async move { pending.await.map(convert) }),
+                Ok(Ready::Later(pending)) => match self.cache.start_work() {
+                    Ok(in_flight) => {
+                        settle::spawn_in_flight(env, Some(in_flight), async move { pending.await.map(convert) })
+                    }
+                    Err(closing) => settle::rejected(env, closing.into()),
+                },
                 Err(refused) => settle::rejected(env, refused),
             }
             .map_err(napi_failure)
@@ -407,7 +414,7 @@ impl JsCache {
     #[napi(skip_typescript, js_name = "_scanner", catch_unwind)]
     pub fn scanner(&self, env: Env, pattern: Option<Pattern<'_>>) -> Result<ScanCursor> {
         self.call(&env, pattern, |c, pattern| {
-            Ok(ScanCursor { scan: Arc::new(tokio::sync::Mutex::new(c.scan(pattern.as_deref()))) })
+            Ok(ScanCursor { cache: c.clone(), scan: Arc::new(tokio::sync::Mutex::new(c.scan(pattern.as_deref()))) })
         })
     }
 
@@ -439,13 +446,18 @@ impl JsCache {
         self.call(&env, (), |_, ()| Ok(self.stats_with_js_hits().to_prometheus()))
     }
 
-    /// Closes the connections and empties L1; later calls fail with the
-    /// `Closed` code. Closing twice is fine.
+    /// Refuses new calls at once (the `Closed` code), waits for the calls
+    /// in flight, then closes the connections and empties L1; the Promise
+    /// resolves when the cache is closed. Closing twice is fine.
     #[napi(catch_unwind)]
-    pub fn close(&self, env: Env) -> Result<()> {
-        self.call(&env, (), |c, ()| {
-            c.close();
-            Ok(())
+    pub fn close(&self, env: Env) -> Result<Promise<()>> {
+        let env = env.raw();
+        guard(env, || {
+            match self.cache.close_when_idle() {
+                Ready::Now(()) => settle::resolved(env, ()),
+                Ready::Later(pending) => settle::spawn(env, pending),
+            }
+            .map_err(napi_failure)
         })
     }
 
@@ -500,6 +512,7 @@ impl<'a> Arg for Borrowed<'a> {
 /// directly.
 #[napi]
 pub struct ScanCursor {
+    cache: nearcache::Cache,
     scan: Arc<tokio::sync::Mutex<nearcache::Scan>>,
 }
 
@@ -511,7 +524,11 @@ impl ScanCursor {
         let scan = Arc::clone(&self.scan);
         let env = env.raw();
         guard(env, || {
-            settle::spawn(env, async move {
+            let in_flight = match self.cache.start_work() {
+                Ok(in_flight) => in_flight,
+                Err(closing) => return settle::rejected(env, closing.into()).map_err(napi_failure),
+            };
+            settle::spawn_in_flight(env, Some(in_flight), async move {
                 let batch = scan.lock().await.next_batch().await?;
                 Ok(convert::or_null(batch.map(|keys| keys.into_iter().map(Buffer).collect())))
             })

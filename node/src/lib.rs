@@ -17,7 +17,9 @@ pub use cache::{JsCache, ScanCursor};
 
 /// Adds `codes` to the module: a frozen object from each kind's name to its
 /// code (`codes.InvalidArgument` is `ErrorKind::InvalidArgument.code()`),
-/// built from core's `ErrorKind::ALL`, so JavaScript never spells a code out.
+/// built from core's `ErrorKind::ALL`, so JavaScript never spells a code out;
+/// and `version`, the crate's (the workspace's) version, so the loaded addon
+/// says which release it is, whatever package.json claims.
 #[napi(module_exports)]
 pub fn init(exports: Object<'_>) -> napi::Result<()> {
     // module_exports takes no `catch_unwind`: the same boundary by hand.
@@ -33,7 +35,8 @@ fn add_codes(mut exports: Object<'_>) -> napi::Result<()> {
         codes.set_named_property(&format!("{kind:?}"), kind.code())?;
     }
     codes.freeze()?;
-    exports.set_named_property("codes", codes)
+    exports.set_named_property("codes", codes)?;
+    exports.set_named_property("version", env!("CARGO_PKG_VERSION"))
 }
 
 /// Panics with `message` inside an export, so tests can check that a panic

@@ -181,6 +181,21 @@ where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = nearcache::Result<T>> + Send + 'static,
 {
+    spawn_in_flight(env, None, work)
+}
+
+/// [`spawn`] for a call counted in flight by its cache: `in_flight` is
+/// dropped once the outcome is queued for this thread, so a `close()` that
+/// waits for the call settles after it (the queue keeps the order).
+pub(crate) fn spawn_in_flight<T, F>(
+    env: sys::napi_env,
+    in_flight: Option<nearcache::InFlight>,
+    work: F,
+) -> napi::Result<Promise<T>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = nearcache::Result<T>> + Send + 'static,
+{
     let local = local(env)?;
     let (deferred, promise) = new_promise(env)?;
     let shared = Arc::clone(&local.shared);
@@ -191,6 +206,7 @@ where
             Err(payload) => Outcome::Panic(payload),
         };
         deliver(&shared, deferred, outcome);
+        drop(in_flight);
     };
     if let Err(e) = nearcache::spawn(task) {
         // No runtime: reject now, on this thread.

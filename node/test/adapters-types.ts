@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   metrics.stop()
   // @ts-expect-error: the cache comes first
   instrument({ meterProvider: new MeterProvider() })
-  cache.close()
+  void cache.close()
   void [value, values, done]
 }
 

@@ -465,8 +465,10 @@ describe('hits answered in JavaScript (copies checked against core change words)
     assert.deepEqual(results[3], { status: 'fulfilled', value: Buffer.from('one') });
     assert.notEqual(results[0].value, results[3].value);
     const pending = off.get('js:b1');
-    off.close(); // closed before the batch is sent
-    await assert.rejects(pending, assertCode('NC_CLOSED'));
+    const closing = off.close(); // before the batch is sent: close sends it and waits for it
+    assert.deepEqual(await pending, Buffer.from('one'));
+    await closing;
+    await assert.rejects(off.get('js:b1'), assertCode('NC_CLOSED'));
   });
 });
 
@@ -618,6 +620,43 @@ describe('errors', () => {
     await assert.rejects(c.command(['PING']), assertCode('NC_CLOSED'));
     assert.throws(() => c.getLocal('cl:1'), assertCode('NC_CLOSED'));
     assert.throws(() => c.invalidateLocal(), assertCode('NC_CLOSED'));
+  });
+
+  test('close() returns a Promise that waits for the calls in flight', async () => {
+    const c = new Cache({ url: server.url, redis: { command_timeout: '2s' } });
+    await c.set('cw:1', 'v');
+    c.invalidateLocal(); // the gets below go to Redis
+    await c.command(['PING']); // connected before the pause
+    await plain.call('CLIENT', 'PAUSE', '300');
+    const pending = [c.get('cw:1'), c.getMany(['cw:1', 'cw:2']), c.command(['GET', 'cw:1'])];
+    const settled = [];
+    pending.forEach((p, i) => p.then(() => settled.push(i)));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the calls are in flight
+    const closing = c.close();
+    assert.ok(closing instanceof Promise);
+    assert.equal(c.closed, false, 'waiting for three calls');
+    await assert.rejects(c.set('cw:1', 'late'), (err) => err.code === 'NC_CLOSED' && /closing/.test(err.message));
+    await closing;
+    assert.equal(c.closed, true);
+    assert.deepEqual(settled.sort(), [0, 1, 2], 'every call settled before close resolved');
+    assert.deepEqual(
+      (await Promise.all(pending)).map((v) => (Array.isArray(v) ? v.map(String) : String(v))),
+      ['v', ['v', 'null'], 'v'],
+    );
+    await c.close(); // twice: harmless
+    await assert.rejects(c.get('cw:1'), assertCode('NC_CLOSED'));
+  });
+
+  test('Symbol.asyncDispose / Symbol.dispose close the cache where the runtime has them', async () => {
+    if (typeof Symbol.asyncDispose !== 'symbol') return; // Node 18
+    const c = new Cache({ url: server.url });
+    await c.set('ad:1', 'v');
+    await c[Symbol.asyncDispose]();
+    assert.equal(c.closed, true);
+    await c[Symbol.asyncDispose](); // twice: harmless
+    const d = new Cache({ url: server.url });
+    d[Symbol.dispose]();
+    assert.equal(d.closed, true); // nothing in flight: closed at once
   });
 
   test('an unreachable server: NC_CONNECTION or NC_TIMEOUT without the password, getLocal stays synchronous', async () => {

@@ -56,7 +56,9 @@ async function main(): Promise<void> {
   // @ts-expect-error: the kept-copy rules are read-only
   localCopies.revisitMs = 5
   void [none, invalid, revisit]
-  cache.close()
+  const closing: Promise<void> = cache.close()
+  const disposing: Promise<void> = cache[Symbol.asyncDispose]()
+  await Promise.all([closing, disposing])
   const closed: boolean = cache.closed
   void [fromFile, ok, value, local, n, many, deleted, exists, ttl, field, fields, all, added, removed]
   void [loaded, name, swept, reply, hits, text, config, closed]

@@ -7,8 +7,10 @@
 //! byte to a socket the event loop watches; the loop thread, which holds the
 //! GIL anyway, converts and delivers every queued result. No runtime thread
 //! ever waits for the GIL, which under load would serialise all completions.
-//! An L1 hit never leaves the calling thread: it returns an already-complete
-//! awaitable.
+//! An L1 hit never leaves the calling thread: it returns a call that is
+//! already done. Every method returns a [`Call`], a coroutine object.
+//! Each spawned call holds core's `InFlight` guard until its result is
+//! queued, so `close()` (core's `close_when_idle`) waits for it.
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -24,9 +26,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
+use crate::call::Call;
 use crate::convert::{self, Loader};
 use crate::error::{core_error, guard, to_py, CatchUnwind, IntoPy};
-use crate::Ready;
 
 /// Turns a finished core result into the value (or exception) of its
 /// asyncio future; runs on the loop thread, with the GIL.
@@ -213,17 +215,36 @@ impl PyAsyncCache {
         Ok((event_loop, bridge))
     }
 
-    /// Spawns `work` on core's runtime; returns an asyncio future that gets
-    /// its result, converted by `out` on the loop thread.
+    /// Spawns `work` on core's runtime as a call in flight (refused once the
+    /// cache is closing); returns a [`Call`] that gets its result, converted
+    /// by `out` on the loop thread.
     fn submit<'py, T, W, O>(&self, py: Python<'py>, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
     where
         T: Send + 'static,
         W: Future<Output = nearcache::Result<T>> + Send + 'static,
         O: for<'a> FnOnce(Python<'a>, T) -> PyResult<Bound<'a, PyAny>> + Send + 'static,
     {
-        // In a forked child the runtime's threads are gone: refuse here, where
-        // the caller is, rather than spawn a future no thread will poll.
-        self.inner.check_usable().py(py)?;
+        // Also refuses in a forked child, where the runtime's threads are
+        // gone: the error comes here, where the caller is, rather than from
+        // a future no thread will poll.
+        let in_flight = self.inner.start_work().py(py)?;
+        self.spawn(py, work, out, Some(in_flight))
+    }
+
+    /// Spawns `work`; `in_flight` (if any) is dropped once the result is
+    /// queued for the loop, so a waiting close resolves after it.
+    fn spawn<'py, T, W, O>(
+        &self,
+        py: Python<'py>,
+        work: W,
+        out: O,
+        in_flight: Option<nearcache::InFlight>,
+    ) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: Send + 'static,
+        W: Future<Output = nearcache::Result<T>> + Send + 'static,
+        O: for<'a> FnOnce(Python<'a>, T) -> PyResult<Bound<'a, PyAny>> + Send + 'static,
+    {
         let runtime = nearcache::runtime().py(py)?;
         let (event_loop, bridge) = self.bridge(py)?;
         let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
@@ -235,8 +256,16 @@ impl PyAsyncCache {
                 Err(e) => Err(to_py(py, e)),
             });
             bridge.complete(handle, deliver);
+            drop(in_flight);
         });
-        Ok(future)
+        Call::waiting(py, future)
+    }
+
+    /// Unregisters this cache's bridge from its loop (after close).
+    fn forget_bridge(&self, py: Python<'_>) {
+        if let Some((event_loop, bridge)) = self.bridge.lock().take() {
+            forget_loop(py, event_loop.bind(py), &bridge);
+        }
     }
 
     fn core(&self) -> &Cache {
@@ -289,24 +318,58 @@ crate::methods::cache_methods!(PyAsyncCache, "AsyncCache", asyncio, {
         })
     }
 
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
+    /// Refuses new calls, waits for the calls in flight, then closes
+    /// (core's `close_when_idle`). Starts at once, awaited or not; the
+    /// returned call finishes when the cache is closed. Outside a running
+    /// event loop (nothing to wait on) it closes at once.
+    fn close<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            self.inner.close();
-            if let Some((event_loop, bridge)) = self.bridge.lock().take() {
-                forget_loop(py, event_loop.bind(py), &bridge);
+            let this = slf.get();
+            let closed = |py: Python<'_>, owner: &PyAsyncCache| {
+                owner.forget_bridge(py);
+            };
+            match this.inner.close_when_idle() {
+                nearcache::Ready::Now(()) => {
+                    closed(py, this);
+                    Call::done(py, py.None().into_bound(py))
+                }
+                nearcache::Ready::Later(pending) => {
+                    if running_loop(py).is_err() {
+                        this.inner.close();
+                        closed(py, this);
+                        return Call::done(py, py.None().into_bound(py));
+                    }
+                    let owner = slf.clone().unbind();
+                    this.spawn(
+                        py,
+                        pending,
+                        move |py, ()| {
+                            closed(py, owner.get());
+                            Ok(py.None().into_bound(py))
+                        },
+                        None,
+                    )
+                }
             }
-            Ok(())
         })
     }
 
+    /// The same as `close()` (the name `contextlib.aclosing` calls).
+    fn aclose<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Self::close(slf, py)
+    }
+
     fn __aenter__<'py>(slf: Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ready::awaitable(py, slf.into_any())
+        Call::done(py, slf.into_any())
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        self.close(py)?;
-        Ready::awaitable(py, py.None().into_bound(py))
+    fn __aexit__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+        _exc: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Self::close(slf, py)
     }
 });
 

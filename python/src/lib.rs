@@ -10,6 +10,7 @@
 //! `_native.pyi`.
 
 mod aio;
+mod call;
 mod convert;
 mod error;
 mod methods;
@@ -65,36 +66,6 @@ pub(crate) fn construct<'py>(
     made
 }
 
-/// An awaitable that is already complete: an L1 hit in `AsyncCache` costs no
-/// event-loop round trip. Awaiting it returns the value at once.
-#[pyclass(frozen, module = "nearcache._native")]
-pub(crate) struct Ready {
-    value: Py<PyAny>,
-}
-
-impl Ready {
-    pub(crate) fn awaitable<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(Bound::new(py, Ready { value: value.unbind() })?.into_any())
-    }
-}
-
-#[pymethods]
-impl Ready {
-    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<()> {
-        // A generator returning a value raises StopIteration(value); `await`
-        // unpacks it (the tuple keeps a tuple value from being unpacked).
-        Err(pyo3::exceptions::PyStopIteration::new_err((self.value.clone_ref(py),)))
-    }
-}
-
 /// Panics inside the binding's panic guard; lets the test suite check that a
 /// Rust panic surfaces as `nearcache.InternalError`, not a crash. Only in
 /// builds with the `test-hooks` feature (`make python-test`).
@@ -111,7 +82,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sync::Scan>()?;
     m.add_class::<aio::PyAsyncCache>()?;
     m.add_class::<aio::AsyncScan>()?;
-    m.add_class::<Ready>()?;
+    m.add_class::<call::Call>()?;
+    call::register(m.py())?;
     #[cfg(feature = "test-hooks")]
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add("MAX_KEY_LEN", nearcache::MAX_KEY_LEN)?;

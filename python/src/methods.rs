@@ -10,10 +10,11 @@
 //! - `blocking` (`Cache`, sync.rs): arguments borrowed, the core future run
 //!   on core's runtime while this thread waits with the GIL released;
 //! - `asyncio` (`AsyncCache`, aio.rs): arguments owned, the core future
-//!   spawned on core's runtime, its result delivered to an asyncio future.
+//!   spawned on core's runtime, its result delivered to an asyncio future
+//!   that the returned coroutine object (`call::Call`) awaits.
 //!
 //! An L1 answer (`nearcache::Ready::Now`) is converted on the calling thread
-//! in both modes: a value for `Cache`, an already-complete awaitable for
+//! in both modes: a value for `Cache`, a call that is already done for
 //! `AsyncCache`. Each class provides `core()` (its `nearcache::Cache`),
 //! `create(py, config)`, `loader(py, loader)` (how a `get_or_load` loader
 //! runs) and, for `asyncio`, `submit(py, future, out)`.
@@ -48,7 +49,7 @@ macro_rules! answer {
     }};
     (asyncio, $slf:ident, $py:ident, $ready:expr, $out:expr) => {{
         match $crate::error::IntoPy::py($ready, $py)? {
-            nearcache::Ready::Now(value) => $crate::Ready::awaitable($py, $out($py, value)?),
+            nearcache::Ready::Now(value) => $crate::call::Call::done($py, $out($py, value)?),
             nearcache::Ready::Later(pending) => $slf.submit($py, pending, $out),
         }
     }};

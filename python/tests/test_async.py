@@ -175,7 +175,7 @@ def test_fork_child_gets_closed_error(url: str, ns: str) -> None:
 
     msg = in_forked_child(lambda: asyncio.run(asyncio.wait_for(child(), 5)))
     assert msg.startswith("closed:") and "fork" in msg, msg
-    c.close()
+    asyncio.run(c.close())
 
 
 def test_one_cache_used_from_successive_event_loops(url: str, ns: str) -> None:
@@ -188,7 +188,7 @@ def test_one_cache_used_from_successive_event_loops(url: str, ns: str) -> None:
 
     for i in range(3):
         asyncio.run(roundtrip(i))  # a new loop each time: the cache follows it
-    c.close()
+    asyncio.run(c.close())
     with pytest.raises(nearcache.ClosedError):
         asyncio.run(roundtrip(9))
 
@@ -245,3 +245,124 @@ def test_an_async_cache_created_in_a_forked_child_works(url: str, ns: str) -> No
 async def _touch(url: str, ns: str) -> None:
     async with nearcache.AsyncCache(url) as c:
         await c.set(ns + "parent", b"p")
+
+
+def test_calls_are_coroutines_for_every_asyncio_scheduler(url: str, raw: redis.Redis, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        raw.set(ns + "k", b"v")
+        miss, hit = c.get(ns + "k"), None
+        assert asyncio.iscoroutine(miss)
+        assert await asyncio.create_task(miss) == b"v"  # a miss
+        hit = c.get(ns + "k")
+        assert asyncio.iscoroutine(hit)
+        assert await asyncio.create_task(hit) == b"v"  # an L1 hit
+        assert await asyncio.ensure_future(c.get(ns + "k")) == b"v"
+        assert await asyncio.wait_for(c.get(ns + "none"), 5) is None
+        assert await asyncio.gather(c.get(ns + "k"), c.set(ns + "k2", b"w"), c.get_many([ns + "k2"])) == [
+            b"v",
+            True,
+            [b"w"],
+        ]
+        if hasattr(asyncio, "TaskGroup"):  # 3.11+
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(c.get(ns + "k")), tg.create_task(c.delete(ns + "k2"))]
+            assert [t.result() for t in tasks] == [b"v", True]
+        # asyncio.timeout (3.11+) and shield take any awaitable; check them too.
+        assert await asyncio.shield(c.get(ns + "k")) == b"v"
+        # Scan steps and the context manager's own awaitables are coroutines too.
+        assert asyncio.iscoroutine(c.scan(ns + "*").__anext__())
+        # A bad argument still raises at the call, before anything is scheduled.
+        with pytest.raises(nearcache.InvalidArgumentError):
+            asyncio.create_task(c.get(""))
+
+    run_async(url, body)
+
+
+def test_an_l1_hit_finishes_on_its_first_step(url: str, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.set(ns + "k", b"v")
+        await c.get(ns + "k")  # fills L1
+        call = c.get(ns + "k")
+        with pytest.raises(StopIteration) as stop:
+            call.send(None)  # no yield to the loop: done at once
+        assert stop.value.value == b"v"
+        # Like an asyncio future, awaiting again gives the same answer.
+        assert await call == b"v"
+        pending = c.get(ns + "elsewhere")
+        waited_on = pending.send(None)  # a miss yields the future it waits on
+        assert isinstance(waited_on, asyncio.Future)
+        await asyncio.wait([waited_on])  # what the task would do: wait for it
+        with pytest.raises(StopIteration) as stop:
+            pending.send(None)
+        assert stop.value.value is None
+
+    run_async(url, body)
+
+
+def test_cancelling_pending_calls_in_every_way_leaves_the_cache_usable(url: str, raw: redis.Redis, ns: str) -> None:
+    async def body(c: nearcache.AsyncCache) -> None:
+        await c.connect()
+        raw.client_pause(400)  # replies are held: the calls stay pending
+        task = asyncio.create_task(c.get(ns + "slow1"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(c.get(ns + "slow2"), 0.05)
+        thrown = c.get(ns + "slow3")
+        future = thrown.send(None)
+        with pytest.raises(KeyError):
+            thrown.throw(KeyError("gone"))
+        assert future.cancelled()
+        closed = c.get(ns + "slow4")
+        future = closed.send(None)
+        closed.close()
+        assert future.cancelled()
+        # The abandoned calls finish on core's side; their results are dropped.
+        await c.set(ns + "slow1", b"after")
+        assert await c.get(ns + "slow1") == b"after"
+        # No call stays counted in flight: the close that waits for them ends.
+        await asyncio.wait_for(c.close(), 5)
+        assert c.closed
+
+    run_async(url, body, redis={"command_timeout": "2s"})
+
+
+def test_close_waits_for_calls_in_flight(url: str, raw: redis.Redis, ns: str) -> None:
+    async def main() -> None:
+        c = nearcache.AsyncCache(url, redis={"command_timeout": "2s"})
+        await c.set(ns + "k", b"v")
+        raw.client_pause(300)
+        pending = [asyncio.ensure_future(c.get_many([ns + "k", ns + str(i)])) for i in range(5)]
+        await asyncio.sleep(0.02)
+        closing = c.close()
+        assert asyncio.iscoroutine(closing)
+        assert not c.closed  # waiting for the five gets
+        with pytest.raises(nearcache.ClosedError, match="closing"):
+            await c.set(ns + "k", b"late")
+        await closing
+        assert c.closed
+        # Every call in flight finished with its answer, not an error.
+        assert all(p.done() for p in pending)
+        assert [p.result() for p in pending] == [[b"v", None]] * 5
+        await c.close()  # twice: harmless
+        await c.aclose()
+        with pytest.raises(nearcache.ClosedError):
+            await c.get(ns + "k")
+
+    asyncio.run(main())
+
+
+def test_close_with_nothing_in_flight_and_outside_a_loop(url: str, ns: str) -> None:
+    async def main() -> None:
+        async with nearcache.AsyncCache(url) as c:
+            await c.set(ns + "k", b"v")
+        assert c.closed
+        await c.close()
+
+    asyncio.run(main())
+    c = nearcache.AsyncCache(url)
+    done = c.close()  # no running loop: closes at once
+    assert c.closed
+    asyncio.run(done)  # asyncio.run takes a call as its main coroutine too

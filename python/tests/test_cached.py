@@ -129,4 +129,4 @@ def test_mismatched_cache_kind_is_refused(cache: nearcache.Cache, url: str) -> N
         def g() -> int:
             return 1
 
-    ac.close()
+    asyncio.run(ac.close())

@@ -139,7 +139,7 @@ def test_from_config_builds_the_public_class(tmp_path: Any, url: str) -> None:
         assert c.get_json("t:from_config") == [1]
     a = nearcache.AsyncCache.from_config(str(path))
     assert type(a) is nearcache.AsyncCache
-    a.close()
+    asyncio.run(a.close())
     # The hand-over to __new__ does not leak into the next constructor.
     with pytest.raises(nearcache.ConfigError):
         nearcache.Cache(url, nonsense=1)

@@ -3,6 +3,7 @@ the SDK's InMemoryMetricReader."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -140,7 +141,7 @@ def test_async_cache_and_global_provider(url: str, reader: InMemoryMetricReader)
         instrument(cache)  # the global provider
         assert value(collect(reader)["nearcache.l1.hits"]) == 0
     finally:
-        cache.close()
+        asyncio.run(cache.close())
         provider.shutdown()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -458,3 +460,31 @@ def test_a_rust_panic_becomes_internal_error() -> None:
         _native._panic_for_tests("boom")
     assert str(info.value) == "internal error (a bug in nearcache, please report it): panic: boom"
     assert info.value.code == "NC_INTERNAL"
+
+
+def test_client_list_names_the_platform_instance(url: str, raw: redis.Redis) -> None:
+    # A child process, so that DYNO is set for it alone (no global env change here).
+    script = (
+        "import os, sys, nearcache\n"
+        "c = nearcache.Cache(sys.argv[1])\n"
+        "c.connect()\n"
+        "print(os.getpid())\n"
+        "sys.stdout.flush()\n"
+        "sys.stdin.readline()\n"  # connected until the parent has looked
+    )
+    env = {**os.environ, "DYNO": "web.1"}  # the first of core's INSTANCE_VARS
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        pid = child.stdout.readline().strip()
+        names = [c["name"] for c in raw.client_list()]
+        assert any(n.endswith(f":web.1:{pid}") for n in names), names
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -138,6 +138,37 @@ pub extern "C" fn nc_status_code(status: c_int) -> *const c_char {
     })
 }
 
+/// The major version of the header (`NC_VERSION_MAJOR.MINOR.PATCH` is the
+/// release the header belongs to; `nc_version()` is the library's, so a
+/// program can compare the two at run time).
+pub const NC_VERSION_MAJOR: u32 = 0;
+/// The minor version of the header.
+pub const NC_VERSION_MINOR: u32 = 1;
+/// The patch version of the header.
+pub const NC_VERSION_PATCH: u32 = 0;
+
+// cbindgen can only write literals into the header, so the three numbers are
+// spelled above; the build fails when they differ from the workspace version
+// (`[workspace.package] version` in Cargo.toml, the one place it is set).
+const _: () = {
+    assert!(NC_VERSION_MAJOR == parse_u32(env!("CARGO_PKG_VERSION_MAJOR")), "NC_VERSION_MAJOR != Cargo version");
+    assert!(NC_VERSION_MINOR == parse_u32(env!("CARGO_PKG_VERSION_MINOR")), "NC_VERSION_MINOR != Cargo version");
+    assert!(NC_VERSION_PATCH == parse_u32(env!("CARGO_PKG_VERSION_PATCH")), "NC_VERSION_PATCH != Cargo version");
+};
+
+/// Decimal digits to a number, at compile time (for the assertions above).
+const fn parse_u32(digits: &str) -> u32 {
+    let bytes = digits.as_bytes();
+    let mut value = 0u32;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "version component is not a number");
+        value = value * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
+
 /// The library's version, `"MAJOR.MINOR.PATCH"`. Static; thread-safe.
 #[no_mangle]
 pub extern "C" fn nc_version() -> *const c_char {

@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod proxy;
 mod server;
+mod sizing;
 mod table;
 mod zipf;
 
@@ -49,8 +50,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a Zipf read workload through the cache at L1 sizes giving 0-99 % hit rates,
-    /// and print latency and Redis load beside what a naive weighted average predicts.
+    /// Run a Zipf read workload through the cache at L1 sizes found (by measuring) to give
+    /// 0-99 % hit rates, and print each row's average latency, its reduction vs no L1 and
+    /// Redis's load per read, beside what a naive weighted average predicts.
     Demo(demo::Args),
     /// Measure L1 hits, Redis misses, 100-way concurrent reads and compression, each
     /// beside a baseline (a plain HashMap, raw redis-rs).

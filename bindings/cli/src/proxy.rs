@@ -1,10 +1,12 @@
 //! A TCP delay proxy on loopback, to emulate a network between the cache and
 //! Redis (`nearcache demo --rtt 300us`).
 //!
-//! `--rtt D` adds D to every round trip: each byte is held for D/2 on its
-//! way to Redis and D/2 on its way back. The added delay is a floor, not an
-//! exact value: wake-up jitter adds a few microseconds, and the demo reports
-//! the round trip it measured.
+//! The proxy adds a settable delay to every round trip: each byte is held
+//! for half of it on its way to Redis and half on its way back. The delay
+//! can change while connections are open (the demo measures the round trip
+//! through the proxy with nothing added, then tops it up to `--rtt`). The
+//! added delay is a floor, not an exact value: wake-up jitter adds a few
+//! microseconds, and the demo reports the round trip it measured.
 //!
 //! tokio accepts and dials; the bytes then move on plain threads, because
 //! tokio's timer has millisecond resolution (far too coarse for 150 us) and
@@ -16,7 +18,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -29,6 +32,8 @@ const CHUNK: usize = 64 * 1024;
 /// A running proxy; stops (and drops its connections) when dropped.
 pub(crate) struct DelayProxy {
     addr: SocketAddr,
+    /// Nanoseconds each byte is held in each direction (half the added round trip).
+    one_way_nanos: Arc<AtomicU64>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -36,6 +41,7 @@ impl DelayProxy {
     /// Listens on a free loopback port and forwards each connection to
     /// `upstream`, adding `rtt` to every round trip.
     pub(crate) fn start(upstream: SocketAddr, rtt: Duration) -> io::Result<DelayProxy> {
+        let one_way_nanos = Arc::new(AtomicU64::new(0));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("nearcache-proxy")
@@ -43,8 +49,22 @@ impl DelayProxy {
             .build()?;
         let listener = runtime.block_on(TcpListener::bind(("127.0.0.1", 0)))?;
         let addr = listener.local_addr()?;
-        runtime.spawn(accept_loop(listener, upstream, rtt / 2));
-        Ok(DelayProxy { addr, runtime: Some(runtime) })
+        runtime.spawn(accept_loop(listener, upstream, Arc::clone(&one_way_nanos)));
+        let proxy = DelayProxy { addr, one_way_nanos, runtime: Some(runtime) };
+        proxy.set_added_rtt(rtt);
+        Ok(proxy)
+    }
+
+    /// Sets the delay added to each round trip from now on (open
+    /// connections included: each chunk reads it when it arrives).
+    pub(crate) fn set_added_rtt(&self, rtt: Duration) {
+        let one_way = u64::try_from((rtt / 2).as_nanos()).unwrap_or(u64::MAX);
+        self.one_way_nanos.store(one_way, Ordering::Relaxed);
+    }
+
+    /// The delay added to each round trip.
+    pub(crate) fn added_rtt(&self) -> Duration {
+        Duration::from_nanos(self.one_way_nanos.load(Ordering::Relaxed)) * 2
     }
 
     /// The address to connect to instead of Redis.
@@ -63,13 +83,15 @@ impl Drop for DelayProxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, one_way: Duration) {
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, one_way: Arc<AtomicU64>) {
     loop {
         let Ok((client, _)) = listener.accept().await else { continue };
+        let one_way = Arc::clone(&one_way);
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else { return };
             if let (Ok(client), Ok(server)) = (blocking(client), blocking(server)) {
-                let _ = forward(&client, &server, one_way).and_then(|()| forward(&server, &client, one_way));
+                let _ =
+                    forward(&client, &server, Arc::clone(&one_way)).and_then(|()| forward(&server, &client, one_way));
             }
             // On error the sockets drop here, which closes the connection.
         });
@@ -85,8 +107,9 @@ fn blocking(stream: TcpStream) -> io::Result<std::net::TcpStream> {
     Ok(stream)
 }
 
-/// One direction, `from` -> `to`, each chunk held for `delay`, in order.
-fn forward(from: &std::net::TcpStream, to: &std::net::TcpStream, delay: Duration) -> io::Result<()> {
+/// One direction, `from` -> `to`, each chunk held for the current one-way
+/// delay (in nanoseconds), in order.
+fn forward(from: &std::net::TcpStream, to: &std::net::TcpStream, delay: Arc<AtomicU64>) -> io::Result<()> {
     let (mut from, mut to) = (from.try_clone()?, to.try_clone()?);
     let (stamped, due) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::Builder::new().name("nearcache-proxy-read".into()).spawn(move || {
@@ -95,7 +118,8 @@ fn forward(from: &std::net::TcpStream, to: &std::net::TcpStream, delay: Duration
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if stamped.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    let due = Instant::now() + Duration::from_nanos(delay.load(Ordering::Relaxed));
+                    if stamped.send((due, buf[..n].to_vec())).is_err() {
                         break;
                     }
                 }
@@ -178,5 +202,22 @@ mod tests {
             assert!(started.elapsed() >= rtt, "round {round} took {:?}", started.elapsed());
             assert_eq!(got, message);
         }
+    }
+
+    #[test]
+    fn the_delay_changes_on_an_open_connection() {
+        let proxy = DelayProxy::start(echo(), Duration::ZERO).unwrap();
+        assert_eq!(proxy.added_rtt(), Duration::ZERO);
+        let mut stream = std::net::TcpStream::connect(proxy.addr()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let rtt = Duration::from_millis(20);
+        proxy.set_added_rtt(rtt);
+        assert_eq!(proxy.added_rtt(), rtt);
+        let started = Instant::now();
+        stream.write_all(b"ping").unwrap();
+        let mut got = [0u8; 4];
+        stream.read_exact(&mut got).unwrap();
+        assert!(started.elapsed() >= rtt, "took {:?}", started.elapsed());
+        assert_eq!(&got, b"ping");
     }
 }

@@ -32,6 +32,8 @@ pub(super) struct Inner {
     pub(super) backend: Backend,
     pub(super) recorder: Arc<Recorder>,
     pub(super) closed: AtomicBool,
+    /// Calls in flight, for `close_when_idle` (see `work`).
+    pub(super) work: Arc<super::work::Tracker>,
     pub(super) fork_generation: u64,
     #[cfg(any(test, feature = "test-util"))]
     pub(super) fill_gate: parking_lot::Mutex<Option<Arc<crate::testing::FillGate>>>,

@@ -7,7 +7,8 @@
 //! read, the pipeline hooks), `typed` (typed helpers on it: `hlen`,
 //! `zrange`, ...), `writes` (typed writes: `incr`, `sadd`, ...), `load`
 //! (`get_or_load`), `raw` (`command`), `scan` (`Scan`, `delete_prefix`),
-//! `ready` ("L1 now or Redis later" for the bindings: [`Ready`]).
+//! `ready` ("L1 now or Redis later" for the bindings: [`Ready`]), `work`
+//! (calls in flight and the close that waits for them).
 //! The shared internals live in `inner` (timing, codec, own writes) and
 //! `fetch` (the `GET` miss path and its guarded L1 fill).
 
@@ -44,6 +45,7 @@ mod script;
 mod strings;
 mod transaction;
 mod typed;
+mod work;
 mod writes;
 
 pub use builder::{CacheBuilder, SetOptions};
@@ -54,6 +56,7 @@ pub use scan::Scan;
 pub use script::Script;
 pub use transaction::{Transaction, TransactionRetries};
 pub use typed::ZRange;
+pub use work::InFlight;
 
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.
@@ -138,6 +141,7 @@ impl Cache {
                 backend,
                 recorder,
                 closed: AtomicBool::new(false),
+                work: Arc::default(),
                 fork_generation: crate::runtime::fork_generation(),
                 #[cfg(any(test, feature = "test-util"))]
                 fill_gate: parking_lot::Mutex::new(None),

@@ -53,7 +53,7 @@ pub(crate) use redact::redact_secrets;
 pub use redact::Secret;
 pub use schema::{
     CompressionConfig, Config, Invalidation, L1Config, Mode, ObservabilityConfig, ReadFrom, ReconnectConfig,
-    RedisConfig, RouteConfig, Rule, TlsConfig, WriteConfig,
+    RedisConfig, RouteConfig, Rule, TlsConfig, WriteConfig, INSTANCE_VARS,
 };
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 pub use url::RedisUrl;

@@ -400,11 +400,27 @@ impl L1Config {
     }
 }
 
+/// Environment variables that name the instance a process runs as on a
+/// hosting platform, in the order they are looked up: Heroku's dyno
+/// (`web.1`), Render's instance, Fly.io's machine, Railway's replica, Cloud
+/// Run's revision, and a Kubernetes pod name exported through the downward
+/// API. The first one set (and not blank) replaces the host name in the
+/// `"auto"` client name. `HOSTNAME` is not here: it is the host name already.
+pub const INSTANCE_VARS: &[&str] =
+    &["DYNO", "RENDER_INSTANCE_ID", "FLY_MACHINE_ID", "RAILWAY_REPLICA_ID", "K_REVISION", "POD_NAME"];
+
 impl RedisConfig {
     /// The name to send with `CLIENT SETNAME`: `"auto"` becomes
-    /// `app:host:pid`, so that `CLIENT LIST` shows which process holds which
-    /// connection; any other value is used as it is.
+    /// `app:host:pid` (`app:web.1:pid` where a platform names the instance,
+    /// see [`INSTANCE_VARS`]), so that `CLIENT LIST` shows which process
+    /// holds which connection; any other value is used as it is.
     pub fn resolved_client_name(&self) -> String {
+        self.resolved_client_name_with(|var| std::env::var(var).ok())
+    }
+
+    /// [`RedisConfig::resolved_client_name`] with the environment read
+    /// through `env` (tests inject one instead of mutating the process's).
+    fn resolved_client_name_with(&self, env: impl Fn(&str) -> Option<String>) -> String {
         if self.client_name != "auto" {
             return self.client_name.clone();
         }
@@ -413,9 +429,15 @@ impl RedisConfig {
             .and_then(|exe| exe.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
             .filter(|stem| !stem.is_empty())
             .unwrap_or_else(|| "nearcache".to_owned());
-        let host = hostname().unwrap_or_else(|| "unknown".to_owned());
-        format!("{}:{}:{}", client_name_safe(&app), client_name_safe(&host), std::process::id())
+        let place = instance_name(env).or_else(hostname).unwrap_or_else(|| "unknown".to_owned());
+        format!("{}:{}:{}", client_name_safe(&app), client_name_safe(&place), std::process::id())
     }
+}
+
+/// The platform's name for this instance: the first of [`INSTANCE_VARS`]
+/// that is set and not blank.
+fn instance_name(env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    INSTANCE_VARS.iter().find_map(|var| env(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 /// Redis refuses client names with spaces, newlines or other characters
@@ -517,6 +539,33 @@ mod tests {
         redis.client_name = "billing-worker".into();
         assert_eq!(redis.resolved_client_name(), "billing-worker");
         assert_eq!(client_name_safe("my host\n"), "my_host_");
+    }
+
+    #[test]
+    fn client_name_names_the_platform_instance() {
+        let redis = RedisConfig::default();
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| pairs.iter().find(|(k, _)| *k == var).map(|(_, v)| (*v).to_owned())
+        };
+        let pid = std::process::id();
+        let heroku = redis.resolved_client_name_with(env(&[("DYNO", "web.1")]));
+        assert!(heroku.ends_with(&format!(":web.1:{pid}")), "{heroku}");
+        // The first variable of the list wins; blank ones are skipped.
+        let both = redis.resolved_client_name_with(env(&[
+            ("K_REVISION", "api-00042"),
+            ("DYNO", " "),
+            ("FLY_MACHINE_ID", "e28"),
+        ]));
+        assert!(both.ends_with(&format!(":e28:{pid}")), "{both}");
+        // Unsafe characters become `_`, as in a host name.
+        let spaced = redis.resolved_client_name_with(env(&[("POD_NAME", "my pod")]));
+        assert!(spaced.ends_with(&format!(":my_pod:{pid}")), "{spaced}");
+        // Without any: the host name, as before.
+        let plain = redis.resolved_client_name_with(|_| None);
+        assert_eq!(plain.rsplit(':').nth(1), hostname().as_deref().map(client_name_safe).as_deref());
+        // An explicit name is never changed.
+        let named = RedisConfig { client_name: "billing".into(), ..RedisConfig::default() };
+        assert_eq!(named.resolved_client_name_with(env(&[("DYNO", "web.1")])), "billing");
     }
 
     #[test]

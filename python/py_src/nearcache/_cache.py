@@ -8,7 +8,7 @@ here, in Python, so the native module only translates calls into the core.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, Optional, Union, final
 
@@ -55,7 +55,7 @@ class AsyncCache(_native.AsyncCache):
 
     __slots__ = ()
 
-    def get_json(self, key: _Key) -> Awaitable[Any]:
+    def get_json(self, key: _Key) -> Coroutine[Any, Any, Any]:
         """``json.loads`` of the value of ``key``, or ``None``."""
         pending = self.get(key)  # a bad key raises here, like every method
 
@@ -66,6 +66,6 @@ class AsyncCache(_native.AsyncCache):
 
     def set_json(
         self, key: _Key, obj: Any, ttl: Optional[_Ttl] = None, nx: bool = False, xx: bool = False
-    ) -> Awaitable[bool]:
+    ) -> Coroutine[Any, Any, bool]:
         """Writes ``json.dumps(obj)`` to ``key``."""
         return self.set(key, _dumps(obj), ttl=ttl, nx=nx, xx=xx)

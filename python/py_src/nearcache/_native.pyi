@@ -10,7 +10,7 @@ a wrong argument type raises :class:`~nearcache.ArgumentTypeError` (a
 subclass the classes here, adding ``get_json`` / ``set_json``.
 """
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
 from os import PathLike
 from types import TracebackType
@@ -18,7 +18,7 @@ from typing import Any, Generator, Optional, Union, final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Cache", "Scan", "AsyncCache", "AsyncScan", "Ready", "_panic_for_tests", "MAX_KEY_LEN", "__version__"]
+__all__ = ["Cache", "Scan", "AsyncCache", "AsyncScan", "Call", "_panic_for_tests", "MAX_KEY_LEN", "__version__"]
 
 _Key = Union[bytes, str]
 _Value = Union[bytes, bytearray, memoryview]
@@ -143,12 +143,14 @@ class Scan:
 class AsyncCache:
     """The asyncio cache: the same API as :class:`Cache`, with awaitable methods.
 
-    The methods return awaitables (an L1 hit returns one that is already
-    complete, so ``await cache.get(k)`` costs no event-loop round trip);
-    schedule them with ``asyncio.ensure_future`` or ``asyncio.gather``, not
-    ``asyncio.create_task`` (which takes coroutines only). Network I/O runs
-    on nearcache's own runtime threads, never on the event loop's thread.
-    Cancelling a pending call leaves the cache usable.
+    The methods return coroutine objects (:class:`Call`), so
+    ``asyncio.create_task``, ``TaskGroup.create_task``, ``wait_for``,
+    ``gather`` and ``ensure_future`` all take them. An L1 hit returns one
+    that finishes on its first step, so ``await cache.get(k)`` costs no
+    event-loop round trip. Unlike an ``async def``, a call starts when it is
+    made (a bad argument raises there) and may be awaited again. Network I/O
+    runs on nearcache's own runtime threads, never on the event loop's
+    thread. Cancelling a pending call leaves the cache usable.
     """
 
     def __new__(cls, url: Optional[str] = None, **options: Any) -> Self: ...
@@ -160,45 +162,45 @@ class AsyncCache:
         """A cache from ``NEARCACHE_CONFIG``, then ``NEARCACHE_URL`` or ``REDIS_URL``."""
     def config_json(self) -> str:
         """The effective configuration as JSON (password redacted)."""
-    def connect(self) -> Awaitable[None]:
+    def connect(self) -> Coroutine[Any, Any, None]:
         """Opens every connection now."""
-    def get(self, key: _Key) -> Awaitable[Optional[bytes]]:
+    def get(self, key: _Key) -> Coroutine[Any, Any, Optional[bytes]]:
         """The value of ``key`` (``None`` if missing)."""
     def get_local(self, key: _Key, default: Any = None) -> Any:
         """L1 only, synchronous: the value on a hit, ``None`` for a cached absence,
         ``default`` when L1 cannot answer."""
-    def get_many(self, keys: Iterable[_Key]) -> Awaitable[list[Optional[bytes]]]:
+    def get_many(self, keys: Iterable[_Key]) -> Coroutine[Any, Any, list[Optional[bytes]]]:
         """The values of ``keys`` in order."""
     def set(
         self, key: _Key, value: _Value, ttl: Optional[_Ttl] = None, nx: bool = False, xx: bool = False
-    ) -> Awaitable[bool]:
+    ) -> Coroutine[Any, Any, bool]:
         """Writes ``key``; ``False`` when ``nx`` / ``xx`` prevented the write."""
-    def set_many(self, items: _Items, ttl: Optional[_Ttl] = None) -> Awaitable[None]:
+    def set_many(self, items: _Items, ttl: Optional[_Ttl] = None) -> Coroutine[Any, Any, None]:
         """Writes several keys at once (all or nothing)."""
-    def delete(self, key: _Key) -> Awaitable[bool]:
+    def delete(self, key: _Key) -> Coroutine[Any, Any, bool]:
         """Deletes ``key``; ``True`` if it existed."""
-    def delete_many(self, keys: Iterable[_Key]) -> Awaitable[int]:
+    def delete_many(self, keys: Iterable[_Key]) -> Coroutine[Any, Any, int]:
         """Deletes ``keys``; returns how many existed."""
-    def expire(self, key: _Key, ttl: _Ttl) -> Awaitable[bool]:
+    def expire(self, key: _Key, ttl: _Ttl) -> Coroutine[Any, Any, bool]:
         """Makes ``key`` expire after ``ttl``."""
-    def ttl(self, key: _Key) -> Awaitable[Optional[float]]:
+    def ttl(self, key: _Key) -> Coroutine[Any, Any, Optional[float]]:
         """Seconds left (``math.inf``: no expiry, ``None``: missing)."""
-    def hget(self, key: _Key, field: _Key) -> Awaitable[Optional[bytes]]:
+    def hget(self, key: _Key, field: _Key) -> Coroutine[Any, Any, Optional[bytes]]:
         """One field of a hash."""
-    def hmget(self, key: _Key, fields: Iterable[_Key]) -> Awaitable[list[Optional[bytes]]]:
+    def hmget(self, key: _Key, fields: Iterable[_Key]) -> Coroutine[Any, Any, list[Optional[bytes]]]:
         """Several fields of a hash."""
-    def hgetall(self, key: _Key) -> Awaitable[dict[bytes, bytes]]:
+    def hgetall(self, key: _Key) -> Coroutine[Any, Any, dict[bytes, bytes]]:
         """Every field of a hash."""
-    def hset(self, key: _Key, mapping: _Items) -> Awaitable[int]:
+    def hset(self, key: _Key, mapping: _Items) -> Coroutine[Any, Any, int]:
         """Sets hash fields; returns how many were new."""
-    def hdel(self, key: _Key, *fields: _Key) -> Awaitable[int]:
+    def hdel(self, key: _Key, *fields: _Key) -> Coroutine[Any, Any, int]:
         """Deletes hash fields."""
     def get_or_load(
         self,
         key: _Key,
         loader: Callable[[], Union[_Value, Awaitable[_Value]]],
         ttl: Optional[_Ttl] = None,
-    ) -> Awaitable[bytes]:
+    ) -> Coroutine[Any, Any, bytes]:
         """The value of ``key``, or else the loader's (a plain callable or an
         ``async def``), written to Redis with ``ttl``; once per key across
         concurrent callers. A loader exception raises
@@ -209,36 +211,46 @@ class AsyncCache:
         """Empties this process's L1."""
     def scan(self, pattern: Optional[_Key] = None) -> AsyncScan:
         """``async for key in cache.scan("user:*")``: SCAN, never KEYS."""
-    def delete_prefix(self, prefix: _Key) -> Awaitable[int]:
+    def delete_prefix(self, prefix: _Key) -> Coroutine[Any, Any, int]:
         """Deletes every key starting with ``prefix``."""
-    def command(self, *args: _Arg) -> Awaitable[Any]:
+    def command(self, *args: _Arg) -> Coroutine[Any, Any, Any]:
         """Sends a raw command (never cached)."""
     def stats(self) -> dict[str, Any]:
         """Counters, latencies, slow log and hot keys as a dict."""
     def stats_prometheus(self) -> str:
         """The stats in the Prometheus text format."""
-    def close(self) -> None:
-        """Closes the connections and empties L1."""
+    def close(self) -> Coroutine[Any, Any, None]:
+        """Refuses new calls (``ClosedError``), waits for the calls in flight,
+        then closes the connections and empties L1. Starts when called; await
+        it to wait until the cache is closed. Outside a running event loop it
+        closes at once. Closing twice is harmless."""
+    def aclose(self) -> Coroutine[Any, Any, None]:
+        """The same as :meth:`close`."""
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
-    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aenter__(self) -> Coroutine[Any, Any, Self]: ...
     def __aexit__(
         self,
         *_exc: Union[type[BaseException], BaseException, TracebackType, None],
-    ) -> Awaitable[None]: ...
+    ) -> Coroutine[Any, Any, None]: ...
 
 @final
 class AsyncScan:
     """The async iterator returned by :meth:`AsyncCache.scan`."""
 
     def __aiter__(self) -> Self: ...
-    def __anext__(self) -> Awaitable[bytes]: ...
+    def __anext__(self) -> Coroutine[Any, Any, bytes]: ...
 
 @final
-class Ready:
-    """An already-complete awaitable (what an L1 hit in :class:`AsyncCache` returns)."""
+class Call(Coroutine[Any, Any, Any]):
+    """What every :class:`AsyncCache` method returns: a coroutine object
+    (registered with :class:`collections.abc.Coroutine`). An L1 hit is
+    already done: its first ``send`` raises ``StopIteration(value)``."""
 
     def __await__(self) -> Generator[Any, None, Any]: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
+    def send(self, value: Any, /) -> Any: ...
+    def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any: ...
+    def close(self) -> None: ...
