@@ -706,6 +706,11 @@ pub(crate) mod out {
         plain(py, i64::from(value))
     }
 
+    /// Flags as redis-py's `int` 0 or 1 each (`smismember`).
+    pub(crate) fn zero_one_list(py: Python<'_>, values: Vec<bool>) -> PyResult<Bound<'_, PyAny>> {
+        super::list_of(py, values, |value| zero_one(py, value))
+    }
+
     /// Members with scores as `(member, score)` tuples, each score passed
     /// through `cast` when one is given (redis-py's `score_cast_func`).
     pub(crate) fn scored(

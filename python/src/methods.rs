@@ -71,7 +71,7 @@ macro_rules! answer_with {
     (asyncio, $slf:ident, $py:ident, $ready:expr, $extra:expr, $out:expr) => {{
         let extra = $extra;
         match $crate::error::IntoPy::py($ready, $py)? {
-            nearcache::Ready::Now(value) => $crate::Ready::awaitable($py, $out($py, (value, extra))?),
+            nearcache::Ready::Now(value) => $crate::call::Call::done($py, $out($py, (value, extra))?),
             nearcache::Ready::Later(pending) => {
                 $slf.submit($py, async move { pending.await.map(|v| (v, extra)) }, $out)
             }
@@ -159,9 +159,9 @@ macro_rules! cache_methods {
             fn hkeys(name: Key<'py>) => |c| c.hkeys_ready(&name), out::bytes_list;
             fn hvals(name: Key<'py>) => |c| c.hvals_ready(&name), out::bytes_list;
             fn smembers(name: Key<'py>) => |c| c.smembers_ready(&name), out::bytes_set;
-            fn sismember(name: Key<'py>, value: Arg) => |c| c.sismember_ready(&name, value), out::plain;
+            fn sismember(name: Key<'py>, value: Arg) => |c| c.sismember_ready(&name, value), out::zero_one;
             #[pyo3(signature = (name, values, *args))]
-            fn smismember(name: Key<'py>, values: ArgList, args: Args) => |c| c.smismember_ready(&name, &[values, args].concat()), out::plain_list;
+            fn smismember(name: Key<'py>, values: ArgList, args: Args) => |c| c.smismember_ready(&name, &[values, args].concat()), out::zero_one_list;
             fn scard(name: Key<'py>) => |c| c.scard_ready(&name), out::plain;
             fn zscore(name: Key<'py>, value: Arg) => |c| c.zscore_ready(&name, value), out::plain;
             fn zmscore(name: Key<'py>, members: ArgList) => |c| c.zmscore_ready(&name, members), out::plain_list;
@@ -317,6 +317,12 @@ macro_rules! cache_methods {
                 #[classmethod]
                 fn from_env<'py>(cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> {
                     guard(|| $crate::construct(cls, nearcache::Config::from_env()))
+                }
+
+                /// Core's retry policy for one `transaction()` call.
+                #[pyo3(signature = (watch_delay = None))]
+                fn _transaction_retries(&self, py: Python<'_>, watch_delay: Option<f64>) -> PyResult<$crate::batch::PyRetries> {
+                    guard(|| $crate::batch::PyRetries::new(py, self.core(), watch_delay))
                 }
 
                 fn config_json(&self) -> PyResult<String> {
