@@ -323,9 +323,12 @@ crate::methods::cache_methods!(PyAsyncCache, "AsyncCache", asyncio, {
     }
 
     /// A Lua script bound to this cache; calling it returns a coroutine.
-    fn register_script(slf: &Bound<'_, Self>, script: Value<'_>) -> PyResult<crate::pipeline::PyAsyncScript> {
+    fn register_script(
+        slf: &Bound<'_, Self>,
+        script: crate::convert::Source,
+    ) -> PyResult<crate::pipeline::PyAsyncScript> {
         guard(|| {
-            let script = slf.get().inner.register_script(&*script);
+            let script = slf.get().inner.register_script(&script.0);
             Ok(crate::pipeline::PyAsyncScript { owner: slf.clone().unbind(), script })
         })
     }

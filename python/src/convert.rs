@@ -520,6 +520,20 @@ pub(crate) fn hset_items<'py>(
     Ok(Items(pairs))
 }
 
+/// A Lua script's source (`register_script`): `str` (UTF-8) or `bytes`, as
+/// redis-py takes it.
+pub(crate) struct Source(pub(crate) Bytes);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Source {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyString>() {
+            return arg(&obj).map(Source);
+        }
+        Err(type_error(obj.py(), format!("a script must be str or bytes, not {}", type_name(&obj))))
+    }
+}
+
 /// A `get_or_load` loader: anything callable.
 pub(crate) struct Loader<'py>(pub(crate) Bound<'py, PyAny>);
 

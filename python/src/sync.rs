@@ -55,8 +55,8 @@ crate::methods::cache_methods!(PyCache, "Cache", blocking, {
     }
 
     /// A Lua script bound to this cache (redis-py's `register_script`).
-    fn register_script(&self, script: Value<'_>) -> PyResult<crate::pipeline::PyScript> {
-        guard(|| Ok(crate::pipeline::PyScript { script: self.core().register_script(&*script) }))
+    fn register_script(&self, script: crate::convert::Source) -> PyResult<crate::pipeline::PyScript> {
+        guard(|| Ok(crate::pipeline::PyScript { script: self.core().register_script(&script.0) }))
     }
 
     #[pyo3(signature = (pattern = None))]

@@ -192,7 +192,7 @@ class Cache:
         """A pipeline in redis-py's shape (``transaction=True``, redis-py's default,
         is one ``MULTI`` ... ``EXEC``; ``transaction=False`` answers cached reads
         from L1 when it can). See :class:`Pipeline`."""
-    def register_script(self, script: _Value) -> Script:
+    def register_script(self, script: Union[str, bytes]) -> Script:
         """A Lua script bound to this cache (redis-py's ``register_script``)."""
     def _transaction_retries(self, watch_delay: Optional[float] = None) -> TransactionRetries:
         """Core's retry policy for one ``transaction()`` call (used by ``nearcache.Cache.transaction``)."""
@@ -377,7 +377,7 @@ class AsyncCache:
         """Removes the key's TTL; whether it had one."""
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> AsyncPipeline:
         """A pipeline in redis.asyncio's shape; see :class:`AsyncPipeline`."""
-    def register_script(self, script: _Value) -> AsyncScript:
+    def register_script(self, script: Union[str, bytes]) -> AsyncScript:
         """A Lua script bound to this cache; calling it returns a coroutine."""
     def _transaction_retries(self, watch_delay: Optional[float] = None) -> TransactionRetries:
         """Core's retry policy for one ``transaction()`` call."""
