@@ -467,14 +467,25 @@ def test_seed_transaction_is_all_or_nothing_for_a_concurrent_reader(url: str, ra
     t = threading.Thread(target=reader)
     t.start()
     try:
+        # 1000 ECHOs between the two writes make the batch span several of
+        # the server's socket reads: sent without MULTI, the reader's
+        # snapshots land between them (checked: dozens of torn reads).
+        filler = 1000
         with nearcache.Cache(url, l1={"invalidation": "off"}) as c:
-            for _ in range(200):
+            for _ in range(60):
                 p = c.pipeline(transaction=True)
                 p.hset(atomic, mapping={"name": b"Project Manhattan", "location": b"Los Alamos"})
+                for _ in range(filler):
+                    p.command("ECHO", "between the two writes")
                 p.zadd(history, {"atomic": 1942})
-                assert p.execute() == [2, 1]
-                p.delete(atomic).zrem(history, "atomic")
-                assert p.execute() == [True, 1]
+                out = p.execute()
+                assert (out[0], out[-1]) == (2, 1)
+                p.delete(atomic)
+                for _ in range(filler):
+                    p.command("ECHO", "between the two writes")
+                p.zrem(history, "atomic")
+                out = p.execute()
+                assert (out[0], out[-1]) == (True, 1)
     finally:
         stop.set()
         t.join()
