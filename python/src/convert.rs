@@ -421,6 +421,23 @@ impl Project for Int {
     }
 }
 
+/// An `int` amount with a literal default (`#[pyo3(from_py_with = int)]`,
+/// so the signature shows `amount=1`, as redis-py's does).
+pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    obj.extract::<Int>().map(|Int(n)| n)
+}
+
+impl Project for i64 {
+    type View<'a> = i64;
+    type Owned = i64;
+    fn view(&self) -> i64 {
+        *self
+    }
+    fn owned(self) -> i64 {
+        self
+    }
+}
+
 /// A score or float amount: an `int` or `float` (core refuses NaN).
 #[derive(Clone, Copy)]
 pub(crate) struct Score(pub(crate) f64);

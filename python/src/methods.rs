@@ -108,16 +108,16 @@ macro_rules! cache_methods {
             #[pyo3(signature = (*args))]
             fn command(args: Args) => |c| c.command(&args), out::reply;
             // Typed writes (redis-py's signatures).
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn incr(name: Key<'py>, amount: Int) => |c| c.incrby(&name, amount), out::plain;
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn incrby(name: Key<'py>, amount: Int) => |c| c.incrby(&name, amount), out::plain;
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn decr(name: Key<'py>, amount: Int) => |c| c.decrby(&name, amount), out::plain;
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn decrby(name: Key<'py>, amount: Int) => |c| c.decrby(&name, amount), out::plain;
-            #[pyo3(signature = (name, key, amount = Int(1)))]
-            fn hincrby(name: Key<'py>, key: Key<'py>, amount: Int) => |c| c.hincrby(&name, &key, amount), out::plain;
+            #[pyo3(signature = (name, amount = 1))]
+            fn incr(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |c| c.incrby(&name, amount), out::plain;
+            #[pyo3(signature = (name, amount = 1))]
+            fn incrby(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |c| c.incrby(&name, amount), out::plain;
+            #[pyo3(signature = (name, amount = 1))]
+            fn decr(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |c| c.decrby(&name, amount), out::plain;
+            #[pyo3(signature = (name, amount = 1))]
+            fn decrby(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |c| c.decrby(&name, amount), out::plain;
+            #[pyo3(signature = (name, key, amount = 1))]
+            fn hincrby(name: Key<'py>, key: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |c| c.hincrby(&name, &key, amount), out::plain;
             #[pyo3(signature = (name, *values))]
             fn sadd(name: Key<'py>, values: Args) => |c| c.sadd(&name, &values), out::plain;
             #[pyo3(signature = (name, *values))]
@@ -196,7 +196,7 @@ macro_rules! cache_methods {
             use pyo3::types::{PyDict, PyType};
             use $crate::convert::{flag, out, set_options, Args, ConfigPath, Items, Key, Keys, Loader, Project};
             use $crate::convert::{both, hset_items, text, zadd_options, Arg, ArgList, Int, Offset, Score, Scored};
-            use $crate::convert::{Ttl, Url, Value};
+            use $crate::convert::{int, Ttl, Url, Value};
             use $crate::error::{guard, IntoPy};
 
             #[pymethods]

@@ -40,16 +40,16 @@ macro_rules! pipeline_methods {
             #[pyo3(signature = (*args))]
             fn execute_command(args: Args) => |_py| Line(args.owned()), Shape::Raw;
             // Typed writes.
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn incr(name: Key<'py>, amount: Int) => |_py| Line::of("INCRBY").arg(&name).int(amount.0), Shape::Raw;
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn incrby(name: Key<'py>, amount: Int) => |_py| Line::of("INCRBY").arg(&name).int(amount.0), Shape::Raw;
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn decr(name: Key<'py>, amount: Int) => |_py| Line::of("DECRBY").arg(&name).int(amount.0), Shape::Raw;
-            #[pyo3(signature = (name, amount = Int(1)))]
-            fn decrby(name: Key<'py>, amount: Int) => |_py| Line::of("DECRBY").arg(&name).int(amount.0), Shape::Raw;
-            #[pyo3(signature = (name, key, amount = Int(1)))]
-            fn hincrby(name: Key<'py>, key: Key<'py>, amount: Int) => |_py| Line::of("HINCRBY").arg(&name).arg(&key).int(amount.0), Shape::Raw;
+            #[pyo3(signature = (name, amount = 1))]
+            fn incr(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |_py| Line::of("INCRBY").arg(&name).int(amount), Shape::Raw;
+            #[pyo3(signature = (name, amount = 1))]
+            fn incrby(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |_py| Line::of("INCRBY").arg(&name).int(amount), Shape::Raw;
+            #[pyo3(signature = (name, amount = 1))]
+            fn decr(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |_py| Line::of("DECRBY").arg(&name).int(amount), Shape::Raw;
+            #[pyo3(signature = (name, amount = 1))]
+            fn decrby(name: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |_py| Line::of("DECRBY").arg(&name).int(amount), Shape::Raw;
+            #[pyo3(signature = (name, key, amount = 1))]
+            fn hincrby(name: Key<'py>, key: Key<'py>, #[pyo3(from_py_with = int)] amount: i64) => |_py| Line::of("HINCRBY").arg(&name).arg(&key).int(amount), Shape::Raw;
             #[pyo3(signature = (name, *values))]
             fn sadd(name: Key<'py>, values: Args) => |_py| Line::of("SADD").arg(&name).args(values.view()), Shape::Count;
             #[pyo3(signature = (name, *values))]
@@ -102,7 +102,7 @@ macro_rules! pipeline_methods {
     )*) => {
         const _: () = {
             use $crate::batch::{Line, Shape};
-            use $crate::convert::{both, flag, hset_items, Arg, ArgList, Args, Int, Key, Keys, Offset, Project, Score, Scored, Ttl, Value};
+            use $crate::convert::{both, flag, hset_items, int, Arg, ArgList, Args, Int, Key, Keys, Offset, Project, Score, Scored, Ttl, Value};
             use $crate::error::guard;
             use $crate::pipeline::{millis, set_line};
 

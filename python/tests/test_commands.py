@@ -460,7 +460,9 @@ def test_seed_transaction_is_all_or_nothing_for_a_concurrent_reader(url: str, ra
         while not stop.is_set():
             # One atomic snapshot of both keys (MULTI on the raw connection).
             with r.pipeline(transaction=True) as p:
-                name, score = p.hget(atomic, "name").zscore(history, "atomic").execute()
+                p.hget(atomic, "name")
+                p.zscore(history, "atomic")
+                name, score = p.execute()
             seen["both" if name and score else "none" if not name and not score else "torn"] += 1
         r.close()
 

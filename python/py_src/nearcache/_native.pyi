@@ -10,6 +10,7 @@ a wrong argument type raises :class:`~nearcache.ArgumentTypeError` (a
 subclass the classes here, adding ``get_json`` / ``set_json``.
 """
 
+import builtins
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
 from os import PathLike
@@ -116,7 +117,7 @@ class Cache:
         """The hash's field names (cached)."""
     def hvals(self, name: _Key) -> list[bytes]:
         """The hash's values (cached)."""
-    def smembers(self, name: _Key) -> set[bytes]:
+    def smembers(self, name: _Key) -> builtins.set[bytes]:
         """The members of a set (cached)."""
     def sismember(self, name: _Key, value: _Arg) -> int:
         """1 if ``value`` is in the set, else 0 (cached; redis-py's type)."""
@@ -231,7 +232,7 @@ class Cache:
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
-        *_exc: Union[type[BaseException], BaseException, TracebackType, None],
+        *_exc: Union[builtins.type[BaseException], BaseException, TracebackType, None],
     ) -> None: ...
 
 @final
@@ -303,7 +304,7 @@ class AsyncCache:
         """The hash's field names (cached)."""
     def hvals(self, name: _Key) -> Coroutine[Any, Any, list[bytes]]:
         """The hash's values (cached)."""
-    def smembers(self, name: _Key) -> Coroutine[Any, Any, set[bytes]]:
+    def smembers(self, name: _Key) -> Coroutine[Any, Any, builtins.set[bytes]]:
         """The members of a set (cached)."""
     def sismember(self, name: _Key, value: _Arg) -> Coroutine[Any, Any, int]:
         """1 if ``value`` is in the set, else 0 (cached; redis-py's type)."""
@@ -420,7 +421,7 @@ class AsyncCache:
     def __aenter__(self) -> Coroutine[Any, Any, Self]: ...
     def __aexit__(
         self,
-        *_exc: Union[type[BaseException], BaseException, TracebackType, None],
+        *_exc: Union[builtins.type[BaseException], BaseException, TracebackType, None],
     ) -> Coroutine[Any, Any, None]: ...
 
 @final
@@ -534,7 +535,7 @@ class Pipeline:
     def __len__(self) -> int: ...
     def __bool__(self) -> bool: ...
     def __enter__(self) -> Self: ...
-    def __exit__(self, *_exc: Union[type[BaseException], BaseException, TracebackType, None]) -> None: ...
+    def __exit__(self, *_exc: Union[builtins.type[BaseException], BaseException, TracebackType, None]) -> None: ...
 
 @final
 class AsyncPipeline:
@@ -622,7 +623,7 @@ class AsyncPipeline:
     def __await__(self) -> Generator[Any, None, Self]: ...
     def __aenter__(self) -> Coroutine[Any, Any, Self]: ...
     def __aexit__(
-        self, *_exc: Union[type[BaseException], BaseException, TracebackType, None]
+        self, *_exc: Union[builtins.type[BaseException], BaseException, TracebackType, None]
     ) -> Coroutine[Any, Any, None]: ...
 
 @final
