@@ -166,26 +166,36 @@ pub(crate) struct Items<'py>(Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>);
 impl<'a, 'py> FromPyObject<'a, 'py> for Items<'py> {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        let py = obj.py();
-        let pairs = match obj.cast::<PyDict>() {
-            Ok(dict) => dict.items().into_any(),
-            Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
-            Err(_) => obj.to_owned(),
-        };
-        let iter =
-            pairs.try_iter().map_err(|_| type_error(py, format!("expected a mapping, not {}", type_name(&obj))))?;
-        iter.map(|item| {
-            let item = item?;
-            let tuple = item
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| type_error(py, "expected a mapping or (key, value) pairs"))?;
-            Ok((key(&tuple.get_item(0)?)?, value(&tuple.get_item(1)?)?))
-        })
-        .collect::<PyResult<_>>()
-        .map(Items)
+        pairs(&obj, "a mapping", "a mapping or (key, value) pairs", |k, v| Ok((key(&k)?, value(&v)?))).map(Items)
     }
+}
+
+/// The `(first, second)` pairs of a mapping (its items) or of an iterable
+/// of 2-tuples, each converted by `each`; `what` / `hint` name what was
+/// expected in the type errors.
+fn pairs<'py, T>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    hint: &str,
+    mut each: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
+    let py = obj.py();
+    let items = match obj.cast::<PyDict>() {
+        Ok(dict) => dict.items().into_any(),
+        Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
+        Err(_) => obj.to_owned(),
+    };
+    let iter = items.try_iter().map_err(|_| type_error(py, format!("expected {what}, not {}", type_name(obj))))?;
+    iter.map(|item| {
+        let item = item?;
+        let tuple = item
+            .cast::<PyTuple>()
+            .ok()
+            .filter(|t| t.len() == 2)
+            .ok_or_else(|| type_error(py, format!("expected {hint}")))?;
+        each(tuple.get_item(0)?, tuple.get_item(1)?)
+    })
+    .collect()
 }
 
 impl Project for Items<'_> {
@@ -474,26 +484,8 @@ pub(crate) struct Scored(Vec<(f64, Bytes)>);
 impl<'a, 'py> FromPyObject<'a, 'py> for Scored {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        let py = obj.py();
-        let pairs = match obj.cast::<PyDict>() {
-            Ok(dict) => dict.items().into_any(),
-            Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
-            Err(_) => obj.to_owned(),
-        };
-        let iter = pairs
-            .try_iter()
-            .map_err(|_| type_error(py, format!("expected a mapping of member to score, not {}", type_name(&obj))))?;
-        iter.map(|item| {
-            let item = item?;
-            let tuple = item
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| type_error(py, "expected a mapping of member to score or (member, score) pairs"))?;
-            Ok((score(&tuple.get_item(1)?)?, arg(&tuple.get_item(0)?)?))
-        })
-        .collect::<PyResult<_>>()
-        .map(Scored)
+        let (what, hint) = ("a mapping of member to score", "a mapping of member to score or (member, score) pairs");
+        pairs(&obj, what, hint, |member, s| Ok((score(&s)?, arg(&member)?))).map(Scored)
     }
 }
 

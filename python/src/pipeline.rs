@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use pyo3::PyClass;
 
 use crate::aio::PyAsyncCache;
 use crate::batch::{results, script_args, Issued, Line, PyRetries, Shape, State};
@@ -533,9 +534,7 @@ impl PyScript {
         guard(|| {
             let (keys, args) = script_args(keys, args);
             if let Some(client) = client {
-                let pipe = client.cast::<PyPipeline>().map_err(|_| not_a_pipeline(py, &client, "Pipeline"))?;
-                pipe.get().state.lock().queue_script(py, &self.script, &keys, &args)?;
-                return Ok(pipe.clone().into_any());
+                return queue_in::<PyPipeline>(client, &self.script, &keys, &args);
             }
             let reply = py.detach(|| nearcache::block_on(self.script.call(&keys, &args)).and_then(|r| r)).py(py)?;
             crate::convert::out::reply(py, reply)
@@ -575,10 +574,7 @@ impl PyAsyncScript {
         guard(|| {
             let (keys, args) = script_args(keys, args);
             if let Some(client) = client {
-                let pipe =
-                    client.cast::<PyAsyncPipeline>().map_err(|_| not_a_pipeline(py, &client, "AsyncPipeline"))?;
-                pipe.get().state.lock().queue_script(py, &self.script, &keys, &args)?;
-                return Ok(pipe.clone().into_any());
+                return queue_in::<PyAsyncPipeline>(client, &self.script, &keys, &args);
             }
             let script = self.script.clone();
             self.owner.get().submit(py, async move { script.call(&keys, &args).await }, crate::convert::out::reply)
@@ -596,7 +592,37 @@ impl PyAsyncScript {
     }
 }
 
-fn not_a_pipeline(py: Python<'_>, client: &Bound<'_, PyAny>, expected: &str) -> PyErr {
-    let name = client.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-    crate::error::type_error(py, format!("client must be a {expected} of this cache's kind, not {name}"))
+/// A pipeline class's state (for scripts queued with `client=pipe`).
+pub(crate) trait Queues: PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
+    fn state(&self) -> &parking_lot::Mutex<State>;
+}
+
+impl Queues for PyPipeline {
+    fn state(&self) -> &parking_lot::Mutex<State> {
+        &self.state
+    }
+}
+
+impl Queues for PyAsyncPipeline {
+    fn state(&self) -> &parking_lot::Mutex<State> {
+        &self.state
+    }
+}
+
+/// `script(keys, args, client=pipe)`: queues the call in `pipe` (a `P`,
+/// the script's own kind of pipeline) and returns the pipeline.
+fn queue_in<'py, P: Queues>(
+    client: Bound<'py, PyAny>,
+    script: &nearcache::Script,
+    keys: &[bytes::Bytes],
+    args: &[bytes::Bytes],
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = client.py();
+    let Ok(pipe) = client.cast::<P>() else {
+        let name = client.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        let message = format!("client must be a {} of this cache's kind, not {name}", <P as PyClass>::NAME);
+        return Err(crate::error::type_error(py, message));
+    };
+    pipe.get().state().lock().queue_script(py, script, keys, args)?;
+    Ok(pipe.clone().into_any())
 }

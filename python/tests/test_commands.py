@@ -284,6 +284,24 @@ def test_pipeline_typed_results(url: str, raw: redis.Redis, ns: str) -> None:
     both(url, body)
 
 
+def test_plain_pipelines_fill_l1_and_transactions_bypass_it(url: str, raw: redis.Redis, ns: str) -> None:
+    h = ns + "h"
+
+    async def body(c: Any) -> None:
+        raw.delete(h)
+        raw.hset(h, "f", "1")
+        assert await aw(c.pipeline(transaction=False).hget(h, "f").execute()) == [b"1"]
+        before = read_hits(c)
+        assert await aw(c.hget(h, "f")) == b"1"  # the pipelined read filled L1
+        assert read_hits(c) == before + 1
+        raw.hset(h, "f", "2")  # L1 (ttl mode) does not hear about it
+        assert await aw(c.hget(h, "f")) == b"1"
+        assert await aw(c.pipeline(transaction=True).hget(h, "f").execute()) == [b"2"]  # never from L1
+        assert await aw(c.pipeline(transaction=False).hget(h, "f").execute()) == [b"1"]  # from L1
+
+    both(url, body, l1={"invalidation": "ttl", "ttl": "60s"})
+
+
 def test_transaction_pipeline_is_multi_exec(url: str, raw: redis.Redis, ns: str) -> None:
     async def body(c: Any) -> None:
         t = ns + "t"
@@ -332,6 +350,7 @@ def test_watch_style_pipeline(url: str, raw: redis.Redis, ns: str) -> None:
         assert p.watching
         stock = int(await aw(p.get(k)))  # immediate, from Redis, never from L1
         assert stock == 7
+        assert c.get_local(k) == b"5"  # ... and it did not fill L1 either
         p.multi()
         assert p.decrby(k, 2) is p  # queued now
         assert await aw(p.execute()) == [5]

@@ -69,7 +69,8 @@ pub use work::InFlight;
 /// ```
 /// use nearcache::{decode, Reply};
 /// let pairs = Reply::Map(vec![(Reply::Bytes("f".into()), Reply::Bytes("v".into()))]);
-/// assert_eq!(decode::pairs_of("HGETALL", &pairs)?, vec![("f".into(), "v".into())]);
+/// let decoded = decode::pairs_of("HGETALL", &pairs)?;
+/// assert_eq!((&decoded[0].0[..], &decoded[0].1[..]), (&b"f"[..], &b"v"[..]));
 /// assert_eq!(decode::maybe_score_of("ZSCORE", &Reply::Bytes("2.5".into()))?, Some(2.5));
 /// assert!(decode::count_of("HLEN", &Reply::Nil).is_err());
 /// # Ok::<(), nearcache::Error>(())
