@@ -388,7 +388,7 @@ impl PyRetries {
     /// (`None` or not positive: none, as redis-py sleeps only when > 0).
     pub(crate) fn new(py: Python<'_>, cache: &nearcache::Cache, watch_delay: Option<f64>) -> PyResult<PyRetries> {
         let mut policy = cache.transaction_retries();
-        if let Some(seconds) = watch_delay.filter(|s| !(*s <= 0.0)) {
+        if let Some(seconds) = watch_delay.filter(|s| s.is_nan() || *s > 0.0) {
             let delay = Duration::try_from_secs_f64(seconds).map_err(|_| {
                 core_error(py, ErrorKind::InvalidArgument, format!("watch_delay: {seconds} is not a number of seconds"))
             })?;
