@@ -45,16 +45,32 @@ impl<T: Project> Project for Option<T> {
     }
 }
 
-/// Flags (`nx`, `xx`) are plain `bool`s.
-impl Project for bool {
-    type View<'a> = bool;
-    type Owned = bool;
-    fn view(&self) -> bool {
-        *self
-    }
-    fn owned(self) -> bool {
-        self
-    }
+/// Plain `Copy` arguments are the same borrowed and owned: the newtypes
+/// give their value (`Ttl` a `Duration`, `Int` an `i64`, ...); flags
+/// (`nx`, `xx`) are plain `bool`s.
+macro_rules! copy_project {
+    ($($name:ty => $value:ty, |$v:ident| $get:expr;)*) => {$(
+        impl Project for $name {
+            type View<'a> = $value;
+            type Owned = $value;
+            fn view(&self) -> $value {
+                let $v = *self;
+                $get
+            }
+            fn owned(self) -> $value {
+                let $v = self;
+                $get
+            }
+        }
+    )*};
+}
+copy_project! {
+    Ttl => Duration, |t| t.0;
+    Offset => u64, |o| o.0;
+    Int => i64, |n| n.0;
+    Score => f64, |s| s.0;
+    i64 => i64, |n| n;
+    bool => bool, |b| b;
 }
 
 /// A key: `bytes` as is (held, not copied: `bytes` is immutable, so the
@@ -236,17 +252,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Ttl {
     }
 }
 
-impl Project for Ttl {
-    type View<'a> = Duration;
-    type Owned = Duration;
-    fn view(&self) -> Duration {
-        self.0
-    }
-    fn owned(self) -> Duration {
-        self.0
-    }
-}
-
 /// `*args` of a raw command: bytes, str, int (exact) or float (as core
 /// writes numbers), bytearray or memoryview.
 pub(crate) struct Args(Vec<Bytes>);
@@ -335,17 +340,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Offset {
     }
 }
 
-impl Project for Offset {
-    type View<'a> = u64;
-    type Owned = u64;
-    fn view(&self) -> u64 {
-        self.0
-    }
-    fn owned(self) -> u64 {
-        self.0
-    }
-}
-
 impl Args {
     /// `name` followed by `keys`, as a raw command (`EXISTS k1 k2`).
     pub(crate) fn command(name: &'static str, keys: &Keys<'_>) -> Args {
@@ -420,32 +414,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Int {
     }
 }
 
-impl Project for Int {
-    type View<'a> = i64;
-    type Owned = i64;
-    fn view(&self) -> i64 {
-        self.0
-    }
-    fn owned(self) -> i64 {
-        self.0
-    }
-}
-
 /// An `int` amount with a literal default (`#[pyo3(from_py_with = int)]`,
 /// so the signature shows `amount=1`, as redis-py's does).
 pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     obj.extract::<Int>().map(|Int(n)| n)
-}
-
-impl Project for i64 {
-    type View<'a> = i64;
-    type Owned = i64;
-    fn view(&self) -> i64 {
-        *self
-    }
-    fn owned(self) -> i64 {
-        self
-    }
 }
 
 /// A score or float amount: an `int` or `float` (core refuses NaN).
@@ -464,17 +436,6 @@ fn score(obj: &Bound<'_, PyAny>) -> PyResult<f64> {
         return Err(type_error(obj.py(), format!("a score must be an int or float, not {}", type_name(obj))));
     }
     obj.extract::<f64>()
-}
-
-impl Project for Score {
-    type View<'a> = f64;
-    type Owned = f64;
-    fn view(&self) -> f64 {
-        self.0
-    }
-    fn owned(self) -> f64 {
-        self.0
-    }
 }
 
 /// `zadd(name, mapping)`: `{member: score}` (or `(member, score)` pairs),
