@@ -263,16 +263,23 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Args {
     }
 }
 
-impl Project for Args {
-    type View<'a> = &'a [Bytes];
-    type Owned = Vec<Bytes>;
-    fn view(&self) -> &[Bytes] {
-        &self.0
-    }
-    fn owned(self) -> Vec<Bytes> {
-        self.0
-    }
+/// Argument lists converted already ([`Args`], [`ArgList`]): borrowed as a
+/// slice, owned as the vector.
+macro_rules! args_project {
+    ($($name:ty),*) => {$(
+        impl Project for $name {
+            type View<'a> = &'a [Bytes];
+            type Owned = Vec<Bytes>;
+            fn view(&self) -> &[Bytes] {
+                &self.0
+            }
+            fn owned(self) -> Vec<Bytes> {
+                self.0
+            }
+        }
+    )*};
 }
+args_project!(Args, ArgList);
 
 fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     let py = obj.py();
@@ -383,17 +390,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ArgList {
             type_error(obj.py(), format!("expected a key or an iterable of keys, not {}", type_name(&obj)))
         })?;
         iter.map(|a| arg(&a?)).collect::<PyResult<_>>().map(ArgList)
-    }
-}
-
-impl Project for ArgList {
-    type View<'a> = &'a [Bytes];
-    type Owned = Vec<Bytes>;
-    fn view(&self) -> &[Bytes] {
-        &self.0
-    }
-    fn owned(self) -> Vec<Bytes> {
-        self.0
     }
 }
 
