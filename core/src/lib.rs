@@ -36,8 +36,8 @@ mod stats;
 pub mod testing;
 mod tracking;
 pub use cache::{
-    Cache, CacheBuilder, InFlight, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction, TransactionRetries,
-    ZRange, MAX_KEY_LEN,
+    decode, Cache, CacheBuilder, InFlight, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction,
+    TransactionRetries, ZRange, MAX_KEY_LEN,
 };
 pub use clock::Clock;
 pub use command::Reply;

@@ -218,7 +218,7 @@ impl PyAsyncCache {
     /// Spawns `work` on core's runtime as a call in flight (refused once the
     /// cache is closing); returns a [`Call`] that gets its result, converted
     /// by `out` on the loop thread.
-    fn submit<'py, T, W, O>(&self, py: Python<'py>, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
+    pub(crate) fn submit<'py, T, W, O>(&self, py: Python<'py>, work: W, out: O) -> PyResult<Bound<'py, PyAny>>
     where
         T: Send + 'static,
         W: Future<Output = nearcache::Result<T>> + Send + 'static,
@@ -310,6 +310,29 @@ fn forget_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>, bridge: &Bridge) {
 }
 
 crate::methods::cache_methods!(PyAsyncCache, "AsyncCache", asyncio, {
+    /// A pipeline (redis-py's `pipeline(transaction=True, shard_hint=None)`).
+    #[pyo3(signature = (transaction = true, shard_hint = None))]
+    fn pipeline(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = flag)] transaction: bool,
+        shard_hint: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<crate::pipeline::PyAsyncPipeline> {
+        // shard_hint: accepted for redis-py's signature; routing is by key.
+        let _ = shard_hint;
+        guard(|| Ok(crate::pipeline::PyAsyncPipeline::new(slf.clone().unbind(), slf.get().inner.clone(), transaction)))
+    }
+
+    /// A Lua script bound to this cache; calling it returns a coroutine.
+    fn register_script(
+        slf: &Bound<'_, Self>,
+        script: crate::convert::Source,
+    ) -> PyResult<crate::pipeline::PyAsyncScript> {
+        guard(|| {
+            let script = slf.get().inner.register_script(&script.0);
+            Ok(crate::pipeline::PyAsyncScript { owner: slf.clone().unbind(), script })
+        })
+    }
+
     #[pyo3(signature = (pattern = None))]
     fn scan(slf: &Bound<'_, Self>, pattern: Option<Key<'_>>) -> PyResult<AsyncScan> {
         guard(|| {

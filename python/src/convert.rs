@@ -45,16 +45,32 @@ impl<T: Project> Project for Option<T> {
     }
 }
 
-/// Flags (`nx`, `xx`) are plain `bool`s.
-impl Project for bool {
-    type View<'a> = bool;
-    type Owned = bool;
-    fn view(&self) -> bool {
-        *self
-    }
-    fn owned(self) -> bool {
-        self
-    }
+/// Plain `Copy` arguments are the same borrowed and owned: the newtypes
+/// give their value (`Ttl` a `Duration`, `Int` an `i64`, ...); flags
+/// (`nx`, `xx`) are plain `bool`s.
+macro_rules! copy_project {
+    ($($name:ty => $value:ty, |$v:ident| $get:expr;)*) => {$(
+        impl Project for $name {
+            type View<'a> = $value;
+            type Owned = $value;
+            fn view(&self) -> $value {
+                let $v = *self;
+                $get
+            }
+            fn owned(self) -> $value {
+                let $v = self;
+                $get
+            }
+        }
+    )*};
+}
+copy_project! {
+    Ttl => Duration, |t| t.0;
+    Offset => u64, |o| o.0;
+    Int => i64, |n| n.0;
+    Score => f64, |s| s.0;
+    i64 => i64, |n| n;
+    bool => bool, |b| b;
 }
 
 /// A key: `bytes` as is (held, not copied: `bytes` is immutable, so the
@@ -166,26 +182,36 @@ pub(crate) struct Items<'py>(Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>);
 impl<'a, 'py> FromPyObject<'a, 'py> for Items<'py> {
     type Error = PyErr;
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        let py = obj.py();
-        let pairs = match obj.cast::<PyDict>() {
-            Ok(dict) => dict.items().into_any(),
-            Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
-            Err(_) => obj.to_owned(),
-        };
-        let iter =
-            pairs.try_iter().map_err(|_| type_error(py, format!("expected a mapping, not {}", type_name(&obj))))?;
-        iter.map(|item| {
-            let item = item?;
-            let tuple = item
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| type_error(py, "expected a mapping or (key, value) pairs"))?;
-            Ok((key(&tuple.get_item(0)?)?, value(&tuple.get_item(1)?)?))
-        })
-        .collect::<PyResult<_>>()
-        .map(Items)
+        pairs(&obj, "a mapping", "a mapping or (key, value) pairs", |k, v| Ok((key(&k)?, value(&v)?))).map(Items)
     }
+}
+
+/// The `(first, second)` pairs of a mapping (its items) or of an iterable
+/// of 2-tuples, each converted by `each`; `what` / `hint` name what was
+/// expected in the type errors.
+fn pairs<'py, T>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    hint: &str,
+    mut each: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
+    let py = obj.py();
+    let items = match obj.cast::<PyDict>() {
+        Ok(dict) => dict.items().into_any(),
+        Err(_) if obj.hasattr("items")? => obj.call_method0("items")?,
+        Err(_) => obj.to_owned(),
+    };
+    let iter = items.try_iter().map_err(|_| type_error(py, format!("expected {what}, not {}", type_name(obj))))?;
+    iter.map(|item| {
+        let item = item?;
+        let tuple = item
+            .cast::<PyTuple>()
+            .ok()
+            .filter(|t| t.len() == 2)
+            .ok_or_else(|| type_error(py, format!("expected {hint}")))?;
+        each(tuple.get_item(0)?, tuple.get_item(1)?)
+    })
+    .collect()
 }
 
 impl Project for Items<'_> {
@@ -226,17 +252,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Ttl {
     }
 }
 
-impl Project for Ttl {
-    type View<'a> = Duration;
-    type Owned = Duration;
-    fn view(&self) -> Duration {
-        self.0
-    }
-    fn owned(self) -> Duration {
-        self.0
-    }
-}
-
 /// `*args` of a raw command: bytes, str, int (exact) or float (as core
 /// writes numbers), bytearray or memoryview.
 pub(crate) struct Args(Vec<Bytes>);
@@ -248,16 +263,23 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Args {
     }
 }
 
-impl Project for Args {
-    type View<'a> = &'a [Bytes];
-    type Owned = Vec<Bytes>;
-    fn view(&self) -> &[Bytes] {
-        &self.0
-    }
-    fn owned(self) -> Vec<Bytes> {
-        self.0
-    }
+/// Argument lists converted already ([`Args`], [`ArgList`]): borrowed as a
+/// slice, owned as the vector.
+macro_rules! args_project {
+    ($($name:ty),*) => {$(
+        impl Project for $name {
+            type View<'a> = &'a [Bytes];
+            type Owned = Vec<Bytes>;
+            fn view(&self) -> &[Bytes] {
+                &self.0
+            }
+            fn owned(self) -> Vec<Bytes> {
+                self.0
+            }
+        }
+    )*};
 }
+args_project!(Args, ArgList);
 
 fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     let py = obj.py();
@@ -281,6 +303,201 @@ fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     }
     let message = format!("a command argument must be bytes, str, int or float, not {}", type_name(obj));
     Err(type_error(py, message))
+}
+
+/// One command argument (a set member, a list element, a score bound): as
+/// in [`Args`], bytes, str, int or float.
+pub(crate) struct Arg(Bytes);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        arg(&obj).map(Arg)
+    }
+}
+
+impl Project for Arg {
+    type View<'a> = &'a [u8];
+    type Owned = Bytes;
+    fn view(&self) -> &[u8] {
+        &self.0
+    }
+    fn owned(self) -> Bytes {
+        self.0
+    }
+}
+
+/// A bound or argument as text, for core's `impl Display` parameters
+/// (`zcount`, `zrange` by score or lex).
+pub(crate) fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+/// A non-negative integer (a bit offset).
+#[derive(Clone, Copy)]
+pub(crate) struct Offset(pub(crate) u64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Offset {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let Int(n) = obj.extract::<Int>()?;
+        u64::try_from(n)
+            .map(Offset)
+            .map_err(|_| core_error(obj.py(), ErrorKind::InvalidArgument, "bit offset is out of range (negative)"))
+    }
+}
+
+impl Args {
+    /// `name` followed by `keys`, as a raw command (`EXISTS k1 k2`).
+    pub(crate) fn command(name: &'static str, keys: &Keys<'_>) -> Args {
+        let mut args = vec![Bytes::from_static(name.as_bytes())];
+        args.extend(keys.0.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())));
+        Args(args)
+    }
+}
+
+impl Keys<'_> {
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// redis-py's pairs of arguments given together or not at all
+/// (`bitcount(start, end)`, `zrange(offset, num)`).
+pub(crate) fn both(py: Python<'_>, a: Option<Int>, b: Option<Int>, what: &str) -> PyResult<Option<(i64, i64)>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(Some((a.0, b.0))),
+        (None, None) => Ok(None),
+        _ => Err(core_error(py, ErrorKind::InvalidArgument, format!("{what} must both be given, or neither"))),
+    }
+}
+
+/// redis-py's `list_or_args`: a lone key (bytes, str, int, float) is one
+/// argument, any other iterable is several (`hmget(name, keys, *args)`).
+pub(crate) struct ArgList(Vec<Bytes>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ArgList {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let lone = obj.is_instance_of::<PyBytes>()
+            || obj.is_instance_of::<PyString>()
+            || obj.is_instance_of::<PyInt>()
+            || obj.is_instance_of::<PyFloat>();
+        if lone {
+            return Ok(ArgList(vec![arg(&obj)?]));
+        }
+        let iter = obj.try_iter().map_err(|_| {
+            type_error(obj.py(), format!("expected a key or an iterable of keys, not {}", type_name(&obj)))
+        })?;
+        iter.map(|a| arg(&a?)).collect::<PyResult<_>>().map(ArgList)
+    }
+}
+
+/// An integer argument (`amount`, `start`, `index`): an `int`, not a bool.
+#[derive(Clone, Copy)]
+pub(crate) struct Int(pub(crate) i64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Int {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+            return Err(type_error(py, format!("expected an int, not {}", type_name(&obj))));
+        }
+        obj.extract::<i64>().map(Int).map_err(|_| {
+            core_error(py, ErrorKind::InvalidArgument, "the integer does not fit in a signed 64-bit number")
+        })
+    }
+}
+
+/// An `int` amount with a literal default (`#[pyo3(from_py_with = int)]`,
+/// so the signature shows `amount=1`, as redis-py's does).
+pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    obj.extract::<Int>().map(|Int(n)| n)
+}
+
+/// A score or float amount: an `int` or `float` (core refuses NaN).
+#[derive(Clone, Copy)]
+pub(crate) struct Score(pub(crate) f64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Score {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        score(&obj).map(Score)
+    }
+}
+
+fn score(obj: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if obj.is_instance_of::<PyBool>() || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>()) {
+        return Err(type_error(obj.py(), format!("a score must be an int or float, not {}", type_name(obj))));
+    }
+    obj.extract::<f64>()
+}
+
+/// `zadd(name, mapping)`: `{member: score}` (or `(member, score)` pairs),
+/// as core's `(score, member)` pairs.
+pub(crate) struct Scored(Vec<(f64, Bytes)>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Scored {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let (what, hint) = ("a mapping of member to score", "a mapping of member to score or (member, score) pairs");
+        pairs(&obj, what, hint, |member, s| Ok((score(&s)?, arg(&member)?))).map(Scored)
+    }
+}
+
+impl Project for Scored {
+    type View<'a> = &'a [(f64, Bytes)];
+    type Owned = Vec<(f64, Bytes)>;
+    fn view(&self) -> &[(f64, Bytes)] {
+        &self.0
+    }
+    fn owned(self) -> Vec<(f64, Bytes)> {
+        self.0
+    }
+}
+
+/// `hset(name, key=None, value=None, mapping=None)` as redis-py takes it
+/// (`key`/`value` first, then `mapping`'s items); a mapping in `key`'s
+/// place with no `value` is nearcache's older `hset(name, mapping)`.
+pub(crate) fn hset_items<'py>(
+    key: Option<Bound<'py, PyAny>>,
+    value: Option<Bound<'py, PyAny>>,
+    mapping: Option<Bound<'py, PyAny>>,
+) -> PyResult<Items<'py>> {
+    let mut pairs = Vec::new();
+    match (key, value) {
+        (Some(k), None) if !(k.is_instance_of::<PyBytes>() || k.is_instance_of::<PyString>()) => {
+            pairs.extend(k.extract::<Items<'py>>()?.0)
+        }
+        (Some(k), Some(v)) => pairs.push((self::key(&k)?, self::value(&v)?)),
+        (Some(k), None) => {
+            let message = "hset: a field needs a value (hset(name, key, value) or hset(name, mapping=...))";
+            return Err(core_error(k.py(), ErrorKind::InvalidArgument, message));
+        }
+        (None, Some(v)) => {
+            return Err(core_error(v.py(), ErrorKind::InvalidArgument, "hset: a value needs a field (key=...)"))
+        }
+        (None, None) => {}
+    }
+    if let Some(m) = mapping {
+        pairs.extend(m.extract::<Items<'py>>()?.0);
+    }
+    Ok(Items(pairs))
+}
+
+/// A Lua script's source (`register_script`): `str` (UTF-8) or `bytes`, as
+/// redis-py takes it.
+pub(crate) struct Source(pub(crate) Bytes);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Source {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyString>() {
+            return arg(&obj).map(Source);
+        }
+        Err(type_error(obj.py(), format!("a script must be str or bytes, not {}", type_name(&obj))))
+    }
 }
 
 /// A `get_or_load` loader: anything callable.
@@ -442,6 +659,58 @@ pub(crate) mod out {
         super::dict_of(py, pairs, |(k, v)| Ok((bytes(py, k)?, bytes(py, v)?)))
     }
 
+    /// A list of `bytes`.
+    pub(crate) fn bytes_list(py: Python<'_>, values: Vec<Bytes>) -> PyResult<Bound<'_, PyAny>> {
+        super::list_of(py, values, |value| bytes(py, value))
+    }
+
+    /// A `set` of `bytes` (`smembers`, as redis-py returns it).
+    pub(crate) fn bytes_set(py: Python<'_>, values: Vec<Bytes>) -> PyResult<Bound<'_, PyAny>> {
+        let set = pyo3::types::PySet::empty(py)?;
+        for value in values {
+            set.add(PyBytes::new(py, &value))?;
+        }
+        Ok(set.into_any())
+    }
+
+    /// A list of `bool`, `int`, `float` or `None`, as pyo3 converts them.
+    pub(crate) fn plain_list<'py, T>(py: Python<'py>, values: Vec<T>) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: for<'a> IntoPyObject<'a>,
+    {
+        super::list_of(py, values, |value| plain(py, value))
+    }
+
+    /// A flag as redis-py's `int` 0 or 1 (`getbit`, `exists`).
+    pub(crate) fn zero_one(py: Python<'_>, value: bool) -> PyResult<Bound<'_, PyAny>> {
+        plain(py, i64::from(value))
+    }
+
+    /// Flags as redis-py's `int` 0 or 1 each (`smismember`).
+    pub(crate) fn zero_one_list(py: Python<'_>, values: Vec<bool>) -> PyResult<Bound<'_, PyAny>> {
+        super::list_of(py, values, |value| zero_one(py, value))
+    }
+
+    /// Members with scores as `(member, score)` tuples, each score passed
+    /// through `cast` when one is given (redis-py's `score_cast_func`).
+    pub(crate) fn scored(
+        py: Python<'_>,
+        (pairs, cast): (Vec<(Bytes, f64)>, Option<Py<PyAny>>),
+    ) -> PyResult<Bound<'_, PyAny>> {
+        super::list_of(py, pairs, |(member, score)| {
+            let score = match &cast {
+                Some(cast) => cast.bind(py).call1((score,))?,
+                None => plain(py, score)?,
+            };
+            Ok(pyo3::types::PyTuple::new(py, [bytes(py, member)?, score])?.into_any())
+        })
+    }
+
+    /// A status as `str` (`type`).
+    pub(crate) fn text(py: Python<'_>, value: String) -> PyResult<Bound<'_, PyAny>> {
+        Ok(PyString::new(py, &value).into_any())
+    }
+
     /// A key's TTL: seconds as `float`, `math.inf` for a key without expiry,
     /// `None` for a missing key.
     pub(crate) fn ttl(py: Python<'_>, ttl: nearcache::Ttl) -> PyResult<Bound<'_, PyAny>> {
@@ -536,4 +805,54 @@ fn dict_of<'py, T>(
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "an unknown type".to_owned())
+}
+
+/// redis-py's `zadd` options: core's `zadd` has none of them, so any one
+/// set is refused (rather than ignored).
+pub(crate) fn zadd_options<const N: usize>(flags: [(&str, bool); N]) -> nearcache::Result<()> {
+    match flags.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(nearcache::Error::new(
+            ErrorKind::InvalidArgument,
+            format!("zadd: {name}=True is not supported by nearcache; send ZADD with its options through command()"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// redis-py's `zrange` arguments as core's [`nearcache::ZRange`]: ranks
+/// (ints) by default, score or lex bounds with `byscore` / `bylex`.
+pub(crate) fn zrange_of(
+    start: &Bound<'_, PyAny>,
+    end: &Bound<'_, PyAny>,
+    desc: bool,
+    byscore: bool,
+    bylex: bool,
+    limit: Option<(i64, i64)>,
+) -> PyResult<nearcache::ZRange> {
+    let py = start.py();
+    let mut range = match (byscore, bylex) {
+        (true, true) => {
+            return Err(core_error(py, ErrorKind::InvalidArgument, "zrange: byscore and bylex cannot be combined"))
+        }
+        (true, false) => nearcache::ZRange::score(text(&arg(start)?), text(&arg(end)?)),
+        (false, true) => nearcache::ZRange::lex(text(&arg(start)?), text(&arg(end)?)),
+        (false, false) => nearcache::ZRange::index(start.extract::<Int>()?.0, end.extract::<Int>()?.0),
+    };
+    if desc {
+        range = range.rev();
+    }
+    if let Some((offset, num)) = limit {
+        range = range.limit(offset, num);
+    }
+    Ok(range)
+}
+
+/// `score_cast_func`: `None` or `float` keep the float core returns.
+pub(crate) fn score_cast(func: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
+    match func {
+        None => Ok(None),
+        Some(f) if f.is(f.py().get_type::<PyFloat>()) => Ok(None),
+        Some(f) if f.is_callable() => Ok(Some(f.unbind())),
+        Some(f) => Err(type_error(f.py(), format!("score_cast_func must be callable, not {}", type_name(&f)))),
+    }
 }

@@ -10,10 +10,12 @@
 //! `_native.pyi`.
 
 mod aio;
+mod batch;
 mod call;
 mod convert;
 mod error;
 mod methods;
+mod pipeline;
 mod sync;
 
 use std::cell::RefCell;
@@ -83,6 +85,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<aio::PyAsyncCache>()?;
     m.add_class::<aio::AsyncScan>()?;
     m.add_class::<call::Call>()?;
+    m.add_class::<pipeline::PyPipeline>()?;
+    m.add_class::<pipeline::PyAsyncPipeline>()?;
+    m.add_class::<pipeline::PyScript>()?;
+    m.add_class::<pipeline::PyAsyncScript>()?;
+    m.add_class::<batch::PyRetries>()?;
     call::register(m.py())?;
     #[cfg(feature = "test-hooks")]
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

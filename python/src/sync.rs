@@ -42,6 +42,23 @@ impl PyCache {
 }
 
 crate::methods::cache_methods!(PyCache, "Cache", blocking, {
+    /// A pipeline (redis-py's `pipeline(transaction=True, shard_hint=None)`).
+    #[pyo3(signature = (transaction = true, shard_hint = None))]
+    fn pipeline(
+        &self,
+        #[pyo3(from_py_with = flag)] transaction: bool,
+        shard_hint: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<crate::pipeline::PyPipeline> {
+        // shard_hint: accepted for redis-py's signature; routing is by key.
+        let _ = shard_hint;
+        guard(|| Ok(crate::pipeline::PyPipeline::new(self.core().clone(), transaction)))
+    }
+
+    /// A Lua script bound to this cache (redis-py's `register_script`).
+    fn register_script(&self, script: crate::convert::Source) -> PyResult<crate::pipeline::PyScript> {
+        guard(|| Ok(crate::pipeline::PyScript { script: self.core().register_script(&script.0) }))
+    }
+
     #[pyo3(signature = (pattern = None))]
     fn scan(&self, pattern: Option<Key<'_>>) -> PyResult<Scan> {
         guard(|| Ok(Scan { inner: Mutex::new(self.inner.scan(pattern.as_deref())) }))

@@ -58,6 +58,30 @@ pub use transaction::{Transaction, TransactionRetries};
 pub use typed::ZRange;
 pub use work::InFlight;
 
+/// The typed helpers' reply decoders, for a binding that gets a raw
+/// [`Reply`](crate::Reply) of the same command some other way (a pipeline
+/// or transaction queued through a typed method: redis-py applies each
+/// command's response callback there too). Each takes the command's name
+/// for its error; a reply of another shape is a `Redis` error naming it.
+/// RESP2 and RESP3 shapes are both accepted, as the typed helpers accept
+/// them.
+///
+/// ```
+/// use nearcache::{decode, Reply};
+/// let pairs = Reply::Map(vec![(Reply::Bytes("f".into()), Reply::Bytes("v".into()))]);
+/// let decoded = decode::pairs_of("HGETALL", &pairs)?;
+/// assert_eq!((&decoded[0].0[..], &decoded[0].1[..]), (&b"f"[..], &b"v"[..]));
+/// assert_eq!(decode::maybe_score_of("ZSCORE", &Reply::Bytes("2.5".into()))?, Some(2.5));
+/// assert!(decode::count_of("HLEN", &Reply::Nil).is_err());
+/// # Ok::<(), nearcache::Error>(())
+/// ```
+pub mod decode {
+    pub use super::replies::{
+        bytes_list_of, count_of, flag_of, flags_of, maybe_bytes_list_of, maybe_bytes_of, maybe_count_of,
+        maybe_score_of, maybe_scores_of, pairs_of, score_of, scored_of, status_of,
+    };
+}
+
 /// Keys longer than this are refused: Redis accepts up to 512 MiB, but a key
 /// this long is a bug in the caller, and L1 would hold it twice.
 pub const MAX_KEY_LEN: usize = 64 * 1024;

@@ -33,7 +33,7 @@ pub(super) fn reply_unexpected(command: &str, reply: &Reply) -> Error {
 }
 
 /// An integer reply as a count (never negative).
-pub(super) fn count_of(command: &str, reply: &Reply) -> Result<u64> {
+pub fn count_of(command: &str, reply: &Reply) -> Result<u64> {
     match reply {
         Reply::Int(n) => Ok((*n).max(0) as u64),
         other => Err(reply_unexpected(command, other)),
@@ -41,7 +41,7 @@ pub(super) fn count_of(command: &str, reply: &Reply) -> Result<u64> {
 }
 
 /// A 0/1 integer (or RESP3 boolean) reply as a flag.
-pub(super) fn flag_of(command: &str, reply: &Reply) -> Result<bool> {
+pub fn flag_of(command: &str, reply: &Reply) -> Result<bool> {
     match reply {
         Reply::Int(n) => Ok(*n != 0),
         Reply::Bool(b) => Ok(*b),
@@ -50,7 +50,7 @@ pub(super) fn flag_of(command: &str, reply: &Reply) -> Result<bool> {
 }
 
 /// A bulk string or nil.
-pub(super) fn maybe_bytes_of(command: &str, reply: &Reply) -> Result<Option<Bytes>> {
+pub fn maybe_bytes_of(command: &str, reply: &Reply) -> Result<Option<Bytes>> {
     match reply {
         Reply::Bytes(b) => Ok(Some(b.clone())),
         Reply::Nil => Ok(None),
@@ -59,7 +59,7 @@ pub(super) fn maybe_bytes_of(command: &str, reply: &Reply) -> Result<Option<Byte
 }
 
 /// An array (or RESP3 set) of bulk strings.
-pub(super) fn bytes_list_of(command: &str, reply: &Reply) -> Result<Vec<Bytes>> {
+pub fn bytes_list_of(command: &str, reply: &Reply) -> Result<Vec<Bytes>> {
     match reply {
         Reply::Array(items) | Reply::Set(items) => items
             .iter()
@@ -73,7 +73,7 @@ pub(super) fn bytes_list_of(command: &str, reply: &Reply) -> Result<Vec<Bytes>> 
 }
 
 /// An array of bulk strings or nils.
-pub(super) fn maybe_bytes_list_of(command: &str, reply: &Reply) -> Result<Vec<Option<Bytes>>> {
+pub fn maybe_bytes_list_of(command: &str, reply: &Reply) -> Result<Vec<Option<Bytes>>> {
     match reply {
         Reply::Array(items) => items.iter().map(|item| maybe_bytes_of(command, item)).collect(),
         other => Err(reply_unexpected(command, other)),
@@ -81,7 +81,7 @@ pub(super) fn maybe_bytes_list_of(command: &str, reply: &Reply) -> Result<Vec<Op
 }
 
 /// An array of 0/1 integers.
-pub(super) fn flags_of(command: &str, reply: &Reply) -> Result<Vec<bool>> {
+pub fn flags_of(command: &str, reply: &Reply) -> Result<Vec<bool>> {
     match reply {
         Reply::Array(items) => items.iter().map(|item| flag_of(command, item)).collect(),
         other => Err(reply_unexpected(command, other)),
@@ -89,7 +89,7 @@ pub(super) fn flags_of(command: &str, reply: &Reply) -> Result<Vec<bool>> {
 }
 
 /// A field-value map (RESP3) or flat array (RESP2), in the server's order.
-pub(super) fn pairs_of(command: &str, reply: &Reply) -> Result<Vec<(Bytes, Bytes)>> {
+pub fn pairs_of(command: &str, reply: &Reply) -> Result<Vec<(Bytes, Bytes)>> {
     let pair = |f: &Reply, v: &Reply| match (f, v) {
         (Reply::Bytes(f), Reply::Bytes(v)) => Ok((f.clone(), v.clone())),
         (Reply::Bytes(f), Reply::Nil) => Ok((f.clone(), Bytes::new())),
@@ -103,7 +103,7 @@ pub(super) fn pairs_of(command: &str, reply: &Reply) -> Result<Vec<(Bytes, Bytes
 }
 
 /// A score: a RESP3 double, a decimal bulk string (RESP2), or nil.
-pub(super) fn maybe_score_of(command: &str, reply: &Reply) -> Result<Option<f64>> {
+pub fn maybe_score_of(command: &str, reply: &Reply) -> Result<Option<f64>> {
     match reply {
         Reply::Double(d) => Ok(Some(*d)),
         Reply::Int(n) => Ok(Some(*n as f64)),
@@ -113,7 +113,8 @@ pub(super) fn maybe_score_of(command: &str, reply: &Reply) -> Result<Option<f64>
     }
 }
 
-pub(super) fn score_of(command: &str, reply: &Reply) -> Result<f64> {
+/// A score that must be there (`ZINCRBY`): as [`maybe_score_of`], nil refused.
+pub fn score_of(command: &str, reply: &Reply) -> Result<f64> {
     maybe_score_of(command, reply)?.ok_or_else(|| reply_unexpected(command, reply))
 }
 
@@ -127,7 +128,7 @@ fn parse_score(command: &str, b: &[u8]) -> Result<f64> {
 }
 
 /// An array of scores or nils.
-pub(super) fn maybe_scores_of(command: &str, reply: &Reply) -> Result<Vec<Option<f64>>> {
+pub fn maybe_scores_of(command: &str, reply: &Reply) -> Result<Vec<Option<f64>>> {
     match reply {
         Reply::Array(items) => items.iter().map(|item| maybe_score_of(command, item)).collect(),
         other => Err(reply_unexpected(command, other)),
@@ -136,7 +137,7 @@ pub(super) fn maybe_scores_of(command: &str, reply: &Reply) -> Result<Vec<Option
 
 /// Members with scores: RESP3 `[[member, score], ...]` or RESP2's flat
 /// `[member, score, ...]`.
-pub(super) fn scored_of(command: &str, reply: &Reply) -> Result<Vec<(Bytes, f64)>> {
+pub fn scored_of(command: &str, reply: &Reply) -> Result<Vec<(Bytes, f64)>> {
     let pair = |m: &Reply, s: &Reply| match m {
         Reply::Bytes(m) => Ok((m.clone(), score_of(command, s)?)),
         other => Err(reply_unexpected(command, other)),
@@ -155,7 +156,7 @@ pub(super) fn scored_of(command: &str, reply: &Reply) -> Result<Vec<(Bytes, f64)
 }
 
 /// A rank (integer) or nil.
-pub(super) fn maybe_count_of(command: &str, reply: &Reply) -> Result<Option<u64>> {
+pub fn maybe_count_of(command: &str, reply: &Reply) -> Result<Option<u64>> {
     match reply {
         Reply::Nil => Ok(None),
         other => count_of(command, other).map(Some),
@@ -163,7 +164,7 @@ pub(super) fn maybe_count_of(command: &str, reply: &Reply) -> Result<Option<u64>
 }
 
 /// A status reply (`TYPE`).
-pub(super) fn status_of(command: &str, reply: &Reply) -> Result<String> {
+pub fn status_of(command: &str, reply: &Reply) -> Result<String> {
     match reply {
         Reply::Status(s) => Ok(s.clone()),
         Reply::Bytes(b) => Ok(String::from_utf8_lossy(b).into_owned()),

@@ -71,7 +71,10 @@ impl ZRange {
         self
     }
 
-    fn args(&self, withscores: bool) -> Vec<String> {
+    /// The arguments after the key (`start stop [BYSCORE | BYLEX] [REV]
+    /// [LIMIT offset count] [WITHSCORES]`), for a binding that queues this
+    /// `ZRANGE` in a pipeline.
+    pub fn args(&self, withscores: bool) -> Vec<String> {
         let mut args = vec![self.start.clone(), self.stop.clone()];
         args.extend(self.by.map(str::to_owned));
         if self.rev {

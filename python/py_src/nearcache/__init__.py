@@ -10,7 +10,7 @@ file (``Cache(url, l1={"max_bytes": "64MiB"})``).
 from __future__ import annotations
 
 from nearcache._cache import AsyncCache, Cache
-from nearcache._native import MAX_KEY_LEN, __version__
+from nearcache._native import MAX_KEY_LEN, AsyncPipeline, AsyncScript, Pipeline, Script, __version__
 from nearcache.cached import cached
 from nearcache.errors import (
     ArgumentTypeError,
@@ -32,6 +32,10 @@ __all__ = [
     "Cache",
     "AsyncCache",
     "cached",
+    "Pipeline",
+    "AsyncPipeline",
+    "Script",
+    "AsyncScript",
     "MAX_KEY_LEN",
     "NearcacheError",
     "ConfigError",

@@ -93,6 +93,97 @@ def reply_matches(actual: Any, expected: Any) -> bool:
     return bool((actual.encode() if isinstance(actual, str) else actual) == want)
 
 
+def same(actual: Any, expected: Any) -> bool:
+    """A typed result against a scenario value: JSON null, booleans (redis-py's
+    0 / 1 ints count as false / true, as redis-py returns them for sismember,
+    getbit, exists), numbers (int or float), byte strings (bytes or str), lists
+    (Python lists, tuples)."""
+    if expected is None:
+        return actual is None
+    if isinstance(expected, bool):
+        return (isinstance(actual, bool) or actual in (0, 1)) and bool(actual) == expected
+    if isinstance(expected, (int, float)):
+        return isinstance(actual, (int, float)) and not isinstance(actual, bool) and actual == expected
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, (list, tuple))
+            and len(actual) == len(expected)
+            and all(same(a, e) for a, e in zip(actual, expected))
+        )
+    want = data(expected)
+    return bool((actual.encode() if isinstance(actual, str) else actual) == want)
+
+
+def score(v: Any) -> Any:
+    """A scenario score: a JSON number, or {"number": "NaN" | ...}."""
+    return float(v["number"]) if isinstance(v, dict) and "number" in v else v
+
+
+def arg(v: Any) -> Any:
+    """A scenario argument: a number as is, else a byte string."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else data(v)
+
+
+# Typed ops whose results have no order (runners sort them).
+UNORDERED = {"hkeys", "hvals", "smembers"}
+
+# Typed reads and writes: op -> how the step's fields become the call's
+# arguments (the method has the op's name).
+TYPED: dict[str, Any] = {
+    "hexists": lambda s: (data(s["key"]), data(s["field"])),
+    "hlen": lambda s: (data(s["key"]),),
+    "hkeys": lambda s: (data(s["key"]),),
+    "hvals": lambda s: (data(s["key"]),),
+    "smembers": lambda s: (data(s["key"]),),
+    "sismember": lambda s: (data(s["key"]), data(s["member"])),
+    "smismember": lambda s: (data(s["key"]), [data(m) for m in s["members"]]),
+    "scard": lambda s: (data(s["key"]),),
+    "zscore": lambda s: (data(s["key"]), data(s["member"])),
+    "zmscore": lambda s: (data(s["key"]), [data(m) for m in s["members"]]),
+    "zrank": lambda s: (data(s["key"]), data(s["member"])),
+    "zrevrank": lambda s: (data(s["key"]), data(s["member"])),
+    "zcard": lambda s: (data(s["key"]),),
+    "zcount": lambda s: (data(s["key"]), arg(s["min"]), arg(s["max"])),
+    "lrange": lambda s: (data(s["key"]), s["start"], s["stop"]),
+    "lindex": lambda s: (data(s["key"]), s["index"]),
+    "llen": lambda s: (data(s["key"]),),
+    "strlen": lambda s: (data(s["key"]),),
+    "type": lambda s: (data(s["key"]),),
+    "getbit": lambda s: (data(s["key"]), s["offset"]),
+    "bitcount": lambda s: (data(s["key"]),),
+    "exists": lambda s: (data(s["key"]),),
+    "incr": lambda s: (data(s["key"]),),
+    "decr": lambda s: (data(s["key"]),),
+    "incrby": lambda s: (data(s["key"]), s["by"]),
+    "decrby": lambda s: (data(s["key"]), s["by"]),
+    "hincrby": lambda s: (data(s["key"]), data(s["field"]), s["by"]),
+    "sadd": lambda s: (data(s["key"]), *[data(m) for m in s["members"]]),
+    "srem": lambda s: (data(s["key"]), *[data(m) for m in s["members"]]),
+    "zrem": lambda s: (data(s["key"]), *[data(m) for m in s["members"]]),
+    "zadd": lambda s: (data(s["key"]), [(data(m), score(v)) for m, v in s["members"]]),
+    "zincrby": lambda s: (data(s["key"]), s["by"], data(s["member"])),
+    "lpush": lambda s: (data(s["key"]), *[data(v) for v in s["values"]]),
+    "rpush": lambda s: (data(s["key"]), *[data(v) for v in s["values"]]),
+    "lpop": lambda s: (data(s["key"]),),
+    "rpop": lambda s: (data(s["key"]),),
+    "ltrim": lambda s: (data(s["key"]), s["start"], s["stop"]),
+    "persist": lambda s: (data(s["key"]),),
+    "read": lambda s: tuple(data(a) for a in s["args"]),
+}
+
+
+def matches_in_place(actual: Any, expected: Any) -> bool:
+    """One pipeline result: an error in its place ({"error": code,
+    "message_contains": ...}) or a raw reply."""
+    if isinstance(expected, dict) and "error" in expected:
+        return (
+            isinstance(actual, nearcache.NearcacheError)
+            and actual.code == expected["error"]
+            and expected.get("message_contains", "") in str(actual)
+        )
+    return reply_matches(actual, expected)
+
+
 class Failed(AssertionError):
     pass
 
@@ -238,7 +329,61 @@ class Runner:
             return c.stats()
         if op == "close":
             return c.close()
+        if op == "zrange":
+            return c.zrange(data(s["key"]), s["start"], s["stop"], withscores=s.get("withscores", False))
+        if op in TYPED:
+            return getattr(c, op)(*TYPED[op](s))
+        if op in ("pipeline", "watch_exec", "script"):
+            return self.batch(op, s, c)
         raise ValueError(f"unknown op {op!r}")
+
+    def batch(self, op: str, s: dict[str, Any], c: Any) -> Any:
+        """Pipelines, watched transactions and scripts, on either class."""
+        cmd = lambda line: [data(a) for a in line]  # noqa: E731
+        if self.loop is None:
+            if op == "pipeline":
+                with c.pipeline(transaction=s.get("transaction", False)) as p:
+                    for line in s["commands"]:
+                        p.command(*cmd(line))
+                    return p.execute(raise_on_error=False)
+            if op == "watch_exec":
+                with c.pipeline(transaction=False) as p:
+                    if s["watch"]:
+                        p.watch(*[data(k) for k in s["watch"]])
+                    for line in s.get("between", []):
+                        c.command(*cmd(line))
+                    p.multi()
+                    for line in s["queue"]:
+                        p.command(*cmd(line))
+                    return p.execute(raise_on_error=False)
+            if s.get("flush_scripts_first"):
+                c.command("SCRIPT", "FLUSH")
+            return c.register_script(data(s["lua"]))(keys=[data(k) for k in s["keys"]], args=cmd(s["args"]))
+        cache = c.cache
+
+        async def run() -> Any:
+            if op == "pipeline":
+                async with cache.pipeline(transaction=s.get("transaction", False)) as p:
+                    for line in s["commands"]:
+                        p.command(*cmd(line))
+                    return await p.execute(raise_on_error=False)
+            if op == "watch_exec":
+                async with cache.pipeline(transaction=False) as p:
+                    if s["watch"]:
+                        await p.watch(*[data(k) for k in s["watch"]])
+                    for line in s.get("between", []):
+                        await cache.command(*cmd(line))
+                    p.multi()
+                    for line in s["queue"]:
+                        p.command(*cmd(line))
+                    return await p.execute(raise_on_error=False)
+            if s.get("flush_scripts_first"):
+                await cache.command("SCRIPT", "FLUSH")
+            script = cache.register_script(data(s["lua"]))
+            return await script(keys=[data(k) for k in s["keys"]], args=cmd(s["args"]))
+
+        assert self.loop is not None
+        return self.loop.run_until_complete(run())
 
     def check_result(self, op: str, s: dict[str, Any], got: Any) -> None:
         if "expect_loader_called" in s:
@@ -274,6 +419,19 @@ class Runner:
                 check(isinstance(got, bytes) and got.startswith(data(s["expect_prefix"])), f"got {got!r}")
             if "expect_below" in s:
                 check(isinstance(got, int) and got < s["expect_below"], f"got {got!r}")
+        elif op in ("pipeline", "watch_exec"):
+            e = s["expect"]
+            check(
+                isinstance(got, list) and len(got) == len(e) and all(matches_in_place(a, x) for a, x in zip(got, e)),
+                f"expected {e!r}, got {got!r}",
+            )
+        elif op in ("script", "read"):
+            check(reply_matches(got, s["expect"]), f"expected {s['expect']!r}, got {got!r}")
+        elif op in TYPED or op == "zrange":
+            e = s["expect"]
+            if op in UNORDERED:
+                got = sorted(got)
+            check(same(got, e), f"expected {e!r}, got {got!r}")
         elif op == "stats":
             for name, want in s["expect"].items():
                 check(got[name] == want, f"stats.{name}: expected {want}, got {got[name]}")
