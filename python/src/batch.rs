@@ -325,7 +325,7 @@ impl Batch {
                 (Ok(replies), _) => Ok(Some(replies)),
                 (Err(e), None) => Err(e),
                 (Err(e), Some(retries)) => {
-                    let delay = retries.0.lock().retry(e)?;
+                    let delay = retries.cache.retry_transaction(&mut retries.policy.lock(), e)?;
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
@@ -379,9 +379,13 @@ pub(crate) struct PyRetries {
     pub(crate) inner: Retries,
 }
 
-/// Shared with the future that consults it.
+/// Shared with the future that consults it; the cache counts the give-up
+/// in its stats (`Cache::retry_transaction`), as every language does.
 #[derive(Clone)]
-pub(crate) struct Retries(Arc<Mutex<nearcache::TransactionRetries>>);
+pub(crate) struct Retries {
+    policy: Arc<Mutex<nearcache::TransactionRetries>>,
+    cache: nearcache::Cache,
+}
 
 impl PyRetries {
     /// Core's policy for `cache`, with `watch_delay` seconds between attempts
@@ -394,7 +398,7 @@ impl PyRetries {
             })?;
             policy = policy.delay(delay);
         }
-        Ok(PyRetries { inner: Retries(Arc::new(Mutex::new(policy))) })
+        Ok(PyRetries { inner: Retries { policy: Arc::new(Mutex::new(policy)), cache: cache.clone() } })
     }
 }
 
