@@ -166,6 +166,11 @@ def render(out: Path, report: Path, png: Path) -> None:
         for peer, name in [("redis.asyncio GET", "redis.asyncio"), ("valkey-glide GET", "valkey-glide (async) GET")]:
             t.add("Python", "100 concurrent asyncio tasks", label, ours, peer, row_ns(py, "asyncio", name),
                   throughput=True)
+    t.add("Python", "HGET hit (50 hashes, 100 B field)", "Cache.hget", row_ns(py, "HGET hit", "nearcache"),
+          "redis-py client-side cache", row_ns(py, "HGET hit", "redis-py client-side"))
+    for label, ours_name in [("L1 off", "nearcache pipeline, L1 off"), ("L1 on", "nearcache pipeline, L1 on")]:
+        t.add("Python", "pipeline of 100 (50 HGET + 50 INCR)", label, row_ns(py, "pipeline", ours_name),
+              "redis-py pipeline", row_ns(py, "pipeline", "redis-py pipeline"))
 
     nd = load(out / "node.json")
     for ours_label, ours_name in [("getLocal", "nearcache getLocal"), ("await get", "nearcache await get")]:
@@ -179,6 +184,11 @@ def render(out: Path, report: Path, png: Path) -> None:
         for peer, name in [("ioredis", "ioredis"), ("node-redis", "node-redis"), ("valkey-glide", "valkey-glide")]:
             t.add("Node", "100 concurrent GETs", ours_label, ours, peer, row_ns(nd, "concurrent", name),
                   throughput=True)
+    t.add("Node", "HGET hit (50 hashes, 1 KiB field)", "await hget", row_ns(nd, "hget hit", "nearcache"),
+          "node-redis client-side cache", row_ns(nd, "hget hit", "node-redis"))
+    for label, ours_name in [("L1 off", "nearcache pipeline, L1 off"), ("L1 on", "nearcache pipeline, L1 on")]:
+        t.add("Node", "pipeline of 100 (50 HGET + 50 INCR)", label, row_ns(nd, "pipeline", ours_name),
+              "ioredis pipeline", row_ns(nd, "pipeline", "ioredis"))
 
     cj = load(out / "c.json")
     if cj:

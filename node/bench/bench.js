@@ -14,6 +14,11 @@
 //
 //   one GET at a time: nearcache with L1 off vs ioredis (a miss's round trip)
 //
+//   HGET hit:    `await hget` from L1 vs node-redis's client-side cache hit
+//   pipeline:    100 mixed commands (50 HGETs of fields that repeat every
+//                round, 50 INCRs) through nearcache's pipeline (L1 off, L1 on)
+//                vs ioredis's pipeline; the same chain drives both
+//
 //   node bench/bench.js [--seconds 2] [--url redis://...] [--json out.json]
 //
 // --url uses that server instead of launching one (bench/report runs every
@@ -32,6 +37,20 @@ const fixedUrl = arg('--url');
 const KEYS = 1000;
 const VALUE = Buffer.alloc(1024, 'x');
 const keys = Array.from({ length: KEYS }, (_, i) => `bench:${i}`);
+
+const HASHES = 50;
+
+// One 100-command pipeline: 50 HGETs of the same fields every round (an L1
+// can answer them) and 50 INCRs of counters nobody reads.
+async function mixedPipeline(client, round) {
+  const pipe = client.pipeline();
+  for (let i = 0; i < HASHES; i++) {
+    pipe.hget(`bench:h:${i}`, 'f');
+    pipe.incr(`bench:ctr:${(round + i) % HASHES}`);
+  }
+  const replies = await pipe.exec();
+  if (replies.length !== 2 * HASHES) throw new Error(`pipeline returned ${replies.length} replies`);
+}
 
 function optional(name) {
   try {
@@ -196,6 +215,34 @@ async function main() {
     ];
     for (const [name, t] of seq) log(row(name, t, [ioSeq]));
     record('miss', seq);
+
+    log('');
+    log('HGET hit (one caller)                      wall/op  process CPU/op       rate  wall and CPU / node-redis CSC hit');
+    const hashes = Array.from({ length: HASHES }, (_, i) => `bench:h:${i}`);
+    for (const h of hashes) await cache.hset(h, { f: VALUE, g: 'other' });
+    for (const h of hashes) {
+      await cache.hget(h, 'f'); // fill L1
+      await csc.hGet(h, 'f'); // fill node-redis's cache
+    }
+    const cscHget = await timeSequential((i) => csc.hGet(hashes[i % HASHES], 'f'));
+    const hget = [
+      ['nearcache await hget (hit)', await timeSequential((i) => cache.hget(hashes[i % HASHES], 'f'))],
+      ['node-redis await hGet (client-side cache hit)', cscHget],
+    ];
+    for (const [name, t] of hget) log(row(name, t, [cscHget]));
+    record('hget hit', hget);
+
+    log('');
+    log('pipeline, 100 mixed commands               wall/op  process CPU/op       rate  wall and CPU / ioredis');
+    const ioPipe = await timeSequential((i) => mixedPipeline(io, i));
+    const pipes = [
+      ['nearcache pipeline, L1 off', await timeSequential((i) => mixedPipeline(direct, i))],
+      ['nearcache pipeline, L1 on (HGETs from L1)', await timeSequential((i) => mixedPipeline(cache, i))],
+      ['ioredis pipeline', ioPipe],
+    ];
+    for (const [name, t] of pipes) log(row(name, t, [ioPipe]));
+    record('pipeline', pipes);
+
     if (jsonOut) {
       const doc = { node: process.version, keys: KEYS, value_bytes: VALUE.length, seconds, rows: jsonRows };
       require('node:fs').writeFileSync(jsonOut, `${JSON.stringify(doc, null, 2)}\n`);

@@ -12,7 +12,11 @@ and measures, single-threaded unless stated:
 2. a round trip (no local cache): nearcache with L1 off vs redis-py GET
    (hiredis parser when installed) vs valkey-glide GET;
 3. asyncio, 100 concurrent tasks reading the key set: nearcache AsyncCache
-   (L1 on, and L1 off) vs redis.asyncio vs valkey-glide (async client).
+   (L1 on, and L1 off) vs redis.asyncio vs valkey-glide (async client);
+4. an HGET hit: nearcache Cache.hget from L1 vs redis-py's client-side cache;
+5. a 100-command mixed pipeline (50 HGETs of hash fields that repeat every
+   round, 50 INCRs): nearcache with L1 off and on vs redis-py's pipeline
+   (the same code drives both: redis-py's `pipeline(transaction=False)` shape).
 
 redis-py refuses client-side caching on servers older than 7.4 (a version
 gate in CacheProxyConnection); the server here is Redis 7.0, which has the
@@ -145,6 +149,69 @@ def bench_hits(url: str, keys: list[str], value: bytes, ops: int) -> None:
         notes.append(f"valkey-glide client-side cache failed: {type(e).__name__}: {e}")
 
 
+HASHES = 50
+
+
+def bench_hash_hits(url: str, ops: int) -> None:
+    """HGET of one field per hash, every call an L1 (or client-side cache) hit."""
+    section = "HGET hit"
+    hashes = [f"bench:h:{i}" for i in range(HASHES)]
+    cache = nearcache.Cache(url)
+    for h in hashes:
+        assert cache.hget(h, "f") is not None  # fill L1
+    rows.append(Row(section, "nearcache Cache.hget", time_sync(lambda h: cache.hget(h, "f"), hashes, ops)))
+    stats = cache.stats()
+    cache.close()
+    if stats["l1_read_misses"] > len(hashes):
+        notes.append(f"nearcache hget run saw {stats['l1_read_misses']} L1 misses (expected {len(hashes)})")
+    try:
+        import redis
+        from redis.cache import CacheConfig
+
+        r = redis.Redis.from_url(url, protocol=3, cache_config=CacheConfig(max_size=len(hashes) * 2))
+        for h in hashes:
+            assert r.hget(h, "f") is not None
+        measure(section, "redis-py client-side cache hget", lambda: time_sync(lambda h: r.hget(h, "f"), hashes, ops // 4))
+        r.close()
+    except ImportError:
+        notes.append("redis-py not installed: HGET hit skipped")
+    except Exception as e:  # noqa: BLE001 - reported in the table notes
+        notes.append(f"redis-py client-side cache hget failed: {type(e).__name__}: {e}")
+
+
+def time_pipeline(client: Any, rounds: int) -> float:
+    """ns per 100-command pipeline: 50 HGETs (the same hash fields every round,
+    so an L1 can answer them) and 50 INCRs of counters nobody reads."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter_ns()
+        for r in range(rounds):
+            pipe = client.pipeline(transaction=False)
+            for i in range(HASHES):
+                pipe.hget(f"bench:h:{i}", "f")
+                pipe.incr(f"bench:ctr:{(r + i) % HASHES}")
+            replies = pipe.execute()
+            assert len(replies) == 2 * HASHES
+        best = min(best, (time.perf_counter_ns() - start) / rounds)
+    return best
+
+
+def bench_pipelines(url: str, rounds: int) -> None:
+    section = "pipeline, 100 mixed commands"
+    with nearcache.Cache(url, l1={"invalidation": "off"}) as cache:
+        rows.append(Row(section, "nearcache pipeline, L1 off", time_pipeline(cache, rounds)))
+    with nearcache.Cache(url) as cache:
+        rows.append(Row(section, "nearcache pipeline, L1 on (HGETs from L1)", time_pipeline(cache, rounds)))
+    try:
+        import redis
+
+        r = redis.Redis.from_url(url)
+        measure(section, "redis-py pipeline", lambda: time_pipeline(r, rounds))
+        r.close()
+    except ImportError:
+        notes.append("redis-py not installed: pipeline skipped")
+
+
 def bench_misses(url: str, keys: list[str], value: bytes, ops: int) -> None:
     section = "round trip"
     cache = nearcache.Cache(url, l1={"invalidation": "off"})
@@ -256,6 +323,8 @@ def report() -> None:
     hit, ttl, csc = ns_of("nearcache Cache.get (bytes"), ns_of("cachetools"), ns_of("redis-py client-side")
     aio, raio = ns_of("nearcache AsyncCache.get (L1 hits)"), ns_of("redis.asyncio")
     glide = ns_of("valkey-glide (async) GET")
+    hget, csc_hget = ns_of("nearcache Cache.hget"), ns_of("redis-py client-side cache hget")
+    pipe_off, pipe_on, rpipe = ns_of("nearcache pipeline, L1 off"), ns_of("nearcache pipeline, L1 on"), ns_of("redis-py pipeline")
     print("\nTargets (issue 5):")
     if hit and ttl:
         print(f"  L1 hit <= 0.5x TTLCache hit:            {hit / ttl:.2f}x  {'met' if hit <= 0.5 * ttl else 'NOT met'}")
@@ -265,6 +334,13 @@ def report() -> None:
         print(f"  AsyncCache >= 3x redis.asyncio ops/s:   {raio / aio:.1f}x  {'met' if raio >= 3 * aio else 'NOT met'}")
     if aio and glide:
         print(f"  AsyncCache >= 1x glide async ops/s:     {glide / aio:.1f}x  {'met' if glide >= aio else 'NOT met'}")
+    print("Targets (issue 15):")
+    if hget and csc_hget:
+        print(f"  HGET hit >= 100x redis-py CSC HGET hit: {csc_hget / hget:.0f}x  {'met' if csc_hget >= 100 * hget else 'NOT met'}")
+    if pipe_off and rpipe:
+        print(f"  pipeline, L1 off >= 1x redis-py:        {rpipe / pipe_off:.2f}x  {'met' if rpipe >= pipe_off else 'NOT met'}")
+    if pipe_on and rpipe:
+        print(f"  pipeline, L1 on faster than redis-py:   {rpipe / pipe_on:.2f}x  {'met' if rpipe > pipe_on else 'NOT met'}")
     for n in notes:
         print(f"note: {n}")
 
@@ -284,9 +360,13 @@ def main() -> int:
         value = os.urandom(args.value_size // 2).hex().encode()[: args.value_size]
         with nearcache.Cache(url) as c:
             c.set_many({k: value for k in keys})
+            for i in range(HASHES):
+                c.hset(f"bench:h:{i}", mapping={"f": value, "g": b"other"})
         bench_hits(url, keys, value, args.ops)
         bench_misses(url, keys, value, max(1000, args.ops // 20))
         asyncio.run(bench_async(url, keys, value, args.ops, args.tasks))
+        bench_hash_hits(url, args.ops)
+        bench_pipelines(url, max(50, args.ops // 1000))
     finally:
         if proc is not None:
             assert proc.stdin is not None
