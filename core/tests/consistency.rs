@@ -2,8 +2,9 @@
 //! writers outside it (plain redis-rs connections), a small hot key set,
 //! bounded time; every read is checked against the write history. Run in
 //! `tracking` and `bcast` modes, healthy and under each fault, for string
-//! values (`get`) and for hash fields (`hget` / `hmget` / `hgetall`, with
-//! writers running `HSET` / `HDEL` / `DEL` / `EXPIRE`).
+//! values (`get`) and for hash fields (`hget` / `hmget` / `hgetall` and a
+//! pipelined `HGET`, with writers running `HSET` / `HDEL` / `DEL` /
+//! `EXPIRE`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,7 +62,7 @@ enum Shape {
     /// String values: `SET` outside, `get` through nearcache.
     Strings,
     /// Hash fields: the schedule of `hash_write` outside, `hget` / `hmget`
-    /// / `hgetall` through nearcache.
+    /// / `hgetall` / a pipelined `HGET` through nearcache.
     Hashes,
 }
 
@@ -315,7 +316,8 @@ async fn bcast_sigstop_half_open() {
     check(Invalidation::Bcast, Fault::Stop).await;
 }
 
-// Hash fields: the same checks with hget / hmget / hgetall readers.
+// Hash fields: the same checks with hget / hmget / hgetall / pipelined HGET
+// readers.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hashes_tracking_healthy() {

@@ -360,24 +360,19 @@ impl JsCache {
     /// One field of a hash, or `null`.
     #[napi(catch_unwind)]
     pub fn hget(&self, env: Env, key: Key<'_>, field: Field<'_>) -> Result<Promise<Either<Buffer, Null>>> {
-        self.promise(&env, (key, field), |c, (k, f)| async move { c.hget(k, f).await.map(Buffer::opt) })
+        self.ready(&env, (key, field), |c, (k, f)| c.hget_ready(k, f), Buffer::opt)
     }
 
     /// Several fields of a hash, in order (`null` for missing fields).
     #[napi(catch_unwind)]
     pub fn hmget(&self, env: Env, key: Key<'_>, fields: Fields) -> Result<Promise<Vec<Either<Buffer, Null>>>> {
-        self.promise(&env, (key, fields), |c, (k, f)| async move { c.hmget(k, &f).await.map(Buffer::list) })
+        self.ready(&env, (key, fields), |c, (k, f)| c.hmget_ready(k, &f), Buffer::list)
     }
 
     /// Every field of a hash as an object (field names decoded as UTF-8).
     #[napi(catch_unwind)]
     pub fn hgetall(&self, env: Env, key: Key<'_>) -> Result<Promise<Record<String, Buffer>>> {
-        self.promise(&env, key, |c, k| async move {
-            let pairs = c.hgetall(k).await?;
-            Ok(Record::new(
-                pairs.into_iter().map(|(f, v)| (String::from_utf8_lossy(&f).into_owned(), Buffer(v))).collect(),
-            ))
-        })
+        self.ready(&env, key, |c, k| c.hgetall_ready(k), field_record)
     }
 
     /// Sets hash fields (`[[field, value], ...]` or an object); resolves how
@@ -630,3 +625,8 @@ impl std::fmt::Display for LoaderError {
 }
 
 impl std::error::Error for LoaderError {}
+
+/// A hash's fields as a JavaScript object, field names decoded as UTF-8.
+fn field_record(pairs: Vec<(Bytes, Bytes)>) -> Record<String, Buffer> {
+    Record::new(pairs.into_iter().map(|(f, v)| (String::from_utf8_lossy(&f).into_owned(), Buffer(v))).collect())
+}

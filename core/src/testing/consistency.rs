@@ -22,9 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::{Cache, ErrorKind};
+use crate::{Cache, Error, ErrorKind, Reply};
 
 /// One read through the cache: which key, when it started, which version it
 /// returned (0 = the key was absent).
@@ -203,7 +204,9 @@ fn version_of(value: Option<&[u8]>) -> Option<u64> {
 }
 
 /// A hash reader for the checker: like [`read_until_stopped`], with
-/// `hget(f0)`, `hmget(f0, f1)` and `hgetall` in turn. Each reply is turned
+/// `hget(f0)`, `hmget(f0, f1)`, `hgetall` and a pipelined `HGET f0` (a
+/// pipeline's reads are answered from L1 and fill it on their own path,
+/// [`crate::Pipeline`]) in turn. Each reply is turned
 /// into the version it names ([`MISSING`] when the key is missing); a reply
 /// no write leaves is recorded in [`Observations::torn`].
 pub async fn read_hashes_until_stopped(
@@ -222,8 +225,9 @@ pub async fn read_hashes_until_stopped(
         let name = key(k);
         let started = Instant::now();
         // (f0, f1 if this read saw it)
-        let seen: crate::Result<(Option<u64>, Option<Option<u64>>)> = match turn % 3 {
+        let seen: crate::Result<(Option<u64>, Option<Option<u64>>)> = match turn % 4 {
             0 => cache.hget(&name, "f0").await.map(|f0| (version_of(f0.as_deref()), None)),
+            3 => pipelined_hget(&cache, &name).await.map(|f0| (version_of(f0.as_deref()), None)),
             1 => cache
                 .hmget(&name, &["f0", "f1"])
                 .await
@@ -248,6 +252,20 @@ pub async fn read_hashes_until_stopped(
             }
         }
         tokio::task::yield_now().await;
+    }
+}
+
+/// `HGET name f0` as the only command of a plain pipeline.
+async fn pipelined_hget(cache: &Cache, name: &str) -> crate::Result<Option<Bytes>> {
+    let mut pipe = cache.pipeline();
+    pipe.cmd(&["HGET", name, "f0"])?;
+    let mut replies = pipe.execute().await?;
+    match replies.pop() {
+        Some(Ok(Reply::Bytes(v))) => Ok(Some(v)),
+        Some(Ok(Reply::Nil)) => Ok(None),
+        Some(Ok(other)) => Err(Error::new(ErrorKind::Redis, format!("HGET replied {other:?}"))),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::new(ErrorKind::Redis, "a pipeline of one command returned nothing")),
     }
 }
 
