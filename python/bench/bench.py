@@ -325,22 +325,25 @@ def report() -> None:
     glide = ns_of("valkey-glide (async) GET")
     hget, csc_hget = ns_of("nearcache Cache.hget"), ns_of("redis-py client-side cache hget")
     pipe_off, pipe_on, rpipe = ns_of("nearcache pipeline, L1 off"), ns_of("nearcache pipeline, L1 on"), ns_of("redis-py pipeline")
+    def target(label: str, ratio: str, met: bool) -> None:
+        print(f"  {label + ':':<40}{ratio}  {'met' if met else 'NOT met'}")
+
     print("\nTargets (issue 5):")
     if hit and ttl:
-        print(f"  L1 hit <= 0.5x TTLCache hit:            {hit / ttl:.2f}x  {'met' if hit <= 0.5 * ttl else 'NOT met'}")
+        target("L1 hit <= 0.5x TTLCache hit", f"{hit / ttl:.2f}x", hit <= 0.5 * ttl)
     if hit and csc:
-        print(f"  L1 hit <= 0.1x redis-py CSC hit:        {hit / csc:.3f}x  {'met' if hit <= 0.1 * csc else 'NOT met'}")
+        target("L1 hit <= 0.1x redis-py CSC hit", f"{hit / csc:.3f}x", hit <= 0.1 * csc)
     if aio and raio:
-        print(f"  AsyncCache >= 3x redis.asyncio ops/s:   {raio / aio:.1f}x  {'met' if raio >= 3 * aio else 'NOT met'}")
+        target("AsyncCache >= 3x redis.asyncio ops/s", f"{raio / aio:.1f}x", raio >= 3 * aio)
     if aio and glide:
-        print(f"  AsyncCache >= 1x glide async ops/s:     {glide / aio:.1f}x  {'met' if glide >= aio else 'NOT met'}")
+        target("AsyncCache >= 1x glide async ops/s", f"{glide / aio:.1f}x", glide >= aio)
     print("Targets (issue 15):")
     if hget and csc_hget:
-        print(f"  HGET hit >= 100x redis-py CSC HGET hit: {csc_hget / hget:.0f}x  {'met' if csc_hget >= 100 * hget else 'NOT met'}")
+        target("HGET hit >= 100x redis-py CSC HGET hit", f"{csc_hget / hget:.0f}x", csc_hget >= 100 * hget)
     if pipe_off and rpipe:
-        print(f"  pipeline, L1 off >= 1x redis-py:        {rpipe / pipe_off:.2f}x  {'met' if rpipe >= pipe_off else 'NOT met'}")
+        target("pipeline, L1 off >= 1x redis-py", f"{rpipe / pipe_off:.2f}x", rpipe >= pipe_off)
     if pipe_on and rpipe:
-        print(f"  pipeline, L1 on faster than redis-py:   {rpipe / pipe_on:.2f}x  {'met' if rpipe > pipe_on else 'NOT met'}")
+        target("pipeline, L1 on faster than redis-py", f"{rpipe / pipe_on:.2f}x", rpipe > pipe_on)
     for n in notes:
         print(f"note: {n}")
 
