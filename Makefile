@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit c-test bench node-test node-bench python-test django-test conformance examples-test version-test dist dist-test dist-source-test
+.PHONY: demo test deps lint unit soak c-test bench node-test node-bench python-test django-test conformance examples-test version-test dist dist-test dist-source-test
 
 ## Build the nearcache binary and run a short demo against a throwaway local Redis.
 demo: deps
@@ -21,7 +21,7 @@ lint:
 
 unit:
 	$(CARGO) test --workspace --locked
-	bash tests/launcher-test.sh
+	timeout --kill-after=10 300 bash tests/launcher-test.sh
 
 ## The C library: fails if include/nearcache.h is stale (installs the pinned
 ## cbindgen if needed), then the C suite under ASan + UBSan against a real
@@ -79,6 +79,17 @@ dist-source-test: dist
 ## newest Python found (Django 6 needs 3.12+); prints each skip and why.
 django-test: python-test
 	python/tests/django-suite.sh
+
+## The soak (not part of `make test`): ten minutes of mixed string and hash
+## load through one cache while every fault of the consistency checker hits
+## the server in turn (core/tests/soak.rs); fails on a stale read, a torn
+## hash, slow recovery, a growing connection count or growing memory.
+## SOAK_SECONDS sets the length, SOAK_MODE=bcast the other push mode.
+SOAK_SECONDS ?= 600
+SOAK_MODE ?= tracking
+soak: deps
+	NEARCACHE_SOAK_SECONDS=$(SOAK_SECONDS) NEARCACHE_SOAK_MODE=$(SOAK_MODE) \
+	  $(CARGO) test --locked -p nearcache --test soak -- --ignored --nocapture
 
 ## Criterion benchmarks (not part of `make test`; numbers go to the README).
 bench: deps

@@ -46,7 +46,7 @@ const LEVELS = [
   ['nearcache.l1.bytes', 'By', 'Bytes charged to L1 (key, decompressed value, per-entry overhead).', 'l1_bytes'],
   ['nearcache.l1.max_bytes', 'By', 'The L1 bound, l1.max_bytes (0 when L1 is off).', 'l1_max_bytes'],
 ];
-const FLUSH_CAUSES = ['disconnect', 'nil', 'health', 'manual', 'topology'];
+const FLUSH_CAUSES = ['disconnect', 'nil', 'health', 'manual', 'topology', 'partial'];
 const QUANTILES = [
   ['0.5', 'p50_us'],
   ['0.99', 'p99_us'],

@@ -49,12 +49,24 @@ start() {
   ((port != 6379)) || fail "launcher used 6379"
 }
 
+# Waits for the launcher, for 20 s at most: a launcher that hangs is killed
+# and fails the test (137) instead of stalling CI.
+wait_launcher() {
+  local rc=0 watchdog
+  (sleep 20 && kill -KILL "$lpid") >/dev/null 2>&1 &
+  watchdog=$!
+  wait "$lpid" || rc=$?
+  kill "$watchdog" 2>/dev/null || true
+  wait "$watchdog" 2>/dev/null || true
+  return "$rc"
+}
+
 close_and_wait() {
   exec {to}>&-
   local rc=0
-  wait "$lpid" || rc=$?
+  wait_launcher || rc=$?
   exec {from}<&- 2>/dev/null || true
-  ((rc == 0)) || fail "launcher exited with $rc"
+  ((rc == 0)) || fail "launcher exited with $rc (137: it hung and was killed)"
 }
 
 echo "test: PING, restart on the same port, stop on EOF"
@@ -77,8 +89,8 @@ start
 kill -STOP "$pid"
 kill -TERM "$lpid"
 rc=0
-wait "$lpid" || rc=$?
-((rc == 0)) || fail "launcher exited with $rc after SIGTERM"
+wait_launcher || rc=$?
+((rc == 0)) || fail "launcher exited with $rc after SIGTERM (137: it hung and was killed)"
 wait_gone "$pid" || fail "stopped server $pid survived SIGTERM"
 exec {to}>&- {from}<&-
 

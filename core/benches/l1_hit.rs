@@ -2,8 +2,14 @@
 //! a `RwLock<HashMap>` with foldhash (the floor: no expiry, no bound, no
 //! eviction) and moka (a full-featured cache). 1k and 100k keys; one thread,
 //! and two threads hitting the same store (nanoseconds per lookup per thread).
-//! `nearcache_hget` is a cached `HGET` hit (one field per hash key, through
-//! the blocking `hget`: allow-list check, reply slot, lookup, conversion).
+//!
+//! Every row reads the value's bytes (its length and first byte) where the
+//! store lets it: `nearcache` borrows them with `with_local`, the baseline
+//! under its read lock. `nearcache_owned` and `hashmap_rwlock_owned` return
+//! an owned `Bytes` (a reference-count increment and decrement), as
+//! `get_local` and moka do. `nearcache_hget` is a cached `HGET` hit (one
+//! field per hash key, through the blocking `hget`: allow-list check, reply
+//! slot, lookup, conversion).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -14,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nearcache::testing::TestRedis;
-use nearcache::{Invalidation, Lookup};
+use nearcache::{Invalidation, LocalRef, Lookup};
 use parking_lot::RwLock;
 
 const VALUE_LEN: usize = 1024;
@@ -36,36 +42,67 @@ fn order(n: usize) -> Vec<usize> {
         .collect()
 }
 
-trait Hit: Send + Sync {
-    fn hit(&self, key: &[u8]) -> Option<Bytes>;
+/// What every row does with a value it found: reads its length and first
+/// byte, so the bytes are really touched.
+#[inline]
+fn touch(value: &[u8]) -> usize {
+    value.len() + usize::from(value.first().copied().unwrap_or(0))
 }
 
-struct Baseline(RwLock<HashMap<Bytes, Bytes, foldhash::fast::RandomState>>);
+trait Hit: Send + Sync {
+    /// `Some(touch(value))` on a hit.
+    fn hit(&self, key: &[u8]) -> Option<usize>;
+}
+
+type Map = RwLock<HashMap<Bytes, Bytes, foldhash::fast::RandomState>>;
+
+struct Baseline(Arc<Map>);
 impl Hit for Baseline {
-    fn hit(&self, key: &[u8]) -> Option<Bytes> {
-        self.0.read().get(key).cloned()
+    fn hit(&self, key: &[u8]) -> Option<usize> {
+        self.0.read().get(key).map(|v| touch(v))
+    }
+}
+
+struct BaselineOwned(Arc<Map>);
+impl Hit for BaselineOwned {
+    fn hit(&self, key: &[u8]) -> Option<usize> {
+        let value = self.0.read().get(key).cloned();
+        value.map(|v| touch(&v))
     }
 }
 
 struct Moka(moka::sync::Cache<Bytes, Bytes>);
 impl Hit for Moka {
-    fn hit(&self, key: &[u8]) -> Option<Bytes> {
-        self.0.get(key)
+    fn hit(&self, key: &[u8]) -> Option<usize> {
+        self.0.get(key).map(|v| touch(&v))
     }
 }
 
 struct NearcacheHget(nearcache::blocking::Cache);
 impl Hit for NearcacheHget {
-    fn hit(&self, key: &[u8]) -> Option<Bytes> {
-        self.0.hget(key, b"f").ok().flatten()
+    fn hit(&self, key: &[u8]) -> Option<usize> {
+        self.0.hget(key, b"f").ok().flatten().map(|v| touch(&v))
     }
 }
 
-struct Nearcache(nearcache::blocking::Cache);
+struct Nearcache(Arc<nearcache::blocking::Cache>);
 impl Hit for Nearcache {
-    fn hit(&self, key: &[u8]) -> Option<Bytes> {
+    fn hit(&self, key: &[u8]) -> Option<usize> {
+        self.0
+            .with_local(key, |found| match found {
+                LocalRef::Hit(v) => Some(touch(v)),
+                _ => None,
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+struct NearcacheOwned(Arc<nearcache::blocking::Cache>);
+impl Hit for NearcacheOwned {
+    fn hit(&self, key: &[u8]) -> Option<usize> {
         match self.0.get_local(key) {
-            Ok(Lookup::Hit(v)) => Some(v),
+            Ok(Lookup::Hit(v)) => Some(touch(&v)),
             _ => None,
         }
     }
@@ -149,10 +186,13 @@ fn bench(c: &mut Criterion) {
             map.insert(key.clone(), Bytes::from(value.to_vec()));
             moka.insert(key.clone(), Bytes::from(value.to_vec()));
         }
-        let stores: [(&str, Arc<dyn Hit>); 4] = [
-            ("hashmap_rwlock", Arc::new(Baseline(RwLock::new(map)))),
+        let (map, cache) = (Arc::new(RwLock::new(map)), Arc::new(cache));
+        let stores: [(&str, Arc<dyn Hit>); 6] = [
+            ("hashmap_rwlock", Arc::new(Baseline(Arc::clone(&map)))),
+            ("hashmap_rwlock_owned", Arc::new(BaselineOwned(map))),
             ("moka", Arc::new(Moka(moka))),
-            ("nearcache", Arc::new(Nearcache(cache))),
+            ("nearcache", Arc::new(Nearcache(Arc::clone(&cache)))),
+            ("nearcache_owned", Arc::new(NearcacheOwned(cache))),
             ("nearcache_hget", Arc::new(NearcacheHget(hashes))),
         ];
         for (name, store) in &stores {

@@ -2,6 +2,10 @@
 //! a single GET miss (latency), and 100 concurrent GETs (throughput). For
 //! nearcache, L1 is off so every read goes to Redis: this measures our
 //! connection layer (auto-pipelining, stats, codec check), not the cache.
+//! The miss group also has the blocking pair: `blocking::Cache::get` from
+//! the bench's own thread beside raw redis-rs's synchronous
+//! `redis::Connection` (the caller writes and reads the socket itself, the
+//! floor of one round trip).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -18,14 +22,7 @@ const KEYS: usize = 1000;
 fn bench(c: &mut Criterion) {
     // bench/report runs every language's bench against one server it names
     // in NEARCACHE_BENCH_URL; alone, the bench launches its own.
-    let (_server, url) = match std::env::var("NEARCACHE_BENCH_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let redis = TestRedis::start().expect("redis-server");
-            let url = redis.url().to_owned();
-            (Some(redis), url)
-        }
-    };
+    let (_server, url) = TestRedis::for_bench().expect("redis-server");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     // Default config (2 connections) and 1 connection, which is what the
     // raw redis-rs contender uses.
@@ -43,6 +40,8 @@ fn bench(c: &mut Criterion) {
         let client = redis::Client::open(format!("{url}?protocol=resp3")).unwrap();
         client.get_multiplexed_async_connection().await.unwrap()
     });
+    let mut raw_sync = redis::Client::open(format!("{url}?protocol=resp3")).unwrap().get_connection().unwrap();
+    let blocking = nearcache::blocking::Cache::from(cache.clone());
     let keys: Vec<String> = (0..KEYS).map(|i| format!("k:{i}")).collect();
     rt.block_on(async {
         let items: Vec<(&String, &[u8])> = keys.iter().map(|k| (k, &[b'v'; 100][..])).collect();
@@ -69,6 +68,20 @@ fn bench(c: &mut Criterion) {
             let key = &keys[i % KEYS];
             let mut conn = raw.clone();
             async move { black_box(redis::cmd("GET").arg(key).query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap()) }
+        })
+    });
+    group.bench_function("nearcache_blocking", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            black_box(blocking.get(&keys[i % KEYS]).unwrap())
+        })
+    });
+    group.bench_function("redis-rs_sync", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            black_box(redis::cmd("GET").arg(&keys[i % KEYS]).query::<Option<Vec<u8>>>(&mut raw_sync).unwrap())
         })
     });
     group.finish();

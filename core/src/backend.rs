@@ -2,21 +2,21 @@
 //! of the longest `[[routes]]` prefix the key starts with; within a cluster
 //! deployment, the node serving the key's slot.
 //!
-//! Every deployment shares the one L1: keys are disjoint by
-//! prefix, and each deployment's connections carry the invalidations of the
-//! keys read through them. A lost connection anywhere flushes all of L1
-//! (rule 4), which is coarser than needed but never serves an entry whose
-//! invalidation may have been missed.
+//! Every deployment shares the one L1: keys are disjoint by prefix, and each
+//! deployment's connections carry the invalidations of the keys read through
+//! them. So a deployment's lost connection drops only the entries of the
+//! keys it serves (rule 4, per deployment: [`DeploymentEvents`]), and within
+//! a cluster only those of the node's slots.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use redis::{Cmd, Pipeline, Value};
+use redis::{Cmd, Pipeline, PushInfo, Value};
 
 use crate::cluster::{Cluster, Request, Response};
 use crate::config::{Config, Mode, RedisUrl};
-use crate::conn::{Pool, PoolHooks};
+use crate::conn::{ConnEvents, Pool, PoolHooks};
 use crate::dedicated::Lease;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
@@ -100,29 +100,80 @@ fn spread(sent: Result<Vec<Value>>, count: usize) -> Vec<Result<Value>> {
     }
 }
 
+/// The route prefixes, longest first, so the first match is the longest.
+struct Prefixes(Vec<Vec<u8>>);
+
+impl Prefixes {
+    /// Which deployment serves `key`: 0 for `[redis]`, `i + 1` for a route.
+    fn index_of(&self, key: &[u8]) -> usize {
+        self.0.iter().position(|prefix| key.starts_with(prefix)).map_or(0, |i| i + 1)
+    }
+}
+
+/// A deployment's pool events: as the cache's, but a lost connection loses
+/// only the keys the deployment serves (and, from a cluster node, only
+/// those of its slots).
+struct DeploymentEvents {
+    inner: Arc<dyn ConnEvents>,
+    prefixes: Arc<Prefixes>,
+    index: usize,
+}
+
+impl ConnEvents for DeploymentEvents {
+    fn push_received(&self, push: PushInfo) {
+        self.inner.push_received(push);
+    }
+
+    fn connection_lost(&self) {
+        self.inner.connection_lost_serving(&|key: &[u8]| self.prefixes.index_of(key) == self.index);
+    }
+
+    fn topology_changed(&self, moved: &dyn Fn(&[u8]) -> bool) {
+        self.inner.topology_changed(&|key: &[u8]| self.prefixes.index_of(key) == self.index && moved(key));
+    }
+
+    fn connection_lost_serving(&self, served: &dyn Fn(&[u8]) -> bool) {
+        self.inner.connection_lost_serving(&|key: &[u8]| self.prefixes.index_of(key) == self.index && served(key));
+    }
+}
+
 /// Every deployment of a cache, and the rule that picks one per key.
 pub(crate) struct Backend {
     default: Deployment,
-    /// Longest prefix first, so the first match is the longest.
+    /// In the order of `prefixes`.
     routes: Vec<Deployment>,
+    prefixes: Arc<Prefixes>,
 }
 
 impl Backend {
     pub(crate) fn new(config: &Config, recorder: &Arc<Recorder>, hooks: &PoolHooks) -> Result<Backend> {
-        let target = Target::new(&config.redis.url, config.redis.mode, "redis.url", config, recorder, hooks)?;
+        let mut routes: Vec<_> = config.routes.iter().enumerate().collect();
+        routes.sort_by_key(|(_, route)| std::cmp::Reverse(route.prefix.len()));
+        let prefixes = Arc::new(Prefixes(routes.iter().map(|(_, route)| route.prefix.as_bytes().to_vec()).collect()));
+        // Without routes every connection serves every key: the plain events.
+        let hooks_of = |index: usize| match routes.is_empty() {
+            true => hooks.clone(),
+            false => PoolHooks {
+                events: Arc::new(DeploymentEvents {
+                    inner: Arc::clone(&hooks.events),
+                    prefixes: Arc::clone(&prefixes),
+                    index,
+                }),
+                ..hooks.clone()
+            },
+        };
+        let target = Target::new(&config.redis.url, config.redis.mode, "redis.url", config, recorder, &hooks_of(0))?;
         let default = Deployment::new("", target);
-        let mut routes = config
-            .routes
+        let routes = routes
             .iter()
             .enumerate()
-            .map(|(i, route)| {
+            .map(|(index, (i, route))| {
                 let field = format!("routes[{i}].url");
-                let target = Target::new(&route.url, route.mode, &field, config, recorder, hooks)?;
+                let target = Target::new(&route.url, route.mode, &field, config, recorder, &hooks_of(index + 1))?;
                 Ok(Deployment::new(&route.prefix, target))
             })
             .collect::<Result<Vec<_>>>()?;
-        routes.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
-        Ok(Backend { default, routes })
+        Ok(Backend { default, routes, prefixes })
     }
 
     /// `host:port` of the default deployment, for `Debug`.
@@ -132,7 +183,7 @@ impl Backend {
 
     /// Which deployment serves `key`: 0 for `[redis]`, `i + 1` for a route.
     fn index_of(&self, key: &[u8]) -> usize {
-        self.routes.iter().position(|route| key.starts_with(&route.prefix)).map_or(0, |i| i + 1)
+        self.prefixes.index_of(key)
     }
 
     fn deployment(&self, key: &[u8]) -> &Deployment {

@@ -77,6 +77,35 @@ impl Cache {
         self.inner.get_local(key)
     }
 
+    /// See [`crate::Cache::with_local`].
+    #[inline]
+    pub fn with_local<R>(&self, key: &[u8], f: impl FnOnce(crate::LocalRef<'_>) -> R) -> Result<R> {
+        self.inner.with_local(key, f)
+    }
+
+    /// [`Cache::get`], handing the value to `convert` borrowed instead of
+    /// returning it owned: from L1's memory on a hit (no copy, no reference
+    /// count; `convert` runs inside the L1 read, see
+    /// [`crate::Cache::with_local`]), from the reply on a miss. `None` is a
+    /// key Redis does not have.
+    ///
+    /// ```
+    /// # nearcache::testing::with_redis(|url| {
+    /// let cache = nearcache::blocking::Cache::builder().url(url).build_blocking()?;
+    /// cache.set("k", "value", Default::default())?;
+    /// let mut buf = Vec::new();
+    /// let found = cache.get_with(b"k", |v| v.map(|v| buf.extend_from_slice(v)).is_some())?;
+    /// assert!(found);
+    /// assert_eq!(buf, b"value");
+    /// # Ok(()) });
+    /// ```
+    pub fn get_with<T>(&self, key: &[u8], mut convert: impl FnMut(Option<&[u8]>) -> T) -> Result<T> {
+        match self.inner.get_ready_with(key, &mut convert)? {
+            crate::ReadyWith::Now(converted) => Ok(converted),
+            crate::ReadyWith::Later(pending) => Ok(convert(pending.wait()?.as_deref())),
+        }
+    }
+
     /// See [`crate::Cache::get`]. An L1 hit never enters the runtime.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.inner.get_ready(key.as_ref())?.wait()

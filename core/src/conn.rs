@@ -53,9 +53,17 @@ pub(crate) trait ConnEvents: Send + Sync {
     /// A live connection is gone (reported once per connection, whichever
     /// path noticed first: the reader's disconnection push or a broken send).
     fn connection_lost(&self);
-    /// A cluster slot moved to another master (reported by the cluster
-    /// router, which owns the node pools).
-    fn topology_changed(&self);
+    /// Cluster slots moved to another master (reported by the cluster
+    /// router, which owns the node pools): the keys `moved` accepts lost the
+    /// connection that carried their invalidations.
+    fn topology_changed(&self, moved: &dyn Fn(&[u8]) -> bool);
+    /// A live connection is gone that served only the keys `served` accepts
+    /// (a cluster node's: the router wraps each node pool's events to say
+    /// so). By default the same as [`ConnEvents::connection_lost`].
+    fn connection_lost_serving(&self, served: &dyn Fn(&[u8]) -> bool) {
+        let _ = served;
+        self.connection_lost();
+    }
 }
 
 /// What a pool reports to the side that bounds how long its connections

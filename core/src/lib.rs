@@ -19,6 +19,7 @@ mod cache;
 mod cached_read;
 pub mod clock;
 mod cluster;
+pub mod cluster_nodes;
 pub mod codec;
 mod command;
 pub mod config;
@@ -36,7 +37,7 @@ mod stats;
 pub mod testing;
 mod tracking;
 pub use cache::{
-    decode, Cache, CacheBuilder, InFlight, Pending, Pipeline, Ready, Scan, Script, SetOptions, Transaction,
+    decode, Cache, CacheBuilder, InFlight, Pending, Pipeline, Ready, ReadyWith, Scan, Script, SetOptions, Transaction,
     TransactionRetries, ZRange, MAX_KEY_LEN,
 };
 pub use clock::Clock;
@@ -44,6 +45,6 @@ pub use command::Reply;
 pub use config::{Config, Invalidation};
 pub use error::{Error, ErrorKind, Result};
 pub use expiry::Ttl;
-pub use l1::{ChangeWords, LocalView, Lookup, ENTRY_OVERHEAD, REPLY_OVERHEAD};
+pub use l1::{ChangeWords, LocalRef, LocalView, Lookup, ENTRY_OVERHEAD, REPLY_OVERHEAD};
 pub use runtime::{block_on, runtime, spawn};
 pub use stats::{DeploymentStats, Flushes, HotKey, LatencySummary, SlowEntry, Stats};

@@ -250,6 +250,9 @@ pub(crate) struct Counters {
     pub flush_health: AtomicU64,
     pub flush_manual: AtomicU64,
     pub flush_topology: AtomicU64,
+    pub flush_partial: AtomicU64,
+    /// Entries the partial (per node) flushes dropped.
+    pub partial_flush_dropped: AtomicU64,
     pub reconnects: AtomicU64,
     pub compression_bytes_saved: AtomicU64,
     pub compressed_writes: AtomicU64,
@@ -344,7 +347,9 @@ impl Recorder {
                 health: get(&c.flush_health),
                 manual: get(&c.flush_manual),
                 topology: get(&c.flush_topology),
+                partial: get(&c.flush_partial),
             },
+            partial_flush_dropped: get(&c.partial_flush_dropped),
             reconnects: get(&c.reconnects),
             compression_bytes_saved: get(&c.compression_bytes_saved),
             compressed_writes: get(&c.compressed_writes),
@@ -392,8 +397,11 @@ pub struct Flushes {
     pub health: u64,
     /// `invalidate_local` with no keys, or `close`.
     pub manual: u64,
-    /// A cluster slot changed master.
+    /// Cluster slots changed master: only their entries were dropped.
     pub topology: u64,
+    /// A cluster node's or a route's connection was lost: a partial flush,
+    /// of only the entries of the keys read through it.
+    pub partial: u64,
 }
 
 /// Commands sent to one deployment (`[redis]` or a route).
@@ -484,8 +492,12 @@ pub struct Stats {
     pub fills_discarded: u64,
     /// Keys invalidated in L1 (by the server or `invalidate_local`).
     pub invalidations: u64,
-    /// Whole-L1 flushes by cause.
+    /// L1 flushes by cause (all of L1, or one node's or route's part:
+    /// `partial`).
     pub flushes: Flushes,
+    /// Entries the `partial` and `topology` flushes dropped (the rest stayed
+    /// in L1).
+    pub partial_flush_dropped: u64,
     /// Connections re-established after a loss.
     pub reconnects: u64,
     /// Bytes saved by compression on writes.

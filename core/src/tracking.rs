@@ -26,9 +26,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use redis::{PushInfo, PushKind, Value};
 
 use crate::clock::{duration_nanos, Clock};
@@ -36,8 +37,8 @@ use crate::command::Reply;
 use crate::config::{Invalidation, L1Config};
 use crate::conn::{ConnEvents, Handshake};
 use crate::fills::Fills;
-use crate::l1::{LocalView, Lookup, ShardedStore, Store};
-use crate::stats::Recorder;
+use crate::l1::{LocalRef, LocalView, Lookup, ShardedStore, Store};
+use crate::stats::{Op, Recorder, L1_SAMPLE_MASK};
 
 /// Why L1 was emptied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +51,11 @@ pub(crate) enum FlushCause {
     Health,
     /// The caller asked (`invalidate_local_all`, a raw FLUSHDB, `close`).
     Manual,
-    /// A cluster slot moved to another master.
+    /// Cluster slots moved to another master: only their entries went.
     Topology,
+    /// A cluster node's or a route's connection was lost: only the entries
+    /// of the keys read through it went (see [`Local::flush_slots`]).
+    Partial,
 }
 
 /// L1 and everything that decides whether an entry may be served.
@@ -73,6 +77,10 @@ pub(crate) struct Local {
     max_staleness: u64,
     /// Entries filled under an older epoch are not served.
     epoch: AtomicU64,
+    /// Held while the epoch changes, so that a full flush's bump never lands
+    /// in the middle of a partial flush moving the entries it keeps to the
+    /// next epoch (which would carry them past the full flush).
+    epoch_change: Mutex<()>,
     /// L1 answers only while the clock is below this (rule 5). `u64::MAX`
     /// in `ttl` mode, where no connection vouches for L1.
     serve_until: AtomicU64,
@@ -94,6 +102,7 @@ impl Local {
             stale_if_error: duration_nanos(l1.stale_if_error),
             max_staleness: duration_nanos(l1.max_staleness),
             epoch: AtomicU64::new(1),
+            epoch_change: Mutex::new(()),
             serve_until: AtomicU64::new(serve_until),
         }
     }
@@ -121,6 +130,26 @@ impl Local {
         let min_epoch =
             if now < self.serve_until.load(Ordering::Acquire) { self.epoch.load(Ordering::Acquire) } else { u64::MAX };
         self.store.get_versioned(key, now, min_epoch)
+    }
+
+    /// [`Local::lookup_versioned`], borrowing the answer (see
+    /// `Cache::with_local`).
+    #[inline]
+    pub(crate) fn with_local<R>(&self, key: &[u8], f: impl FnOnce(LocalRef<'_>) -> R) -> R {
+        if !self.enabled {
+            return f(LocalRef::Miss);
+        }
+        let guard = crate::l1::read();
+        // One read in `L1_SAMPLE_MASK + 1` per thread is timed; the guard's
+        // slot already counts the thread's reads, so sampling costs nothing.
+        let started = guard.sampled(L1_SAMPLE_MASK).then(Instant::now);
+        let now = self.clock.now();
+        let result = self.store.with_value(key, now, self.min_epoch(now), &guard, f);
+        drop(guard);
+        if let Some(started) = started {
+            self.recorder.latency(Op::L1, started.elapsed(), key);
+        }
+        result
     }
 
     /// The oldest epoch an entry may have to be served now: past the health
@@ -224,16 +253,11 @@ impl Local {
     /// Empties L1: bumps the epoch (entries of in-flight fills become
     /// invisible even if they land after this) and retires every fill.
     pub(crate) fn flush(&self, cause: FlushCause) {
-        let counters = &self.recorder.counters;
-        let counter = match cause {
-            FlushCause::Disconnect => &counters.flush_disconnect,
-            FlushCause::Nil => &counters.flush_nil,
-            FlushCause::Health => &counters.flush_health,
-            FlushCause::Manual => &counters.flush_manual,
-            FlushCause::Topology => &counters.flush_topology,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.count_flush(cause);
+        {
+            let _exclusive = self.epoch_change.lock();
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
         self.store.changes().bump(self.store.changes().global_index());
         let keep_for_stale = self.stale_if_error > 0 && matches!(cause, FlushCause::Disconnect | FlushCause::Health);
         self.fills.invalidate_all(|| {
@@ -245,11 +269,60 @@ impl Local {
         });
     }
 
+    fn count_flush(&self, cause: FlushCause) {
+        let counters = &self.recorder.counters;
+        let counter = match cause {
+            FlushCause::Disconnect => &counters.flush_disconnect,
+            FlushCause::Nil => &counters.flush_nil,
+            FlushCause::Health => &counters.flush_health,
+            FlushCause::Manual => &counters.flush_manual,
+            FlushCause::Topology => &counters.flush_topology,
+            FlushCause::Partial => &counters.flush_partial,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Rule 4 for one cluster node: drops the entries whose key `lost`
+    /// accepts (the slots the node's connection served) and keeps the rest.
+    /// As in [`Local::flush`], every fill in flight is retired and no entry
+    /// of the old epoch is served once this returns; the entries kept move
+    /// to the new epoch first, all under the fill locks (nothing lands
+    /// meanwhile), so the switch is atomic for readers. With
+    /// `stale_if_error` the dropped entries are hidden, not deleted.
+    pub(crate) fn flush_slots(&self, lost: &dyn Fn(&[u8]) -> bool) {
+        self.flush_keys(FlushCause::Partial, lost);
+    }
+
+    /// [`Local::flush_slots`], counted as `cause`.
+    fn flush_keys(&self, cause: FlushCause, lost: &dyn Fn(&[u8]) -> bool) {
+        self.count_flush(cause);
+        let remove = self.stale_if_error == 0;
+        self.fills.invalidate_all(|| {
+            self.reads.invalidate_all(|| {
+                let _exclusive = self.epoch_change.lock();
+                let from = self.epoch.load(Ordering::Acquire);
+                let (_, dropped) = self.store.restamp(from, from + 1, |key| !lost(key), remove);
+                self.epoch.store(from + 1, Ordering::Release);
+                self.recorder.counters.partial_flush_dropped.fetch_add(dropped, Ordering::Relaxed);
+            })
+        });
+        // Copies kept by bindings may be of dropped entries.
+        self.store.changes().bump(self.store.changes().global_index());
+    }
+
     /// A connection that carried invalidations is gone (rule 4). In `ttl`
     /// mode no connection vouches for L1, so nothing is dropped.
     pub(crate) fn connection_lost(&self) {
         if self.mode.uses_server_push() {
             self.flush(FlushCause::Disconnect);
+        }
+    }
+
+    /// [`Local::connection_lost`] for a connection that served only the keys
+    /// `served` accepts (one cluster node's).
+    pub(crate) fn connection_lost_serving(&self, served: &dyn Fn(&[u8]) -> bool) {
+        if self.mode.uses_server_push() {
+            self.flush_slots(served);
         }
     }
 
@@ -303,8 +376,14 @@ impl ConnEvents for Local {
         Local::connection_lost(self);
     }
 
-    fn topology_changed(&self) {
-        self.flush(FlushCause::Topology);
+    fn topology_changed(&self, moved: &dyn Fn(&[u8]) -> bool) {
+        if self.mode.uses_server_push() {
+            self.flush_keys(FlushCause::Topology, moved);
+        }
+    }
+
+    fn connection_lost_serving(&self, served: &dyn Fn(&[u8]) -> bool) {
+        Local::connection_lost_serving(self, served);
     }
 }
 
@@ -514,6 +593,36 @@ mod tests {
             now,
         );
         assert_eq!(local.lookup(b"late"), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_lost_node_drops_only_the_keys_it_served() {
+        let (local, clock) = local(Invalidation::Tracking);
+        local.confirmed_until(Some(clock.now()));
+        let epoch = local.epoch();
+        for k in ["lost:1", "lost:2", "kept:1", "kept:2"] {
+            fill(&local, k, "v");
+        }
+        local.connection_lost_serving(&|key: &[u8]| key.starts_with(b"lost:"));
+        assert_eq!(local.lookup(b"lost:1"), Lookup::Miss);
+        assert_eq!(local.lookup(b"lost:2"), Lookup::Miss);
+        assert!(matches!(local.lookup(b"kept:1"), Lookup::Hit(_)));
+        assert!(matches!(local.lookup(b"kept:2"), Lookup::Hit(_)));
+        assert_eq!(local.store.entry_count(), 2, "the dropped entries are gone, not just hidden");
+        assert_eq!(local.recorder.counters.flush_partial.load(Ordering::Relaxed), 1);
+        assert_eq!(local.recorder.counters.partial_flush_dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(local.recorder.counters.flush_disconnect.load(Ordering::Relaxed), 0);
+        // A fill that started before the loss stays hidden whichever node it
+        // came from (it may have been answered by the lost one).
+        let now = clock.now();
+        local.store.insert(
+            NewEntry { key: Bytes::from_static(b"kept:3"), value: None, expires_at: now + 1_000_000_000, epoch },
+            now,
+        );
+        assert_eq!(local.lookup(b"kept:3"), Lookup::Miss);
+        // A later full flush still empties what the partial one kept.
+        local.connection_lost();
+        assert_eq!(local.lookup(b"kept:1"), Lookup::Miss);
     }
 
     #[test]

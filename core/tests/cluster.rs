@@ -308,7 +308,57 @@ async fn no_stale_reads_through_resharding_and_failover() {
     for (_, kind) in &outcome.errors {
         assert!(kind.is_retryable(), "an error that is not a transient one during failover: {kind:?}");
     }
-    assert!(stats.flushes.disconnect + stats.flushes.topology > 0, "the failover flushed nothing");
+    assert!(
+        stats.flushes.partial + stats.flushes.disconnect + stats.flushes.topology > 0,
+        "the failover flushed nothing"
+    );
+}
+
+/// Rule 4 per node: losing one master's connection drops the entries of
+/// the slots it served and leaves the other masters' entries in L1 (their
+/// invalidations are still arriving).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_a_node_keeps_the_other_nodes_entries() {
+    let mut cluster = TestCluster::start().unwrap();
+    let mut config = config(&cluster);
+    config.redis.command_timeout = Duration::from_millis(300);
+    config.redis.connect_timeout = Duration::from_millis(300);
+    config.l1.max_staleness = Duration::from_secs(5);
+    let cache = Cache::new(config).unwrap();
+    // Ten keys per master, each read into L1.
+    let mut keys: Vec<(String, u16)> = Vec::new();
+    let masters: Vec<u16> = cluster.masters().unwrap().iter().map(|m| m.port).collect();
+    for i in 0.. {
+        let key = format!("node:{i}");
+        let master = cluster.master_of(&key).unwrap();
+        if keys.iter().filter(|(_, m)| *m == master).count() < 10 {
+            keys.push((key, master));
+        }
+        if keys.len() == 10 * masters.len() {
+            break;
+        }
+    }
+    for (key, _) in &keys {
+        cluster.cli(&["SET", key, "v"]).unwrap();
+        assert_eq!(cache.get(key).await.unwrap(), Some(b("v")));
+    }
+    let victim = masters[0];
+    tokio::task::block_in_place(|| cluster.node_mut(victim).unwrap().kill());
+    let c = cache.clone();
+    let noticed = eventually(Duration::from_secs(5), async || c.stats().flushes.partial > 0).await;
+    assert!(noticed, "the lost node was never noticed: {:?}", cache.stats().flushes);
+    for (key, master) in &keys {
+        let local = cache.get_local(key.as_bytes()).unwrap();
+        if *master == victim {
+            assert_eq!(local, Lookup::Miss, "{key} was served by the lost node {victim}");
+        } else {
+            assert!(matches!(local, Lookup::Hit(_)), "{key} on {master} left L1 with {victim}: {local:?}");
+        }
+    }
+    let stats = cache.stats();
+    assert!(stats.partial_flush_dropped >= 10, "{stats:?}");
+    assert_eq!(stats.flushes.disconnect, 0, "a whole-L1 flush: {:?}", stats.flushes);
+    assert_eq!(stats.l1_entries, 20, "{stats:?}");
 }
 
 /// Rule 5 in a cluster: node pools are created on first use, after the
@@ -454,4 +504,34 @@ async fn pipelines_transactions_and_scripts_follow_slots() {
     } else {
         eprintln!("the resharding outlasted the 10 s map refresh: no redirect was exercised");
     }
+}
+
+/// A resharding drops only the entries of the slots that moved: the other
+/// slots' masters, and their invalidations, did not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resharding_keeps_the_entries_of_slots_that_stayed() {
+    let cluster = TestCluster::start().unwrap();
+    let cache = Cache::new(config(&cluster)).unwrap();
+    let keys: Vec<String> = (0..300).map(|i| format!("move:{i}")).collect();
+    let before: Vec<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    for key in &keys {
+        cluster.cli(&["SET", key, "v"]).unwrap();
+        assert_eq!(cache.get(key).await.unwrap(), Some(b("v")));
+    }
+    let masters = cluster.masters().unwrap();
+    let (from, to) = (masters[0].port, masters[1].port);
+    tokio::task::block_in_place(|| cluster.reshard(from, to, 1000)).unwrap();
+    let after: Vec<u16> = keys.iter().map(|k| cluster.master_of(k).unwrap()).collect();
+    let moved: Vec<usize> = (0..keys.len()).filter(|&i| before[i] != after[i]).collect();
+    assert!(!moved.is_empty() && moved.len() < keys.len(), "{} of {} keys moved", moved.len(), keys.len());
+    // A moved key's read meets MOVED: the router refreshes its map.
+    assert_eq!(cache.get(&keys[moved[0]]).await.unwrap(), Some(b("v")));
+    let c = cache.clone();
+    assert!(eventually(Duration::from_secs(5), async || c.stats().flushes.topology > 0).await, "no refresh");
+    let stayed = (0..keys.len()).filter(|i| !moved.contains(i));
+    for i in stayed {
+        let local = cache.get_local(keys[i].as_bytes()).unwrap();
+        assert!(matches!(local, Lookup::Hit(_)), "{} (slot stayed on {}) left L1: {local:?}", keys[i], after[i]);
+    }
+    assert_eq!(cache.stats().flushes.disconnect, 0, "{:?}", cache.stats().flushes);
 }

@@ -11,16 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nearcache::testing::consistency::{
-    hash_state, hash_write, read_hashes_until_stopped, read_until_stopped, History, Observations,
-};
+use nearcache::testing::consistency::{read_hashes_until_stopped, read_until_stopped, History, Observations};
 use nearcache::testing::TestRedis;
-use nearcache::{Cache, Config, Invalidation};
+use nearcache::{Cache, Invalidation};
 use parking_lot::Mutex;
+use support::{checker_config, hash_key, inject, key, writer, Fault, Shape, KEYS, WRITERS};
 
-const KEYS: usize = 16;
-const WRITERS: usize = 2;
+mod support;
+
 const READERS: usize = 4;
+/// The cache's connection name, which CLIENT KILL picks out.
+const CLIENT_NAME: &str = "nc-checker";
 const RUN: Duration = Duration::from_millis(2500);
 const MAX_STALENESS: Duration = Duration::from_millis(500);
 /// Short, so that `ttl` mode's bound is tested within the run.
@@ -29,133 +30,6 @@ const L1_TTL: Duration = Duration::from_millis(300);
 /// invalidations and the health bound keep L1 within `MAX_STALENESS` (an
 /// L1 TTL below the bound would hide a lost invalidation).
 const PUSH_MODE_L1_TTL: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    None,
-    /// kill -9, then a fresh server on the same port (data lost).
-    KillRestart,
-    /// CLIENT KILL of the cache's connections.
-    ClientKill,
-    /// DEBUG SLEEP: the server stalls.
-    DebugSleep,
-    /// CLIENT PAUSE: the server holds every client.
-    ClientPause,
-    /// SIGSTOP / SIGCONT: a half-open connection.
-    Stop,
-    /// FLUSHALL from another client (data lost).
-    FlushAll,
-}
-
-fn key(i: usize) -> String {
-    format!("cc:{i}")
-}
-
-/// Hash keys, under the same `bcast` prefix.
-fn hash_key(i: usize) -> String {
-    format!("cc:h:{i}")
-}
-
-/// What the readers read and the writers write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    /// String values: `SET` outside, `get` through nearcache.
-    Strings,
-    /// Hash fields: the schedule of `hash_write` outside, `hget` / `hmget`
-    /// / `hgetall` / a pipelined `HGET` through nearcache.
-    Hashes,
-}
-
-/// One writer outside nearcache: owns keys `w, w + WRITERS, ...`, writes
-/// increasing versions (a `SET`, or a hash write as one MULTI/EXEC),
-/// reconnects after errors, records acknowledgements.
-async fn writer(url: String, w: usize, shape: Shape, history: Arc<History>, stop: Arc<AtomicBool>) {
-    let client = redis::Client::open(url).unwrap();
-    let mut versions = [0u64; KEYS];
-    let mut conn = None;
-    let mut k = w;
-    while !stop.load(Ordering::Relaxed) {
-        if conn.is_none() {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_millis(200)))
-                .set_response_timeout(Some(Duration::from_millis(200)));
-            match client.get_multiplexed_async_connection_with_config(&config).await {
-                Ok(c) => conn = Some(c),
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            }
-        }
-        let Some(c) = conn.as_mut() else { continue };
-        versions[k] += 1;
-        let set: redis::RedisResult<()> = match shape {
-            Shape::Strings => redis::cmd("SET").arg(key(k)).arg(versions[k]).query_async(c).await,
-            Shape::Hashes => {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for cmd in hash_write(&hash_key(k), versions[k]) {
-                    pipe.cmd(&cmd[0]).arg(&cmd[1..]).ignore();
-                }
-                if hash_state(versions[k]).is_none() {
-                    history.record_removal_sent(k, versions[k], Instant::now());
-                }
-                pipe.query_async(c).await
-            }
-        };
-        match set {
-            Ok(()) => history.record_write(k, versions[k], Instant::now()),
-            Err(_) => conn = None,
-        }
-        k = (k + WRITERS) % KEYS;
-        tokio::time::sleep(Duration::from_micros(500)).await;
-    }
-}
-
-fn our_client_ids(redis: &TestRedis) -> Vec<String> {
-    let clients = redis.cli(&["CLIENT", "LIST"]).unwrap();
-    clients
-        .lines()
-        .filter(|l| l.contains("name=nc-checker"))
-        .filter_map(|l| l.split_whitespace().find_map(|f| f.strip_prefix("id=")).map(str::to_owned))
-        .collect()
-}
-
-/// Injects `fault`; returns when the server is back (the recovery clock
-/// starts then).
-async fn inject(fault: Fault, redis: &mut TestRedis, history: &History) -> Instant {
-    match fault {
-        Fault::None => {}
-        Fault::KillRestart => {
-            history.data_lost(Instant::now());
-            redis.restart().unwrap();
-        }
-        Fault::ClientKill => {
-            for id in our_client_ids(redis) {
-                redis.cli(&["CLIENT", "KILL", "ID", &id]).unwrap();
-            }
-        }
-        Fault::DebugSleep => {
-            redis.cli(&["DEBUG", "SLEEP", "0.4"]).unwrap();
-        }
-        Fault::ClientPause => {
-            redis.cli(&["CLIENT", "PAUSE", "400", "ALL"]).unwrap();
-            tokio::time::sleep(Duration::from_millis(400)).await;
-        }
-        Fault::Stop => {
-            redis.pause();
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            redis.resume();
-        }
-        Fault::FlushAll => {
-            // Recorded before the command: reads that start after this may
-            // already see the empty keyspace.
-            history.data_lost(Instant::now());
-            redis.cli(&["FLUSHALL"]).unwrap();
-        }
-    }
-    Instant::now()
-}
 
 async fn check(mode: Invalidation, fault: Fault) {
     check_shape(mode, fault, Shape::Strings).await;
@@ -168,17 +42,7 @@ async fn check_hashes(mode: Invalidation, fault: Fault) {
 async fn check_shape(mode: Invalidation, fault: Fault, shape: Shape) {
     // DEBUG is off by default in Redis 7; `local` allows it from loopback.
     let mut redis = TestRedis::start_with_args(&["--enable-debug-command", "local"]).unwrap();
-    let mut config = Config::default();
-    config.redis.url = redis.url().parse().unwrap();
-    config.redis.client_name = "nc-checker".into();
-    config.redis.command_timeout = Duration::from_millis(150);
-    config.redis.connect_timeout = Duration::from_millis(200);
-    config.redis.reconnect.min = Duration::from_millis(10);
-    config.redis.reconnect.max = Duration::from_millis(100);
-    config.l1.invalidation = mode;
-    config.l1.prefixes = if mode == Invalidation::Bcast { vec!["cc:".into()] } else { vec![] };
-    config.l1.max_staleness = MAX_STALENESS;
-    config.l1.health_interval = Duration::from_millis(100);
+    let mut config = checker_config(&redis, CLIENT_NAME, mode, MAX_STALENESS);
     let l1_ttl = if mode.uses_server_push() { PUSH_MODE_L1_TTL } else { L1_TTL };
     config.l1.ttl = l1_ttl;
     config.l1.negative_ttl = l1_ttl;
@@ -207,7 +71,7 @@ async fn check_shape(mode: Invalidation, fault: Fault, shape: Shape) {
     }
     tokio::time::sleep(RUN / 3).await;
     let fault_started = Instant::now();
-    let back = inject(fault, &mut redis, &history).await;
+    let back = inject(fault, &mut redis, &history, CLIENT_NAME).await;
     tokio::time::sleep(RUN * 2 / 3).await;
     stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}

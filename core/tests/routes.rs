@@ -118,3 +118,27 @@ async fn an_unreachable_route_fails_only_its_keys() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Rule 4 per deployment: a route's lost connection drops the entries of the
+/// keys it serves, and the other deployments' entries stay in L1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_route_drops_only_its_keys() {
+    let (mut servers, cache) = start();
+    let keys = ["small:k", "big:k", "big:huge:k"];
+    for (server, key) in [(&servers.default, keys[0]), (&servers.big, keys[1]), (&servers.huge, keys[2])] {
+        server.cli(&["SET", key, "v"]).unwrap();
+        assert_eq!(cache.get(key).await.unwrap(), Some(b("v")));
+    }
+    servers.big.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cache.stats().flushes.partial == 0 {
+        assert!(Instant::now() < deadline, "the lost route was never noticed: {:?}", cache.stats().flushes);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cache.get_local(b"big:k").unwrap(), Lookup::Miss, "an entry of the lost route is still served");
+    for key in ["small:k", "big:huge:k"] {
+        assert!(matches!(cache.get_local(key.as_bytes()).unwrap(), Lookup::Hit(_)), "{key} left L1 with big:");
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.flushes.disconnect, stats.partial_flush_dropped), (0, 1), "{stats:?}");
+}

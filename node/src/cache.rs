@@ -96,16 +96,29 @@ impl JsCache {
         guard(env, || {
             match args.take().and_then(|args| Ok(call(&self.cache, args)?)) {
                 Ok(Ready::Now(value)) => settle::resolved(env, convert(value)),
-                Ok(Ready::Later(pending)) => match self.cache.start_work() {
-                    Ok(in_flight) => {
-                        settle::spawn_in_flight(env, Some(in_flight), async move { pending.await.map(convert) })
-                    }
-                    Err(closing) => settle::rejected(env, closing.into()),
-                },
+                Ok(Ready::Later(pending)) => self.later(env, pending, convert),
                 Err(refused) => settle::rejected(env, refused),
             }
             .map_err(napi_failure)
         })
+    }
+
+    /// The Promise of an answer core does not have at once: `pending` runs
+    /// on core's runtime, counted in flight (refused once closing).
+    fn later<T, U>(
+        &self,
+        env: sys::napi_env,
+        pending: impl Future<Output = nearcache::Result<T>> + Send + 'static,
+        convert: impl FnOnce(T) -> U + Send + 'static,
+    ) -> napi::Result<Promise<U>>
+    where
+        T: Send + 'static,
+        U: ToNapiValue + Send + 'static,
+    {
+        match self.cache.start_work() {
+            Ok(in_flight) => settle::spawn_in_flight(env, Some(in_flight), async move { pending.await.map(convert) }),
+            Err(closing) => settle::rejected(env, closing.into()),
+        }
     }
 }
 
@@ -133,6 +146,10 @@ where
         .map_err(napi_failure)
     })
 }
+
+/// What `_hgetInto` returns: the length copied, a long value's Buffer, a
+/// missing field's `null`, or the Promise of `hget`.
+type HgetInto = Either4<f64, Buffer, Null, Promise<Either<Buffer, Null>>>;
 
 /// An L1 answer: the hit converted, `null` for a cached absence,
 /// `undefined` when L1 cannot answer.
@@ -361,6 +378,32 @@ impl JsCache {
     #[napi(catch_unwind)]
     pub fn hget(&self, env: Env, key: Key<'_>, field: Field<'_>) -> Result<Promise<Either<Buffer, Null>>> {
         self.ready(&env, (key, field), |c, (k, f)| c.hget_ready(k, f), Buffer::opt)
+    }
+
+    /// The `hget` behind index.js. An L1 hit is copied into `into` and its
+    /// length returned (index.js cuts the caller's Buffer from its own
+    /// chunks: no napi Buffer, no napi Promise, which were most of a hit's
+    /// cost), or returned as a Buffer when longer than `into`; `null` for a
+    /// field L1 knows is missing; anything else is the Promise `hget`
+    /// returns (a miss, or a rejection for a bad argument or a closed cache).
+    #[napi(skip_typescript, js_name = "_hgetInto", catch_unwind)]
+    pub fn hget_into(&self, env: Env, key: Key<'_>, field: Field<'_>, into: Uint8Array<'_>) -> Result<HgetInto> {
+        let env = env.raw();
+        guard(env, || {
+            match (into, key, field).take().and_then(|(into, k, f)| Ok((into, self.cache.hget_ready(k, f)?))) {
+                Ok((into, Ready::Now(Some(value)))) => Ok(match into.get_mut(..value.len()) {
+                    Some(dest) => {
+                        dest.copy_from_slice(&value);
+                        Either4::A(value.len() as f64)
+                    }
+                    None => Either4::B(Buffer(value)),
+                }),
+                Ok((_, Ready::Now(None))) => Ok(Either4::C(Null)),
+                Ok((_, Ready::Later(pending))) => self.later(env, pending, Buffer::opt).map(Either4::D),
+                Err(refused) => settle::rejected(env, refused).map(Either4::D),
+            }
+            .map_err(napi_failure)
+        })
     }
 
     /// Several fields of a hash, in order (`null` for missing fields).

@@ -181,25 +181,37 @@ impl<N: Name> Arg for Text<'_, N> {
 }
 
 fn text<'a>(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<TextBytes<'a>> {
+    text_or(env, value).ok_or_else(|| expected(env, value, what, "a string or Buffer"))
+}
+
+/// The bytes of a string / Buffer / Uint8Array, `None` for any other value.
+fn text_or<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<TextBytes<'a>> {
     if type_of(env, value) == sys::ValueType::napi_string {
         let mut stack = [0u8; INLINE_KEY];
         let mut len = 0usize;
         // SAFETY: JS thread; napi writes at most `INLINE_KEY - 1` bytes and a NUL.
         unsafe { sys::napi_get_value_string_utf8(env, value, stack.as_mut_ptr().cast(), INLINE_KEY, &mut len) };
         if len < INLINE_KEY - 1 {
-            return Ok(TextBytes::Inline(stack, len));
+            return Some(TextBytes::Inline(stack, len));
         }
-        return Ok(TextBytes::Owned(string_bytes(env, value)));
+        return Some(TextBytes::Owned(string_bytes(env, value)));
     }
-    match typed_bytes(env, value) {
-        Some(bytes) => Ok(TextBytes::Borrowed(bytes)),
-        None => Err(expected(env, value, what, "a string or Buffer")),
-    }
+    typed_bytes(env, value).map(|bytes| TextBytes::Borrowed(bytes))
 }
 
 /// Owned bytes of a string / Buffer / Uint8Array (list elements, fields).
 pub(crate) fn bytes(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Bytes> {
     text(env, value, what).map(TextBytes::into_bytes)
+}
+
+/// [`bytes`] for an element of a list, whose name (`keys[3]`) is spelled out
+/// only when the element is refused: formatting it up front cost an
+/// allocation per key (per argument of a pipeline) on every call.
+fn item_bytes(env: sys::napi_env, value: sys::napi_value, what: impl FnOnce() -> String) -> ArgResult<Bytes> {
+    match text_or(env, value) {
+        Some(found) => Ok(found.into_bytes()),
+        None => Err(expected(env, value, &what(), "a string or Buffer")),
+    }
 }
 
 /// An array of strings / Buffers (`keys`, `fields`).
@@ -240,7 +252,11 @@ named_arg!(OneOrMany, Vec<Bytes>, one_or_many);
 named_arg!(Pairs, Vec<(Bytes, Bytes)>, pairs);
 
 fn bytes_list(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<Bytes>> {
-    array(env, value, what)?.into_iter().enumerate().map(|(i, v)| bytes(env, v, &format!("{what}[{i}]"))).collect()
+    array(env, value, what)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| item_bytes(env, v, || format!("{what}[{i}]")))
+        .collect()
 }
 
 fn one_or_many(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Vec<Bytes>> {
@@ -255,11 +271,17 @@ fn pairs(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Ve
     if is_array(env, value) {
         let mut out = Vec::new();
         for (i, pair) in array(env, value, what)?.into_iter().enumerate() {
-            let parts = array(env, pair, &format!("{what}[{i}]"))?;
+            if !is_array(env, pair) {
+                return Err(expected(env, pair, &format!("{what}[{i}]"), "an array"));
+            }
+            let parts = array(env, pair, what)?;
             let [k, v] = parts[..] else {
                 return Err(ArgError::wrong_type(format!("{what}[{i}] must be a [key, value] pair")));
             };
-            out.push((bytes(env, k, &format!("{what}[{i}][0]"))?, bytes(env, v, &format!("{what}[{i}][1]"))?));
+            out.push((
+                item_bytes(env, k, || format!("{what}[{i}][0]"))?,
+                item_bytes(env, v, || format!("{what}[{i}][1]"))?,
+            ));
         }
         return Ok(out);
     }
@@ -275,8 +297,8 @@ fn pairs(env: sys::napi_env, value: sys::napi_value, what: &str) -> ArgResult<Ve
         // SAFETY: as above.
         unsafe { sys::napi_get_property(env, value, name, &mut v) };
         let key = bytes(env, name, what)?;
-        let shown = String::from_utf8_lossy(&key).into_owned();
-        out.push((key, bytes(env, v, &format!("{what}.{shown}"))?));
+        let value = item_bytes(env, v, || format!("{what}.{}", String::from_utf8_lossy(&key)))?;
+        out.push((key, value));
     }
     Ok(out)
 }
@@ -345,7 +367,7 @@ fn command_args(env: sys::napi_env, value: sys::napi_value) -> ArgResult<Vec<Byt
     for (i, item) in items.into_iter().enumerate() {
         parts.push(match type_of(env, item) {
             sys::ValueType::napi_number => args::number_arg(number(env, item))?,
-            _ => bytes(env, item, &format!("args[{i}]"))?,
+            _ => item_bytes(env, item, || format!("args[{i}]"))?,
         });
     }
     Ok(parts)
@@ -845,7 +867,7 @@ pub struct Batch {
 
 impl ToNapiValue for Batch {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let blob = buffer(env, &val.blob)?;
+        let blob = owned_buffer(env, val.blob)?;
         let errors = if val.errors.is_empty() {
             undefined(env)
         } else {
@@ -854,6 +876,36 @@ impl ToNapiValue for Batch {
         };
         Ok(new_array(env, vec![blob, errors]))
     }
+}
+
+/// A Buffer over `data` itself, released when the Buffer is collected: no
+/// copy, and no second allocation of the size of a whole batch (100 values of
+/// 1 KiB: a fresh 100 KiB that the copy also page-faulted in, on the
+/// JavaScript thread, once per batch). Where the runtime refuses external
+/// buffers, a copy.
+fn owned_buffer(env: sys::napi_env, data: Vec<u8>) -> napi::Result<sys::napi_value> {
+    unsafe extern "C" fn release(_env: sys::napi_env, _data: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+        // SAFETY: `hint` is the box leaked below, released exactly once.
+        drop(unsafe { Box::from_raw(hint.cast::<Vec<u8>>()) });
+    }
+    if data.is_empty() {
+        return buffer(env, &data);
+    }
+    let len = data.len();
+    let owner = Box::into_raw(Box::new(data));
+    // SAFETY: `owner` is a live box; its heap block does not move while the
+    // box lives (the Vec is never touched again until `release`).
+    let ptr = unsafe { (*owner).as_mut_ptr() }.cast::<std::ffi::c_void>();
+    let mut out = ptr::null_mut();
+    // SAFETY: JS thread; napi owns `owner` from here on success and drops it
+    // through `release` when the Buffer is collected.
+    let status = unsafe { sys::napi_create_external_buffer(env, len, ptr, Some(release), owner.cast(), &mut out) };
+    if status == sys::Status::napi_ok {
+        return Ok(out);
+    }
+    // SAFETY: napi did not take ownership.
+    let data = unsafe { Box::from_raw(owner) };
+    buffer(env, &data)
 }
 
 fn buffer(env: sys::napi_env, data: &[u8]) -> napi::Result<sys::napi_value> {

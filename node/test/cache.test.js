@@ -111,6 +111,22 @@ describe('strings', () => {
     await assert.rejects(cache.set('s:x', 'v', 'fast'), assertCode('NC_INVALID_ARGUMENT', 'TypeError'));
   });
 
+  test('a refused element of a list is named by its place', async () => {
+    // The names are spelled out only when an element is refused (not on
+    // every call): each must still say which element it was.
+    const named = (pattern) => (err) => {
+      assertCode('NC_INVALID_ARGUMENT', 'TypeError')(err);
+      assert.match(err.message, pattern);
+      return true;
+    };
+    await assert.rejects(cache.getMany(['n:1', 5]), named(/^keys\[1\] must be a string or Buffer/));
+    await assert.rejects(cache.command(['GET', {}]), named(/^args\[1\] must be a string or Buffer/));
+    await assert.rejects(cache.setMany([['n:1', 'a'], ['n:2', {}]]), named(/^entries\[1\]\[1\] must be/));
+    await assert.rejects(cache.setMany([['n:1', 'a'], [true, 'b']]), named(/^entries\[1\]\[0\] must be/));
+    await assert.rejects(cache.setMany([['n:1', 'a'], 'n:2']), named(/^entries\[1\] must be an array/));
+    await assert.rejects(cache.setMany({ 'n:1': 'a', 'n:2': {} }), named(/^entries\.n:2 must be/));
+  });
+
   test('getMany, setMany, delete, expire, ttl', async () => {
     await cache.setMany([['m:1', 'a'], [Buffer.from('m:2'), Buffer.from('b')]]);
     await cache.setMany({ 'm:3': 'c' }, { ttl: 60000 });
@@ -294,6 +310,25 @@ describe('hits answered in JavaScript (copies checked against core change words)
     assert.ok(seen.every((b) => Buffer.isBuffer(b) && Object.getPrototypeOf(b) === Buffer.prototype));
   });
 
+  test('copies cut across chunks stay whole and apart', async () => {
+    // Enough hits of a value just under pooledMaxBytes to fill several
+    // chunks: each copy must be its own bytes, at the chunk boundary too.
+    const { chunkBytes, pooledMaxBytes } = nearcache.localCopies;
+    const value = Buffer.alloc(pooledMaxBytes - 1, 'q');
+    await cache.set('js:chunks', value);
+    await cache.get('js:chunks');
+    const copies = [];
+    for (let i = 0; i < Math.ceil((3 * chunkBytes) / value.length); i++) copies.push(cache.getLocal('js:chunks'));
+    copies.forEach((b, i) => b.fill(i & 0xff));
+    copies.forEach((b, i) => {
+      assert.ok(Buffer.isBuffer(b) && Object.getPrototypeOf(b) === Buffer.prototype);
+      assert.equal(b.length, value.length);
+      assert.ok(b.every((x) => x === (i & 0xff)), `copy ${i} was overwritten`);
+    });
+    assert.ok(new Set(copies.map((b) => b.buffer)).size >= 3, 'the copies span several chunks');
+    assert.deepEqual(cache.getLocal('js:chunks'), value);
+  });
+
   test('a write from another client drops the copy', async () => {
     // A long staleness bound, so that only the invalidation can end the copy.
     const reader = open({ l1: { max_staleness: '30s' } });
@@ -447,7 +482,10 @@ describe('hits answered in JavaScript (copies checked against core change words)
     await c.set('js:c', 'v');
     await c.get('js:c');
     assert.deepEqual(c.getLocal('js:c'), Buffer.from('v'));
-    c.close();
+    // Awaited: until the close completes, core may still answer L1 hits (a
+    // settled call's in-flight count is dropped just after its Promise is
+    // queued, so close() can find it still counted and wait for it).
+    await c.close();
     assert.throws(() => c.getLocal('js:c'), assertCode('NC_CLOSED'));
     await assert.rejects(c.get('js:c'), assertCode('NC_CLOSED'));
   });
@@ -612,8 +650,9 @@ describe('errors', () => {
   test('a closed cache: NC_CLOSED everywhere, close twice is fine', async () => {
     const c = new Cache({ url: server.url });
     await c.set('cl:1', 'v');
-    c.close();
-    c.close();
+    // Awaited for the same reason as above: the set may still be counted.
+    await c.close();
+    await c.close();
     assert.equal(c.closed, true);
     await assert.rejects(c.get('cl:1'), assertCode('NC_CLOSED'));
     await assert.rejects(c.set('cl:1', 'v'), assertCode('NC_CLOSED'));

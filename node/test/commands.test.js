@@ -79,6 +79,36 @@ describe('typed reads', () => {
     }
   });
 
+  test('hget from L1: Buffers of their own, short and long values, missing fields, bad arguments', async () => {
+    // index.js cuts an L1 hit's Buffer from its chunks (values up to
+    // pooledMaxBytes) or takes the native Buffer (longer ones).
+    const c = openTtl();
+    const long = Buffer.alloc(require('..').localCopies.pooledMaxBytes + 1, 'L');
+    await c.hset('t:own', { s: 'short', l: long });
+    assert.deepEqual(await c.hget('t:own', 's'), Buffer.from('short')); // miss: fills L1
+    assert.deepEqual(await c.hget('t:own', 'l'), long);
+    assert.equal(await c.hget('t:own', 'none'), null);
+    const hits = readHits(c);
+    const first = await c.hget('t:own', 's');
+    const second = await c.hget(Buffer.from('t:own'), Buffer.from('s'));
+    const longHit = await c.hget('t:own', 'l');
+    assert.equal(await c.hget('t:own', 'none'), null);
+    assert.equal(readHits(c), hits + 4, 'all four answered by L1');
+    for (const b of [first, second, longHit]) {
+      assert.ok(Buffer.isBuffer(b) && Object.getPrototypeOf(b) === Buffer.prototype);
+    }
+    first.fill(0x21);
+    longHit.fill(0x21);
+    assert.deepEqual(second, Buffer.from('short'));
+    assert.deepEqual(await c.hget('t:own', 's'), Buffer.from('short'));
+    assert.deepEqual(await c.hget('t:own', 'l'), long);
+    await assert.rejects(c.hget('t:own', 5), assertCode(codes.InvalidArgument, 'TypeError'));
+    await assert.rejects(c.hget(null, 's'), assertCode(codes.InvalidArgument, 'TypeError'));
+    const closed = openTtl();
+    await closed.close();
+    await assert.rejects(closed.hget('t:own', 's'), assertCode(codes.Closed));
+  });
+
   test('sets: smembers, sismember, smismember (rest or array), scard', async () => {
     const c = openTtl();
     assert.equal(await c.sadd('t:s', 'a', 'b', 'c'), 3);

@@ -110,7 +110,7 @@ test('stats become instruments', async () => {
   const flushes = points(m.get('nearcache.l1.flushes'));
   assert.deepEqual(
     [...flushes.keys()].sort(),
-    ['disconnect', 'nil', 'health', 'manual', 'topology'].map((cause) => key({ cause })).sort(),
+    ['disconnect', 'nil', 'health', 'manual', 'topology', 'partial'].map((cause) => key({ cause })).sort(),
   );
   assert.ok(flushes.get(key({ cause: 'manual' })) >= 1);
   assert.equal(flushes.get(key({ cause: 'manual' })), stats.flushes.manual);

@@ -641,6 +641,21 @@ pub(crate) mod out {
         Ok(PyBytes::new(py, &value).into_any())
     }
 
+    /// `bytes` copied from a borrowed slice (an L1 hit read in place).
+    #[inline]
+    pub(crate) fn slice<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        Ok(PyBytes::new(py, value).into_any())
+    }
+
+    /// `None` or `bytes` copied from a borrowed slice.
+    #[inline]
+    pub(crate) fn opt_slice<'py>(py: Python<'py>, value: Option<&[u8]>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match value {
+            Some(v) => PyBytes::new(py, v).into_any(),
+            None => py.None().into_bound(py),
+        })
+    }
+
     /// `None` or `bytes`.
     pub(crate) fn opt_bytes(py: Python<'_>, value: Option<Bytes>) -> PyResult<Bound<'_, PyAny>> {
         Ok(match value {

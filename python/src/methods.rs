@@ -55,6 +55,18 @@ macro_rules! answer {
     }};
 }
 
+/// An answer already converted on the calling thread (an L1 hit converted
+/// in place): the object itself for the sync class, a finished call for the
+/// asyncio one.
+macro_rules! answer_now {
+    (blocking, $py:ident, $object:expr) => {
+        $object
+    };
+    (asyncio, $py:ident, $object:expr) => {
+        $crate::call::Call::done($py, $object?)
+    };
+}
+
 /// [`answer!`] with `$extra` (owned, `Send`) handed to `$out` beside the
 /// value: `$out(py, (value, extra))`.
 macro_rules! answer_with {
@@ -329,8 +341,15 @@ macro_rules! cache_methods {
                     guard(|| Ok(self.core().config().to_json()))
                 }
 
+                /// The hit path: one key conversion, one L1 lookup, and the
+                /// `bytes` built straight from L1's memory.
                 fn get<'py>(&self, py: Python<'py>, key: Key<'py>) -> PyResult<Bound<'py, PyAny>> {
-                    guard(|| $crate::methods::answer!($mode, self, py, self.core().get_ready(&key), out::opt_bytes))
+                    guard(|| match self.core().get_ready_with(&key, |v| out::opt_slice(py, v)).py(py)? {
+                        nearcache::ReadyWith::Now(object) => $crate::methods::answer_now!($mode, py, object),
+                        nearcache::ReadyWith::Later(pending) => {
+                            $crate::methods::answer!($mode, self, py, Ok::<_, nearcache::Error>(nearcache::Ready::Later(pending)), out::opt_bytes)
+                        }
+                    })
                 }
 
                 /// L1 only, no I/O: the value on a hit, `None` for a cached
@@ -342,10 +361,13 @@ macro_rules! cache_methods {
                     key: Key<'py>,
                     default: Option<Bound<'py, PyAny>>,
                 ) -> PyResult<Bound<'py, PyAny>> {
-                    guard(|| match self.core().get_local(&key).py(py)? {
-                        nearcache::Lookup::Hit(value) => out::bytes(py, value),
-                        nearcache::Lookup::Absent => out::none(py, ()),
-                        nearcache::Lookup::Miss => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
+                    guard(|| match self.core().with_local(&key, |found| match found {
+                        nearcache::LocalRef::Hit(value) => Some(out::slice(py, value)),
+                        nearcache::LocalRef::Absent => Some(out::none(py, ())),
+                        nearcache::LocalRef::Miss => None,
+                    }).py(py)? {
+                        Some(object) => object,
+                        None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
                     })
                 }
 
@@ -396,4 +418,4 @@ macro_rules! cache_methods {
     };
 }
 
-pub(crate) use {answer, answer_with, cache_methods, call};
+pub(crate) use {answer, answer_now, answer_with, cache_methods, call};

@@ -92,7 +92,7 @@ def test_stats_become_instruments(url: str, raw: redis.Redis, ns: str, reader: I
         assert value(m["nearcache.l1.bytes"]) > 0
 
         flushes = points(m["nearcache.l1.flushes"])
-        assert set(flushes) == {(("cause", c),) for c in ("disconnect", "nil", "health", "manual", "topology")}
+        assert set(flushes) == {(("cause", c),) for c in ("disconnect", "nil", "health", "manual", "topology", "partial")}
         assert flushes[(("cause", "manual"),)] == stats["flushes"]["manual"] >= 1
         errors = points(m["nearcache.errors"])
         assert errors[(("error.type", "NC_REDIS"),)] == stats["errors"]["NC_REDIS"] >= 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make dist: the release artifacts, in dist/.
 #
-#   nearcache-V-cp39-abi3-manylinux2014_x86_64....whl  Python wheel (abi3, CPython >= 3.9)
+#   nearcache-V-cp310-abi3-manylinux2014_x86_64....whl  Python wheel (abi3, CPython >= 3.10)
 #   nearcache-V.tar.gz                                 Python sdist (cargo workspace core + python)
 #   nearcache-V.tgz                                    npm tarball: prebuilt linux-x64-gnu addon + rust/ sources
 #   nearcache-c-V-linux-x86_64.tar.gz                  C release: lib/ (.so with SONAME, .a), include/, pkg-config
@@ -92,7 +92,7 @@ print(found)' "${crate//-/_}" "$ext"
 log "python: wheel (maturin, abi3, manylinux2014 through the zig linker)"
 nice -n 10 "$venv/bin/maturin" build --release --locked --strip --compatibility manylinux2014 --auditwheel check \
   -m python/Cargo.toml -o "$out" --quiet -- -C linker="$zigcc"
-wheel=$(ls "$out"/nearcache-"$version"-cp39-abi3-*.whl)
+wheel=$(ls "$out"/nearcache-"$version"-cp310-abi3-*.whl)
 "$venv/bin/auditwheel" show "$wheel" >"$stage/auditwheel.txt"
 head -3 "$stage/auditwheel.txt" >&2
 grep -q '"manylinux_2_17_x86_64"' "$stage/auditwheel.txt" || die "auditwheel: $wheel is not manylinux_2_17_x86_64"

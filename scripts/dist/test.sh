@@ -24,7 +24,7 @@ die() { printf 'dist-test: FAIL: %s\n' "$*" >&2; exit 1; }
 [[ -d $dist ]] || die "no dist/: run make dist first"
 python3 "$root/scripts/version-check.py" --dist "$dist"
 version=$(python3 "$root/scripts/version-check.py" --print)
-wheel=$(ls "$dist"/nearcache-"$version"-cp39-abi3-manylinux*.whl)
+wheel=$(ls "$dist"/nearcache-"$version"-cp310-abi3-manylinux*.whl)
 tgz=$dist/nearcache-$version.tgz
 ctar=$dist/nearcache-c-$version-linux-x86_64.tar.gz
 

@@ -33,7 +33,7 @@ trap 'rm -rf "$work"' EXIT
 log "python: pip wheel $(basename "$sdist") (offline)"
 PATH=$venv/bin:$PATH nice -n 10 "$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-index --no-build-isolation \
   --no-deps "$sdist" -w "$work/wheel"
-built=$(ls "$work/wheel"/nearcache-"$version"-cp39-abi3-*.whl)
+built=$(ls "$work/wheel"/nearcache-"$version"-cp310-abi3-*.whl)
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$built"
 got=$(cd "$work" && "$work/venv/bin/python" -c 'import nearcache; print(nearcache.__version__)')

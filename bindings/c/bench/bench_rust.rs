@@ -5,6 +5,13 @@
 //!   rust_l1_hit_get_local_ns  Cache::get_local (the L1 lookup alone)
 //!   rust_miss_1t_ops          gets answered by Redis, one thread
 //!   rust_miss_8t_ops          the same from 8 threads sharing the cache
+//!   raw_sync_miss_1t_ops      the same GETs through raw redis-rs's synchronous
+//!                             `redis::Connection` (RESP3, one thread): the
+//!                             floor of one round trip made by the caller itself
+//!   raw_async_miss_1t_ops     the same through raw redis-rs's
+//!                             `MultiplexedConnection`, waited for with
+//!                             `nearcache::block_on`: the hop to the runtime's
+//!                             worker and back, without nearcache's own work
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -40,6 +47,23 @@ fn miss_worker(cache: &Cache, keys: &[Bytes], order: &[usize], t: usize) {
     }
 }
 
+fn raw_worker(conn: &mut redis::Connection, keys: &[Bytes], order: &[usize], t: usize) {
+    for i in 0..MISS_ITERS {
+        let key = &keys[order[(t * 7919 + i) & (ORDER - 1)]];
+        let value: Option<Vec<u8>> = redis::cmd("GET").arg(&key[..]).query(conn).unwrap();
+        black_box(value.unwrap());
+    }
+}
+
+fn raw_async_worker(conn: &redis::aio::MultiplexedConnection, keys: &[Bytes], order: &[usize], t: usize) {
+    for i in 0..MISS_ITERS {
+        let key = &keys[order[(t * 7919 + i) & (ORDER - 1)]];
+        let mut conn = conn.clone();
+        let get = async move { redis::cmd("GET").arg(&key[..]).query_async::<Option<Vec<u8>>>(&mut conn).await };
+        black_box(nearcache::block_on(get).unwrap().unwrap().unwrap());
+    }
+}
+
 fn main() {
     let url = std::env::args().nth(1).expect("usage: bench_rust URL");
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -61,7 +85,8 @@ fn main() {
         cache.get(key).unwrap().unwrap();
     }
 
-    let (mut get_ns, mut local_ns, mut miss1, mut miss8) = (vec![], vec![], vec![], vec![]);
+    let (mut get_ns, mut local_ns, mut miss1, mut miss8, mut raw1) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut raw_async1 = vec![];
     for _ in 0..RUNS {
         let started = Instant::now();
         for i in 0..HIT_ITERS {
@@ -82,7 +107,18 @@ fn main() {
 
     let misses = open(&url, "off");
     miss_worker(&misses, &keys, &order, 0);
+    let mut raw = redis::Client::open(format!("{url}?protocol=resp3")).unwrap().get_connection().unwrap();
+    raw_worker(&mut raw, &keys, &order, 0);
+    let client = redis::Client::open(format!("{url}?protocol=resp3")).unwrap();
+    let multiplexed = nearcache::block_on(client.get_multiplexed_async_connection()).unwrap().unwrap();
+    raw_async_worker(&multiplexed, &keys, &order, 0);
     for _ in 0..RUNS {
+        let started = Instant::now();
+        raw_worker(&mut raw, &keys, &order, 1);
+        raw1.push(MISS_ITERS as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        raw_async_worker(&multiplexed, &keys, &order, 1);
+        raw_async1.push(MISS_ITERS as f64 / started.elapsed().as_secs_f64());
         let started = Instant::now();
         miss_worker(&misses, &keys, &order, 1);
         miss1.push(MISS_ITERS as f64 / started.elapsed().as_secs_f64());
@@ -102,4 +138,6 @@ fn main() {
     println!("rust_l1_hit_get_local_ns {:.1}", median(local_ns));
     println!("rust_miss_1t_ops {:.0}", median(miss1));
     println!("rust_miss_8t_ops {:.0}", median(miss8));
+    println!("raw_sync_miss_1t_ops {:.0}", median(raw1));
+    println!("raw_async_miss_1t_ops {:.0}", median(raw_async1));
 }

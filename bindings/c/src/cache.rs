@@ -269,22 +269,25 @@ pub unsafe extern "C" fn nc_cache_get_into(
         if buf.is_null() && buf_len > 0 {
             return Err(invalid(format!("buf is NULL but buf_len is {buf_len}")));
         }
-        let Some(value) = cache.get(key)? else {
-            *needed = 0;
-            return Ok(nc_status::NC_NOT_FOUND);
-        };
-        *needed = value.len();
-        if value.len() > buf_len {
-            ffi::set_last_error(&format!("the value is {} bytes; the buffer holds {buf_len}", value.len()));
-            return Ok(nc_status::NC_BUFFER_TOO_SMALL);
-        }
-        if !value.is_empty() {
-            // SAFETY: `buf` is non-NULL here (buf_len >= value.len() > 0) and
-            // the caller promises `buf_len` writable bytes; a value we own
-            // cannot overlap the caller's buffer.
-            unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), buf, value.len()) };
-        }
-        Ok(nc_status::NC_OK)
+        // A hit copies straight from L1's memory (no reference count).
+        cache.get_with(key, |value| {
+            let Some(value) = value else {
+                *needed = 0;
+                return nc_status::NC_NOT_FOUND;
+            };
+            *needed = value.len();
+            if value.len() > buf_len {
+                ffi::set_last_error(&format!("the value is {} bytes; the buffer holds {buf_len}", value.len()));
+                return nc_status::NC_BUFFER_TOO_SMALL;
+            }
+            if !value.is_empty() {
+                // SAFETY: `buf` is non-NULL here (buf_len >= value.len() > 0)
+                // and the caller promises `buf_len` writable bytes; memory we
+                // own cannot overlap the caller's buffer.
+                unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), buf, value.len()) };
+            }
+            nc_status::NC_OK
+        })
     })
 }
 

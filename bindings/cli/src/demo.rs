@@ -533,9 +533,11 @@ fn report(rows: &mut [Row], rtt: Option<Duration>, sizing_time: Duration) -> Str
         .filter(|r| r.trials > 0)
         .map(|r| format!("{:.0} %: {} sizes, {}", r.target * 100.0, r.trials, percent(r.search_rate)))
         .collect();
+    let reads: Vec<String> = rows.iter().map(|r| format!("{:.0} %: {}", r.target * 100.0, r.reads)).collect();
+    let _ = writeln!(out, "\nReads measured per row: {}.", reads.join(", "));
     let _ = writeln!(
         out,
-        "\nL1 hit rate: the row; measured: hits / reads in the row's turns. avg us: the weighted average \
+        "L1 hit rate: the row; measured: hits / reads in the row's turns. avg us: the weighted average \
          latency, measured (mean of every read); reduction vs no L1: against the 0 % row's average. \
          Redis cmds/read: commands Redis counted in INFO commandstats during the row's turns (health-check \
          PINGs and the demo's INFO left out) per read; Redis load reduction: against the 0 % row."

@@ -34,8 +34,37 @@ fn number(cell: &str) -> f64 {
     cell.trim_end_matches(" %").parse().unwrap_or_else(|_| panic!("not a number: {cell:?}"))
 }
 
-/// The demo's table: seven rows, each measured hit rate within 2 points of
-/// its row, and Redis's own command counts agreeing with the hit rates.
+/// How far a row's measured hit rate may sit from its target, in points.
+/// Each read hits or misses, so over `reads` reads at rate `p` the measured
+/// rate has a binomial spread of sqrt(p (1 - p) / reads): a 4 s demo through
+/// the 600 us proxy measures about 1,500 reads in its 50 % row, where that is
+/// 1.3 points, and a fixed 2-point bound (1.5 of those) failed in CI.
+/// Four standard deviations plus half a point for the L1 size the search
+/// picked (its own measured rate is noisy too), never less than 2 points.
+fn hit_rate_tolerance(target_percent: f64, reads: u64) -> f64 {
+    let p = target_percent / 100.0;
+    let spread = (p * (1.0 - p) / reads.max(1) as f64).sqrt() * 100.0;
+    (0.5 + 4.0 * spread).max(2.0)
+}
+
+/// `Reads measured per row: 0 %: 6400, 50 %: 1900, ...` as (target, reads).
+fn reads_per_row(text: &str) -> Vec<(f64, u64)> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Reads measured per row: "))
+        .unwrap_or_else(|| panic!("no reads line in:\n{text}"));
+    line.trim_end_matches('.')
+        .split(", ")
+        .map(|cell| {
+            let (target, reads) = cell.split_once(": ").unwrap_or_else(|| panic!("bad cell {cell:?}"));
+            (number(target), reads.parse().unwrap_or_else(|_| panic!("bad reads {cell:?}")))
+        })
+        .collect()
+}
+
+/// The demo's table: seven rows, each measured hit rate within sampling
+/// noise of its row ([`hit_rate_tolerance`]), and Redis's own command counts
+/// agreeing with the hit rates.
 fn check_demo_table(text: &str) -> Vec<Vec<String>> {
     let header = text.lines().find(|l| l.starts_with("L1 hit rate")).unwrap();
     for column in [
@@ -53,10 +82,18 @@ fn check_demo_table(text: &str) -> Vec<Vec<String>> {
     let rows = table_rows(text);
     let targets: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(targets, ["0 %", "50 %", "70 %", "80 %", "90 %", "95 %", "99 %"], "{text}");
-    for row in &rows {
+    let reads = reads_per_row(text);
+    assert_eq!(reads.len(), rows.len(), "{text}");
+    for (row, &(reads_target, reads)) in rows.iter().zip(&reads) {
         assert_eq!(row.len(), 11, "{row:?}");
         let (target, measured) = (number(&row[0]), number(&row[1]));
-        assert!((measured - target).abs() <= 2.0, "hit rate {measured} % in the {target} % row:\n{text}");
+        assert_eq!(reads_target, target, "{text}");
+        assert!(reads > 0, "no reads in the {target} % row:\n{text}");
+        let tolerance = hit_rate_tolerance(target, reads);
+        assert!(
+            (measured - target).abs() <= tolerance,
+            "hit rate {measured} % in the {target} % row ({reads} reads, bound {tolerance:.1} points):\n{text}"
+        );
         assert!(number(&row[4]) > 0.0, "avg: {row:?}");
         assert!(number(&row[10]) > 0.0, "naive: {row:?}");
         if target > 0.0 {

@@ -325,3 +325,83 @@ fn an_unreachable_server_is_an_error() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("cannot connect to redis://127.0.0.1:1"), "{stderr}");
 }
+
+#[test]
+fn a_full_tracking_table_is_a_warning_and_no_limit_is_information() {
+    let redis = start(&["--tracking-table-max-keys", "100"]);
+    // One tracking client reading 300 distinct keys (missing keys are
+    // tracked too) fills a table of 100: the server evicts down to it.
+    let reader = nearcache::blocking::Cache::builder()
+        .url(redis.url())
+        .invalidation(Invalidation::Tracking)
+        .build_blocking()
+        .unwrap();
+    for i in 0..300 {
+        reader.get(format!("tracked:{i}")).unwrap();
+    }
+    let out = doctor(&redis);
+    assert!(out.has("tracking-table"), "{:?}", out.ids());
+    let finding = out.finding("tracking-table");
+    assert_eq!(finding["severity"], "warning", "{finding}");
+    assert!(finding["title"].as_str().unwrap().contains("of at most 100 keys"), "{finding}");
+
+    cli(&redis, &["CONFIG", "SET", "tracking-table-max-keys", "0"]);
+    for i in 300..400 {
+        reader.get(format!("tracked:{i}")).unwrap();
+    }
+    let out = doctor(&redis);
+    assert_eq!(out.finding("tracking-table")["severity"], "info", "{:#}", out.report);
+
+    cli(&redis, &["CONFIG", "SET", "tracking-table-max-keys", "1000000"]);
+    let out = doctor(&redis);
+    assert!(!out.has("tracking-table"), "{:?}", out.ids());
+    let checks = out.report["checks"].as_array().unwrap();
+    assert!(checks.iter().any(|c| c["id"] == "tracking-table" && c["status"] == "ok"), "{checks:?}");
+}
+
+/// The cluster checks' ids: each must be `ok` on a healthy cluster.
+const CLUSTER_CHECKS: [&str; 4] = ["cluster-slots", "cluster-nodes", "cluster-replicas", "hot-shard"];
+
+fn status<'a>(out: &'a Outcome, id: &str) -> &'a str {
+    let checks = out.report["checks"].as_array().unwrap();
+    checks.iter().find(|c| c["id"] == id).and_then(|c| c["status"].as_str()).unwrap_or("absent")
+}
+
+#[test]
+fn a_cluster_is_checked_node_by_node() {
+    let cluster = nearcache::testing::TestCluster::start().unwrap();
+    let out = doctor_with(&cluster.nodes()[0], "500ms");
+    for id in CLUSTER_CHECKS {
+        assert_eq!(status(&out, id), "ok", "{id}: {:#}", out.report);
+    }
+
+    // One master busy, the others idle, during the doctor's window.
+    let hot_port = cluster.master_of("{hot}k").unwrap();
+    let hot = cluster.node(hot_port).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (cache, stop) = (writer(hot), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                cache.get("{hot}k").unwrap();
+            }
+        })
+    };
+    let out = doctor_with(&cluster.nodes()[0], "1s");
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    assert!(out.has("hot-shard"), "{:#}", out.report);
+    assert!(
+        out.finding("hot-shard")["details"][0].as_str().unwrap().contains(&format!(":{hot_port}")),
+        "{:#}",
+        out.report
+    );
+
+    // A master that gives up a slot leaves it unserved (as that master sees it).
+    let slot = hot.cli(&["CLUSTER", "KEYSLOT", "{hot}k"]).unwrap();
+    cli(hot, &["CLUSTER", "DELSLOTS", slot.trim()]);
+    let out = doctor_with(hot, "200ms");
+    assert_eq!(out.finding("cluster-slots")["severity"], "error", "{:#}", out.report);
+    assert!(out.finding("cluster-slots")["details"][0].as_str().unwrap().contains(slot.trim()), "{:#}", out.report);
+    assert_eq!(out.code, 2);
+}

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::error::Result;
-use crate::l1::{ChangeWords, LocalView, Lookup};
+use crate::l1::{ChangeWords, LocalRef, LocalView, Lookup};
 use crate::stats::{Op, L1_SAMPLE_MASK};
 use crate::tracking::FlushCause;
 
@@ -54,6 +54,40 @@ impl Cache {
         let found = inner.local.lookup_versioned(key);
         inner.recorder.latency(Op::L1, started.elapsed(), key);
         Ok(found)
+    }
+
+    /// [`Cache::get_local`] without a copy or a reference count: runs `f`
+    /// on the answer borrowed from L1's memory ([`LocalRef`]) and returns
+    /// what `f` returns. This is the hit path for bindings that copy the
+    /// value into their own object anyway (a Python `bytes`, a C buffer):
+    /// nothing on it writes memory another thread writes.
+    ///
+    /// `f` runs inside an L1 read: keep it short (copy the bytes and return).
+    /// It may read the cache again, but while it runs, memory L1 unlinks
+    /// meanwhile is not freed. Its return value is passed through, so errors
+    /// of `f` stay the caller's.
+    ///
+    /// ```
+    /// # nearcache::testing::run_with_redis(|url| async move {
+    /// use nearcache::LocalRef;
+    /// let cache = nearcache::Cache::builder().url(url).build()?;
+    /// cache.set("k", "value", Default::default()).await?;
+    /// cache.get("k").await?; // fills L1
+    /// let len = cache.with_local(b"k", |found| match found {
+    ///     LocalRef::Hit(bytes) => Some(bytes.len()),
+    ///     LocalRef::Absent | LocalRef::Miss => None,
+    /// })?;
+    /// assert_eq!(len, Some(5));
+    /// // The borrow cannot outlive the callback: return what you need from it.
+    /// assert!(cache.with_local(b"other", |found| found == LocalRef::Miss)?);
+    /// # Ok(()) });
+    /// ```
+    #[inline]
+    pub fn with_local<R>(&self, key: &[u8], f: impl FnOnce(LocalRef<'_>) -> R) -> Result<R> {
+        let inner = &*self.inner;
+        inner.check_usable()?;
+        check_key(key)?;
+        Ok(inner.local.with_local(key, f))
     }
 
     /// [`Cache::get_local_versioned`], plus what a binding needs to reuse

@@ -51,7 +51,7 @@ mod writes;
 pub use builder::{CacheBuilder, SetOptions};
 use inner::Inner;
 pub use pipeline::Pipeline;
-pub use ready::{Pending, Ready};
+pub use ready::{Pending, Ready, ReadyWith};
 pub use scan::Scan;
 pub use script::Script;
 pub use transaction::{Transaction, TransactionRetries};

@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use super::Cache;
 use crate::error::Result;
-use crate::l1::Lookup;
+use crate::l1::{LocalRef, Lookup};
 use crate::runtime::block_on;
 
 /// An answer available now, or the work that still needs Redis.
@@ -110,7 +110,51 @@ impl<T> Future for Pending<T> {
     }
 }
 
+/// What [`Cache::get_ready_with`] gives: the L1 answer already converted by
+/// the caller, or the pending Redis read (its value owned).
+pub enum ReadyWith<T> {
+    /// L1 answered; the conversion ran on the value borrowed from L1.
+    Now(T),
+    /// Needs a round trip to Redis, as [`Ready::Later`].
+    Later(Pending<Option<Bytes>>),
+}
+
 impl Cache {
+    /// [`Cache::get_ready`] for a binding that copies the value into an
+    /// object of its own (a Python `bytes`, a caller's buffer): on an L1
+    /// answer, `convert` runs on the value borrowed from L1's memory
+    /// (`None` for a cached absence) inside the L1 read, so the hit touches
+    /// no reference count (see [`Cache::with_local`]); on a miss, the
+    /// pending read is returned and `convert` is not called. The L1 lookup
+    /// happens once either way (a miss is counted once).
+    ///
+    /// ```
+    /// # nearcache::testing::run_with_redis(|url| async move {
+    /// use nearcache::ReadyWith;
+    /// let cache = nearcache::Cache::builder().url(url).build()?;
+    /// cache.set("k", "value", Default::default()).await?;
+    /// let len = |v: Option<&[u8]>| v.map(<[u8]>::len);
+    /// assert!(matches!(cache.get_ready_with(b"k", len)?, ReadyWith::Later(_)));
+    /// cache.get("k").await?; // fills L1
+    /// assert!(matches!(cache.get_ready_with(b"k", len)?, ReadyWith::Now(Some(5))));
+    /// # Ok(()) });
+    /// ```
+    #[inline]
+    pub fn get_ready_with<T>(&self, key: &[u8], convert: impl FnOnce(Option<&[u8]>) -> T) -> Result<ReadyWith<T>> {
+        let local = self.with_local(key, |found| match found {
+            LocalRef::Hit(value) => Some(convert(Some(value))),
+            LocalRef::Absent => Some(convert(None)),
+            LocalRef::Miss => None,
+        })?;
+        Ok(match local {
+            Some(converted) => ReadyWith::Now(converted),
+            None => {
+                let (cache, key) = (self.clone(), Bytes::copy_from_slice(key));
+                ReadyWith::Later(Pending::new(async move { cache.get_after_miss(&key).await }))
+            }
+        })
+    }
+
     /// [`Cache::get`] split at the point where it would go to Redis: an L1
     /// hit (or cached absence) is [`Ready::Now`]; anything else is the
     /// single-flight, fill-guarded Redis read as [`Ready::Later`], which

@@ -11,9 +11,13 @@
 //!   after a `MOVED` reply or a lost node connection;
 //! - `ASK` (a slot in migration) is answered with `ASKING` + the command on
 //!   the importing node, without touching the map;
-//! - when a refresh shows that a slot changed master, L1 is flushed: entries
-//!   filled from the old master might otherwise miss an invalidation.
+//! - when a refresh shows that slots changed master, their entries are
+//!   dropped from L1: filled from the old master, they might otherwise miss
+//!   an invalidation;
+//! - a node's lost connection drops only the entries of the slots that node
+//!   served (`node`): the other nodes' invalidations are still arriving.
 
+mod node;
 pub(crate) mod slots;
 pub(crate) mod topology;
 
@@ -30,6 +34,7 @@ use crate::conn::{Pool, PoolHooks};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Redirect, Result};
 use crate::stats::Recorder;
+use node::{Node, SlotSet};
 use slots::{key_slot, SLOT_COUNT};
 use topology::{parse_cluster_slots, NodeAddr, SlotRange};
 
@@ -108,8 +113,8 @@ impl Pool {
 /// One slot range's nodes.
 struct Shard {
     master: NodeAddr,
-    master_pool: Arc<Pool>,
-    replicas: Vec<Arc<Pool>>,
+    master_node: Node,
+    replicas: Vec<Node>,
 }
 
 /// Which shard serves each slot.
@@ -144,7 +149,7 @@ pub(crate) struct Cluster {
     map: RwLock<Option<Arc<SlotMap>>>,
     /// Every node pool ever opened, by address and role (replica pools send
     /// `READONLY`), so a refresh reuses live connections.
-    pools: Mutex<HashMap<(NodeAddr, bool), Arc<Pool>>>,
+    pools: Mutex<HashMap<(NodeAddr, bool), Node>>,
     /// One `CLUSTER SLOTS` refresh at a time.
     refreshing: tokio::sync::Mutex<()>,
     /// Bumped by every refresh; lets concurrent callers that all saw the
@@ -195,12 +200,12 @@ impl Cluster {
         let mut avoid_replica = false;
         let mut last_error = None;
         for _ in 0..MAX_REDIRECTS {
-            let (pool, asking) = match ask.take() {
+            let (node, asking) = match ask.take() {
                 Some(addr) => (self.pool(&addr, false)?, true),
                 None => (self.route(slot, request.is_read() && !avoid_replica).await?, false),
             };
             let seen = self.version.load(Ordering::Acquire);
-            let err = match pool.execute(request, asking).await {
+            let err = match node.serving(slot).execute(request, asking).await {
                 Ok(response) => return Ok(response),
                 Err(err) => err,
             };
@@ -247,23 +252,25 @@ impl Cluster {
         for _ in 0..MAX_REDIRECTS {
             let seen = self.version.load(Ordering::Acquire);
             // One batch per (node, asking).
-            let mut batches: Vec<(Arc<Pool>, bool, Vec<usize>)> = Vec::new();
+            let mut batches: Vec<(Node, bool, Vec<usize>)> = Vec::new();
             for (i, ask) in pending.drain(..) {
+                let slot = key_slot(commands[i].0);
                 let target = match ask {
-                    Some(addr) => self.pool(&addr, false).map(|pool| (pool, true)),
-                    None => self.route(key_slot(commands[i].0), false).await.map(|pool| (pool, false)),
+                    Some(addr) => self.pool(&addr, false).map(|node| (node, true)),
+                    None => self.route(slot, false).await.map(|node| (node, false)),
                 };
                 match target {
-                    Ok((pool, asking)) => {
-                        match batches.iter_mut().find(|(p, a, _)| Arc::ptr_eq(p, &pool) && *a == asking) {
+                    Ok((node, asking)) => {
+                        node.serving(slot);
+                        match batches.iter_mut().find(|(n, a, _)| n.is(&node) && *a == asking) {
                             Some((_, _, members)) => members.push(i),
-                            None => batches.push((pool, asking, vec![i])),
+                            None => batches.push((node, asking, vec![i])),
                         }
                     }
                     Err(err) => results[i] = Err(err),
                 }
             }
-            let sends = batches.iter().map(|(pool, asking, members)| async move {
+            let sends = batches.iter().map(|(node, asking, members)| async move {
                 let mut pipe = redis::pipe();
                 for &i in members {
                     if *asking {
@@ -271,7 +278,7 @@ impl Cluster {
                     }
                     pipe.add_command(commands[i].1.clone());
                 }
-                pool.query_pipeline(&pipe).await
+                node.pool().query_pipeline(&pipe).await
             });
             let mut moved = false;
             for ((_, asking, members), sent) in batches.iter().zip(futures_util::future::join_all(sends).await) {
@@ -324,13 +331,14 @@ impl Cluster {
     /// The pools of every master, for commands that must visit each (SCAN).
     pub(crate) async fn masters(&self) -> Result<Vec<Arc<Pool>>> {
         let map = self.current_map().await?;
-        Ok(map.shards.iter().map(|shard| Arc::clone(&shard.master_pool)).collect())
+        Ok(map.shards.iter().map(|shard| Arc::clone(shard.master_node.pool())).collect())
     }
 
     /// The master serving `key`'s slot (for dedicated connections, which
     /// follow no redirects on their own).
     pub(crate) async fn master_for(&self, key: &[u8]) -> Result<Arc<Pool>> {
-        self.route(key_slot(key), false).await
+        let slot = key_slot(key);
+        Ok(Arc::clone(self.route(slot, false).await?.serving(slot)))
     }
 
     /// Refreshes the slot map now (after a `MOVED` seen outside
@@ -345,7 +353,7 @@ impl Cluster {
     pub(crate) async fn any_master(&self) -> Result<Arc<Pool>> {
         let map = self.current_map().await?;
         let shard = map.shards.first().ok_or_else(no_shards)?;
-        Ok(Arc::clone(&shard.master_pool))
+        Ok(Arc::clone(shard.master_node.pool()))
     }
 
     /// Discovers the topology and connects every master (and replica, for
@@ -353,10 +361,10 @@ impl Cluster {
     pub(crate) async fn connect_all(&self) -> Result<()> {
         let map = self.current_map().await?;
         for shard in &map.shards {
-            shard.master_pool.connect_all().await?;
+            shard.master_node.pool().connect_all().await?;
             if self.read_from == ReadFrom::Replica {
                 for replica in &shard.replicas {
-                    replica.connect_all().await?;
+                    replica.pool().connect_all().await?;
                 }
             }
         }
@@ -365,8 +373,8 @@ impl Cluster {
 
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        for pool in self.pools.lock().values() {
-            pool.close();
+        for node in self.pools.lock().values() {
+            node.pool().close();
         }
     }
 
@@ -374,7 +382,7 @@ impl Cluster {
         self.closed.load(Ordering::Acquire)
     }
 
-    async fn route(&self, slot: u16, read: bool) -> Result<Arc<Pool>> {
+    async fn route(&self, slot: u16, read: bool) -> Result<Node> {
         let map = self.current_map().await?;
         let shard = map.shard(slot).ok_or_else(|| {
             self.stale.store(true, Ordering::Release);
@@ -382,9 +390,9 @@ impl Cluster {
         })?;
         if read && self.read_from == ReadFrom::Replica && !shard.replicas.is_empty() {
             let n = self.next_replica.fetch_add(1, Ordering::Relaxed);
-            return Ok(Arc::clone(&shard.replicas[n % shard.replicas.len()]));
+            return Ok(shard.replicas[n % shard.replicas.len()].clone());
         }
-        Ok(Arc::clone(&shard.master_pool))
+        Ok(shard.master_node.clone())
     }
 
     async fn current_map(&self) -> Result<Arc<SlotMap>> {
@@ -445,8 +453,9 @@ impl Cluster {
         let previous = self.map.write().replace(Arc::clone(&map));
         self.stale.store(false, Ordering::Release);
         self.version.fetch_add(1, Ordering::AcqRel);
-        if previous.is_some_and(|previous| masters_changed(&previous, &map)) {
-            self.hooks.events.topology_changed();
+        if let Some(moved) = previous.and_then(|previous| moved_slots(&previous, &map)) {
+            // Only the moved slots' entries lost their invalidations.
+            self.hooks.events.topology_changed(&|key: &[u8]| moved.contains(key_slot(key)));
         }
         Ok(())
     }
@@ -462,8 +471,8 @@ impl Cluster {
         }
         let mut last_error = None;
         for addr in candidates {
-            let pool = self.pool(&addr, false)?;
-            match pool.query_read(redis::cmd("CLUSTER").arg("SLOTS")).await {
+            let node = self.pool(&addr, false)?;
+            match node.pool().query_read(redis::cmd("CLUSTER").arg("SLOTS")).await {
                 Ok(reply) => return parse_cluster_slots(reply, &addr.host),
                 Err(err) if err.kind() == ErrorKind::Closed => return Err(err),
                 Err(err) => last_error = Some(err),
@@ -486,7 +495,7 @@ impl Cluster {
                     };
                     shards.push(Shard {
                         master: range.master.clone(),
-                        master_pool: self.pool(&range.master, false)?,
+                        master_node: self.pool(&range.master, false)?,
                         replicas,
                     });
                     shards.len() - 1
@@ -500,11 +509,11 @@ impl Cluster {
         Ok(SlotMap { slots, shards })
     }
 
-    /// The pool for `addr` in `replica` role, opened on first use.
-    fn pool(&self, addr: &NodeAddr, replica: bool) -> Result<Arc<Pool>> {
+    /// The node pool for `addr` in `replica` role, opened on first use.
+    fn pool(&self, addr: &NodeAddr, replica: bool) -> Result<Node> {
         let mut pools = self.pools.lock();
-        if let Some(pool) = pools.get(&(addr.clone(), replica)) {
-            return Ok(Arc::clone(pool));
+        if let Some(node) = pools.get(&(addr.clone(), replica)) {
+            return Ok(node.clone());
         }
         if self.is_closed() {
             return Err(Error::closed());
@@ -513,15 +522,26 @@ impl Cluster {
         if replica {
             endpoint = endpoint.replica();
         }
-        let pool = Pool::new(&endpoint, &self.config.redis, Arc::clone(&self.recorder), self.hooks.clone())?;
-        pools.insert((addr.clone(), replica), Arc::clone(&pool));
-        Ok(pool)
+        let node = Node::open(
+            |hooks| Pool::new(&endpoint, &self.config.redis, Arc::clone(&self.recorder), hooks),
+            &self.hooks,
+        )?;
+        pools.insert((addr.clone(), replica), node.clone());
+        Ok(node)
     }
 }
 
-/// Whether some slot that had a master now has another (or none).
-fn masters_changed(before: &SlotMap, after: &SlotMap) -> bool {
-    (0..SLOT_COUNT).any(|slot| before.master_of(slot).is_some_and(|old| after.master_of(slot) != Some(old)))
+/// The slots that had a master and now have another (or none), if any.
+fn moved_slots(before: &SlotMap, after: &SlotMap) -> Option<SlotSet> {
+    let moved = SlotSet::new();
+    let mut any = false;
+    for slot in 0..SLOT_COUNT {
+        if before.master_of(slot).is_some_and(|old| after.master_of(slot) != Some(old)) {
+            moved.insert(slot);
+            any = true;
+        }
+    }
+    any.then_some(moved)
 }
 
 fn no_shards() -> Error {

@@ -62,6 +62,29 @@ impl RedisUrl {
         self.db
     }
 
+    /// The same URL (credentials, database, query, TLS) pointing at another
+    /// server: what a tool needs to reach each node a cluster names.
+    /// `host` is a name or an IP address (IPv6 without brackets). Unix socket
+    /// URLs have no address to replace: a Config error.
+    ///
+    /// ```
+    /// # use nearcache::config::RedisUrl;
+    /// let seed: RedisUrl = "redis://app:secret@10.0.0.1:7000/0".parse().unwrap();
+    /// let node = seed.with_address("10.0.0.2", 7001).unwrap();
+    /// assert_eq!(node.redacted(), "redis://app:***@10.0.0.2:7001/0");
+    /// ```
+    pub fn with_address(&self, host: &str, port: u16) -> Result<RedisUrl> {
+        if self.unix {
+            return Err(Error::config("a unix socket URL has no host and port to replace"));
+        }
+        let (scheme, rest) = self.raw.split_once("://").ok_or_else(|| Error::config("the URL has no scheme"))?;
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let userinfo = authority.rfind('@').map_or("", |at| &authority[..=at]);
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+        RedisUrl::parse(&format!("{scheme}://{userinfo}{host}:{port}{tail}"))
+    }
+
     pub(super) fn parse_raw(url: &str) -> std::result::Result<RedisUrl, String> {
         const EXAMPLE: &str = "expected a URL like \"redis://host:6379/0\"";
         if url.chars().any(char::is_whitespace) {
@@ -260,6 +283,18 @@ mod tests {
     use super::*;
     use crate::config::fixtures::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn with_address_keeps_everything_but_the_address() {
+        let url = |s: &str| s.parse::<RedisUrl>().unwrap();
+        let moved = url("rediss://u:p@seed:7000/2?protocol=resp3").with_address("10.0.0.9", 7005).unwrap();
+        assert_eq!(moved.expose(), "rediss://u:p@10.0.0.9:7005/2?protocol=resp3");
+        assert!(moved.is_tls());
+        assert_eq!(moved.db(), 2);
+        assert_eq!(url("redis://seed").with_address("::1", 7001).unwrap().expose(), "redis://[::1]:7001");
+        let unix = url("unix:///tmp/redis.sock").with_address("h", 1).unwrap_err();
+        assert_eq!(unix.kind(), ErrorKind::Config);
+    }
 
     #[test]
     fn urls_are_parsed_by_hand() {

@@ -93,27 +93,10 @@ impl TestCluster {
     pub fn masters(&self) -> io::Result<Vec<Master>> {
         let node = self.live_node()?;
         let text = node.cli(&["CLUSTER", "NODES"])?;
-        Ok(text
-            .lines()
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                let flags = fields.get(2)?;
-                if !flags.contains("master") || flags.contains("fail") {
-                    return None;
-                }
-                let port = fields.get(1)?.split(['@', ':']).nth(1)?.parse().ok()?;
-                let slots = fields
-                    .iter()
-                    .skip(8)
-                    .filter(|s| !s.starts_with('['))
-                    .filter_map(|s| match s.split_once('-') {
-                        Some((lo, hi)) => Some((lo.parse().ok()?, hi.parse().ok()?)),
-                        None => s.parse().ok().map(|n| (n, n)),
-                    })
-                    .collect();
-                Some(Master { port, id: (*fields.first()?).to_owned(), slots })
-            })
-            .filter(|m: &Master| !m.slots.is_empty())
+        Ok(crate::cluster_nodes::parse(&text)
+            .into_iter()
+            .filter(|n| n.master && !n.failing && !n.slots.is_empty())
+            .map(|n| Master { port: n.port, id: n.id, slots: n.slots })
             .collect())
     }
 

@@ -77,8 +77,15 @@ pub struct Report {
 impl History {
     /// A history of `keys` keys with no writes.
     pub fn new(keys: usize) -> Self {
+        History::with_capacity(keys, 0)
+    }
+
+    /// [`History::new`] with room for `writes_per_key` writes of each key
+    /// reserved up front, so that a long run's history grows in place
+    /// rather than by copying (a soak measures the process's memory).
+    pub fn with_capacity(keys: usize, writes_per_key: usize) -> Self {
         History {
-            keys: (0..keys).map(|_| Mutex::new(Vec::new())).collect(),
+            keys: (0..keys).map(|_| Mutex::new(Vec::with_capacity(writes_per_key))).collect(),
             removals: (0..keys).map(|_| Mutex::new(Vec::new())).collect(),
             losses: Mutex::new(Vec::new()),
         }
@@ -87,17 +94,34 @@ impl History {
     /// Records that write `version` of `key`, which deletes the key, is
     /// about to be sent at `sent` (recorded before sending: the server may
     /// apply it even if its acknowledgement is lost).
+    /// Like writes, removals of a key arrive in order.
     pub fn record_removal_sent(&self, key: usize, version: u64, sent: Instant) {
         if let Some(removals) = self.removals.get(key) {
-            removals.lock().push((version, sent));
+            let mut removals = removals.lock();
+            debug_assert!(removals.last().is_none_or(|(v, at)| *v < version && *at <= sent));
+            removals.push((version, sent));
         }
     }
 
     /// Records that the server acknowledged `version` of `key` at `acked`.
+    /// Each key has one writer, so versions and acknowledgements arrive in
+    /// order; [`History::check`] relies on it to binary-search (a soak
+    /// checks millions of reads against minutes of writes).
     pub fn record_write(&self, key: usize, version: u64, acked: Instant) {
         if let Some(writes) = self.keys.get(key) {
-            writes.lock().push(Write { version, acked });
+            let mut writes = writes.lock();
+            debug_assert!(writes.last().is_none_or(|w| w.version < version && w.acked <= acked));
+            writes.push(Write { version, acked });
         }
+    }
+
+    /// The bytes the recorded history fills on the heap (a soak subtracts
+    /// their growth from the process's): reserved room counts once written.
+    pub fn heap_bytes(&self) -> usize {
+        let writes: usize = self.keys.iter().map(|w| w.lock().len() * std::mem::size_of::<Write>()).sum();
+        let removals: usize =
+            self.removals.iter().map(|r| r.lock().capacity() * std::mem::size_of::<(u64, Instant)>()).sum();
+        writes + removals + self.losses.lock().capacity() * std::mem::size_of::<Instant>()
     }
 
     /// Records that the server lost every write acknowledged before `at`.
@@ -113,23 +137,23 @@ impl History {
             let Some(writes) = self.keys.get(read.key) else { continue };
             let writes = writes.lock();
             let loss = losses.iter().copied().filter(|l| *l <= read.started).max();
-            let counts = |w: &Write| loss.is_none_or(|l| w.acked >= l);
+            // Writes acknowledged before the loss no longer count.
+            let first_counted = loss.map_or(0, |l| writes.partition_point(|w| w.acked < l));
             let missing = read.version == MISSING;
             let version = match missing {
                 // The newest deletion that may have been applied before the
                 // read executed, i.e. sent before it returned (a read that
                 // waited out a stalled server can see a deletion sent after
                 // it started).
-                true => self.removals[read.key]
-                    .lock()
-                    .iter()
-                    .filter(|(_, sent)| *sent <= read.finished)
-                    .map(|(v, _)| *v)
-                    .max()
-                    .unwrap_or(0),
+                true => {
+                    let removals = self.removals[read.key].lock();
+                    let sent_before = removals.partition_point(|(_, sent)| *sent <= read.finished);
+                    sent_before.checked_sub(1).map_or(0, |i| removals[i].0)
+                }
                 false => read.version,
             };
-            let staleness = match writes.iter().filter(|w| counts(w)).find(|w| w.version > version) {
+            let first_newer = writes.partition_point(|w| w.version <= version).max(first_counted);
+            let staleness = match writes.get(first_newer) {
                 Some(newer) => read.started.saturating_duration_since(newer.acked),
                 None => Duration::ZERO,
             };
@@ -137,7 +161,7 @@ impl History {
             // missing key is what a loss leaves, so it is never from lost data).
             let from_lost_data = match loss {
                 Some(l) if version > 0 && !missing => {
-                    let own = writes.iter().find(|w| w.version == version);
+                    let own = writes.binary_search_by_key(&version, |w| w.version).ok().map(|i| &writes[i]);
                     own.is_some_and(|w| w.acked < l).then(|| read.started.saturating_duration_since(l))
                 }
                 _ => None,

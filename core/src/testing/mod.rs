@@ -51,6 +51,20 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
+    /// The server a benchmark runs against: the one bench/report names in
+    /// `NEARCACHE_BENCH_URL` (every language's bench shares it), else one
+    /// launched now (returned too, so that it lives as long as the bench).
+    pub fn for_bench() -> io::Result<(Option<TestRedis>, String)> {
+        match std::env::var("NEARCACHE_BENCH_URL") {
+            Ok(url) => Ok((None, url)),
+            Err(_) => {
+                let redis = TestRedis::start()?;
+                let url = redis.url().to_owned();
+                Ok((Some(redis), url))
+            }
+        }
+    }
+
     /// Starts a server with the launcher's default arguments.
     pub fn start() -> io::Result<TestRedis> {
         Self::start_with_args(&[])

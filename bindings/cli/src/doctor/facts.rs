@@ -22,7 +22,7 @@ pub(crate) const CLIENT_NAME: &str = "nearcache-doctor";
 const SAMPLE_BUDGET: Duration = Duration::from_secs(10);
 /// Keys probed at once (each probe is one to three pipelined commands).
 const PROBE_BATCH: usize = 200;
-const CONFIG_NAMES: [&str; 9] = [
+const CONFIG_NAMES: [&str; 10] = [
     "maxmemory",
     "maxmemory-policy",
     "slowlog-log-slower-than",
@@ -32,6 +32,7 @@ const CONFIG_NAMES: [&str; 9] = [
     "lazyfree-lazy-user-del",
     "timeout",
     "lfu-log-factor",
+    "tracking-table-max-keys",
 ];
 
 pub(crate) struct Options {
@@ -89,6 +90,8 @@ pub(crate) struct Facts {
     pub churn: std::result::Result<Churn, String>,
     /// Whether `CLIENT TRACKING ON` worked on a fresh connection.
     pub tracking: std::result::Result<(), String>,
+    /// Every node of the cluster, when the server is a cluster node.
+    pub cluster: Option<std::result::Result<super::cluster::ClusterFacts, String>>,
 }
 
 impl Facts {
@@ -101,7 +104,7 @@ impl Facts {
     }
 }
 
-fn cache(url: &RedisUrl, invalidation: Invalidation) -> Result<Cache> {
+pub(crate) fn cache(url: &RedisUrl, invalidation: Invalidation) -> Result<Cache> {
     let mut config = Config::default();
     config.redis.url = url.clone();
     config.redis.client_name = CLIENT_NAME.to_owned();
@@ -119,6 +122,11 @@ pub(crate) async fn gather(url: &RedisUrl, options: &Options) -> Result<Facts> {
     let started = Instant::now();
     let info = reply::info(&text_of(&server, &["INFO"]).await?);
     let connections_before = info.get("total_connections_received").and_then(|v| v.parse::<u64>().ok());
+    // A cluster node: every node is watched over the same window.
+    let cluster_watch = match info.get("cluster_enabled").map(String::as_str) {
+        Some("1") => Some(super::cluster::Watch::start(url, &server).await),
+        _ => None,
+    };
 
     let config = read_config(&server).await;
     let slowlog = server.command(&["SLOWLOG", "GET", "128"]).await.map(|r| reply::slowlog(&r)).map_err(message);
@@ -140,6 +148,12 @@ pub(crate) async fn gather(url: &RedisUrl, options: &Options) -> Result<Facts> {
         (_, Err(e)) => Err(e.to_string()),
     };
 
+    let cluster = match cluster_watch {
+        Some(Ok(watch)) => Some(Ok(watch.finish().await)),
+        Some(Err(e)) => Some(Err(e)),
+        None => None,
+    };
+
     let summary = Summary {
         url: url.redacted(),
         version: info.get("redis_version").cloned().unwrap_or_else(|| "?".to_owned()),
@@ -154,14 +168,14 @@ pub(crate) async fn gather(url: &RedisUrl, options: &Options) -> Result<Facts> {
         ),
     };
     server.close();
-    Ok(Facts { summary, info, config, slowlog, clients, sample, churn, tracking })
+    Ok(Facts { summary, info, config, slowlog, clients, sample, churn, tracking, cluster })
 }
 
 fn message(e: nearcache::Error) -> String {
     e.to_string()
 }
 
-async fn text_of(server: &Cache, args: &[&str]) -> Result<String> {
+pub(crate) async fn text_of(server: &Cache, args: &[&str]) -> Result<String> {
     let r = server.command(args).await?;
     reply::text(&r).ok_or_else(|| format!("{}: unexpected reply {r:?}", args.join(" ")).into())
 }

@@ -9,6 +9,7 @@
 //! (a managed Redis that renames CONFIG, say) is reported as skipped.
 
 mod clients;
+mod cluster;
 mod eviction;
 mod expiry;
 mod facts;
@@ -144,6 +145,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     values::check(&facts, &mut out);
     slowlog::check(&facts, &mut out);
     clients::check(&facts, &mut out);
+    match &facts.cluster {
+        Some(Ok(cluster)) => cluster::check(cluster, &mut out),
+        Some(Err(e)) => out.skip("cluster-slots", format!("CLUSTER NODES could not be read: {e}")),
+        None => {}
+    }
     // Worst first, so the summary's first line is the one to act on.
     out.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = match out.worst() {

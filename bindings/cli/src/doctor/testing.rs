@@ -24,6 +24,7 @@ pub(crate) fn facts(config: &[(&str, &str)], keys: Vec<SampledKey>) -> Facts {
         sample: Ok(KeySample { dbsize: keys.len() as u64, keys }),
         churn: Ok(Churn { window: Duration::from_secs(2), new_connections: 0 }),
         tracking: Ok(()),
+        cluster: None,
     }
 }
 

@@ -1,11 +1,14 @@
 //! The L1 tier: a byte-bounded, sharded, in-process store.
 //!
-//! Why not moka: measured on this machine (bench/REPORT.md) a
-//! moka hit costs several times a plain hash lookup, and a single
-//! `RwLock<HashMap>` collapses under two threads. This store is a fixed array
-//! of `RwLock`-protected hash tables (foldhash, hashbrown's `HashTable`) so a
-//! hit is one hash, one uncontended read lock, one comparison and one
-//! reference-count increment.
+//! Why not moka: measured on this machine (bench/REPORT.md) a moka hit costs
+//! several times a plain hash lookup, and a single `RwLock<HashMap>`
+//! collapses under two threads. This store is a fixed array of shards, each
+//! an open-addressed table of entry pointers (`table`) that readers probe
+//! without taking any lock and writers change under the shard's mutex. A hit
+//! writes no memory another thread writes: no lock word, no reference count
+//! (`with_local` borrows the value in place), no shared counter (hits are
+//! counted per thread, `counters`). What a writer unlinks is freed once no
+//! reader can still see it (`readers`, `reclaim`).
 //!
 //! Eviction is CLOCK (second chance): a hit sets the entry's `visited` bit
 //! with a relaxed store (no write lock on the hit path); an insert that
@@ -24,17 +27,22 @@
 //! clearing the key drops all of them at once, which is how one invalidation
 //! of the key invalidates every reply.
 
-use std::collections::VecDeque;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hashbrown::HashTable;
-use parking_lot::RwLock;
 
 use crate::command::Reply;
-use crate::stats::HotKeys;
+
+mod counters;
+mod entry;
+mod readers;
+mod reclaim;
+mod store;
+mod table;
+
+pub(crate) use readers::read;
+pub(crate) use store::ShardedStore;
 
 /// Bytes charged per entry on top of key and value: the entry struct, its
 /// table slot and its queue slot, rounded up. Keeps many tiny entries from
@@ -45,14 +53,20 @@ pub const ENTRY_OVERHEAD: u64 = 128;
 /// (see [`reply_weight`]): its map slot, its record and its `Arc`.
 pub const REPLY_OVERHEAD: u64 = 64;
 
-/// `expires_at` of an entry's `GET` slot when the entry holds only replies
-/// of other reads: expiry is exclusive, so the slot never answers.
-const NO_VALUE: u64 = 0;
-
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
-/// One hit in this many feeds the hot-key sketch; cheap enough to leave on.
-const HOT_KEY_SAMPLE_MASK: u64 = 63;
+
+/// What L1 knows about a key, borrowed from L1's memory: what
+/// [`crate::Cache::with_local`] hands its callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalRef<'a> {
+    /// A live value.
+    Hit(&'a [u8]),
+    /// The key is known to be absent in Redis (a negative entry).
+    Absent,
+    /// L1 cannot answer; ask Redis.
+    Miss,
+}
 
 /// What L1 knows about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,491 +251,6 @@ pub(crate) trait Store: Send + Sync {
     fn counters(&self) -> StoreCounters;
 }
 
-struct Entry {
-    hash: u64,
-    key: Bytes,
-    value: Option<Bytes>,
-    expires_at: u64,
-    /// When the fill was inserted, for `stale_if_error`.
-    filled_at: u64,
-    epoch: u64,
-    weight: u64,
-    /// Identifies this insertion in the shard's queue (older queue slots for
-    /// the same key are stale and skipped).
-    seq: u64,
-    visited: AtomicBool,
-    /// The replies of other cached reads of this key; `None` while there
-    /// are none, so a `GET`-only entry pays one word.
-    replies: Option<Box<Replies>>,
-}
-
-impl Entry {
-    /// Until when some part of the entry may still answer (CLOCK treats an
-    /// entry past this as expired).
-    fn live_until(&self) -> u64 {
-        self.replies.as_ref().map_or(self.expires_at, |r| r.live_until.max(self.expires_at))
-    }
-
-    /// Whether the `GET` slot holds a value or a cached absence.
-    fn has_value(&self) -> bool {
-        self.expires_at != NO_VALUE
-    }
-}
-
-struct StoredReply {
-    reply: Arc<Reply>,
-    absent: bool,
-    expires_at: u64,
-    epoch: u64,
-    weight: u64,
-}
-
-/// The replies of one key's entry, with their total charge.
-struct Replies {
-    map: hashbrown::HashMap<Bytes, StoredReply, foldhash::fast::RandomState>,
-    /// Sum of the replies' weights (part of the entry's weight).
-    weight: u64,
-    /// The latest expiry among the replies.
-    live_until: u64,
-    /// Expired replies are swept when the map reaches this size, so that
-    /// adding replies stays amortized O(1).
-    sweep_at: usize,
-}
-
-impl Replies {
-    fn new(hasher: foldhash::fast::RandomState) -> Self {
-        Replies { map: hashbrown::HashMap::with_hasher(hasher), weight: 0, live_until: 0, sweep_at: 16 }
-    }
-
-    /// Adds `reply` under `slot`; returns the weight released (a replaced
-    /// reply, expired ones swept).
-    fn add(&mut self, slot: Bytes, reply: StoredReply, now: u64) -> u64 {
-        let mut released = 0;
-        if self.map.len() >= self.sweep_at {
-            self.map.retain(|_, r| {
-                let keep = r.expires_at > now;
-                if !keep {
-                    released += r.weight;
-                }
-                keep
-            });
-            self.live_until = self.map.values().map(|r| r.expires_at).max().unwrap_or(0);
-            self.sweep_at = (self.map.len() * 2).max(16);
-        }
-        self.live_until = self.live_until.max(reply.expires_at);
-        self.weight += reply.weight;
-        if let Some(old) = self.map.insert(slot, reply) {
-            released += old.weight;
-        }
-        self.weight -= released;
-        released
-    }
-}
-
-#[derive(Default)]
-struct ShardInner {
-    table: HashTable<Entry>,
-    /// Insertion order for CLOCK: (key, hash, seq).
-    queue: VecDeque<(Bytes, u64, u64)>,
-    next_seq: u64,
-}
-
-/// Cache-line aligned so two shards never share a line; the counters sit
-/// next to the lock word that the hit path writes anyway.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard {
-    inner: RwLock<ShardInner>,
-    hits: AtomicU64,
-    negative_hits: AtomicU64,
-    misses: AtomicU64,
-    read_hits: AtomicU64,
-    read_negative_hits: AtomicU64,
-    read_misses: AtomicU64,
-}
-
-/// The default L1 store (see the module docs for the design and numbers).
-pub(crate) struct ShardedStore {
-    shards: Box<[Shard]>,
-    hasher: foldhash::fast::RandomState,
-    max_bytes: u64,
-    total_bytes: AtomicU64,
-    entries: AtomicU64,
-    evictions: AtomicU64,
-    rejected_too_big: AtomicU64,
-    hot_keys: Option<Arc<HotKeys>>,
-    changes: ChangeWords,
-}
-
-impl ShardedStore {
-    pub(crate) fn new(max_bytes: u64, hot_keys: Option<Arc<HotKeys>>) -> Self {
-        ShardedStore {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            hasher: foldhash::fast::RandomState::default(),
-            max_bytes,
-            total_bytes: AtomicU64::new(0),
-            entries: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
-            rejected_too_big: AtomicU64::new(0),
-            hot_keys,
-            changes: ChangeWords::new(),
-        }
-    }
-
-    /// The change words of this store (see [`ChangeWords`]).
-    pub(crate) fn changes(&self) -> &ChangeWords {
-        &self.changes
-    }
-
-    /// hashbrown uses the low bits for the bucket and the top seven for its
-    /// control bytes, so the shard comes from bits it does not look at.
-    #[inline]
-    fn shard_index(hash: u64) -> usize {
-        ((hash >> 32) as usize) & (SHARDS - 1)
-    }
-
-    fn weight_of(key: &Bytes, value: &Option<Bytes>) -> u64 {
-        key.len() as u64 + value.as_ref().map_or(0, |v| v.len() as u64) + ENTRY_OVERHEAD
-    }
-
-    fn unlink(&self, entry: &Entry) {
-        self.total_bytes.fetch_sub(entry.weight, Ordering::Relaxed);
-        self.entries.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Runs CLOCK until the total is within the bound, starting with the
-    /// shard after `start` so a fresh insert is not its own first victim.
-    /// The first round gives visited entries a second chance (clearing their
-    /// bit) and evicts expired or unvisited ones, one queue slot each, shard
-    /// after shard, which approximates one global clock hand; the second
-    /// round evicts whatever it meets. Every slot is looked at a bounded
-    /// number of times, so this always terminates.
-    fn evict_to_bound(&self, start: usize, now: u64) {
-        for _round in 0..2 {
-            for step in 1..=SHARDS {
-                if self.total_bytes.load(Ordering::Relaxed) <= self.max_bytes {
-                    return;
-                }
-                let shard = &self.shards[(start + step) % SHARDS];
-                let mut inner = shard.inner.write();
-                let mut budget = inner.queue.len();
-                while budget > 0 && self.total_bytes.load(Ordering::Relaxed) > self.max_bytes {
-                    budget -= 1;
-                    let Some((key, hash, seq)) = inner.queue.pop_front() else { break };
-                    let Ok(slot) = inner.table.find_entry(hash, |e| e.seq == seq) else {
-                        continue; // stale queue slot: the entry was replaced or removed
-                    };
-                    let entry = slot.get();
-                    if entry.live_until() > now && entry.visited.swap(false, Ordering::Relaxed) {
-                        inner.queue.push_back((key, hash, seq));
-                        continue;
-                    }
-                    let (removed, _) = slot.remove();
-                    self.unlink(&removed);
-                    self.changes.bump((start + step) % SHARDS);
-                    self.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-    }
-
-    /// The lookup behind `get_versioned`, with what [`LocalView`] needs;
-    /// `None` for a miss. Counts hits and misses.
-    #[inline]
-    pub(crate) fn get_seen(&self, key: &[u8], now: u64, min_epoch: u64) -> Option<Seen> {
-        let hash = self.hasher.hash_one(key);
-        let index = Self::shard_index(hash);
-        let shard = &self.shards[index];
-        let mut seq = 0;
-        let mut expires_at = 0;
-        let (change, found) = {
-            let inner = shard.inner.read();
-            // Read under the lock: removals bump the word under the write
-            // lock, so a later removal of this entry changes it.
-            let change = self.changes.read(index);
-            let found = match inner.table.find(hash, |e| e.key.as_ref() == key) {
-                Some(e) if e.expires_at > now && e.epoch >= min_epoch => {
-                    if !e.visited.load(Ordering::Relaxed) {
-                        e.visited.store(true, Ordering::Relaxed);
-                    }
-                    seq = e.seq;
-                    expires_at = e.expires_at;
-                    Some(e.value.clone())
-                }
-                _ => None,
-            };
-            (change, found)
-        };
-        // `seq` is unique per insertion within a shard and never reused (it
-        // survives `clear`), so with the shard index it names one insertion.
-        let version = (seq << SHARD_BITS) | index as u64;
-        match found {
-            Some(Some(value)) => {
-                let n = shard.hits.fetch_add(1, Ordering::Relaxed);
-                if n & HOT_KEY_SAMPLE_MASK == 0 {
-                    if let Some(hot) = &self.hot_keys {
-                        hot.record(key);
-                    }
-                }
-                Some(Seen { lookup: Lookup::Hit(value), version, word: index, change, expires_at })
-            }
-            Some(None) => {
-                shard.negative_hits.fetch_add(1, Ordering::Relaxed);
-                Some(Seen { lookup: Lookup::Absent, version, word: index, change, expires_at })
-            }
-            None => {
-                shard.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    /// Stale queue slots accumulate when keys are invalidated and refilled
-    /// without eviction pressure; rebuild the queue once they dominate.
-    fn compact_queue(inner: &mut ShardInner) {
-        if inner.queue.len() <= 2 * inner.table.len() + 64 {
-            return;
-        }
-        let ShardInner { table, queue, .. } = inner;
-        queue.retain(|(key, hash, seq)| table.find(*hash, |e| e.seq == *seq && e.key == key).is_some());
-    }
-}
-
-impl Store for ShardedStore {
-    #[inline]
-    fn get_versioned(&self, key: &[u8], now: u64, min_epoch: u64) -> (Lookup, u64) {
-        match self.get_seen(key, now, min_epoch) {
-            Some(seen) => (seen.lookup, seen.version),
-            None => (Lookup::Miss, 0),
-        }
-    }
-
-    fn insert(&self, entry: NewEntry, now: u64) -> bool {
-        let NewEntry { key, value, expires_at, epoch } = entry;
-        let weight = Self::weight_of(&key, &value);
-        if weight > self.max_bytes {
-            // Never keep an older copy around when the new one is refused.
-            self.remove(&key);
-            self.rejected_too_big.fetch_add(1, Ordering::Relaxed);
-            return false;
-        }
-        let hash = self.hasher.hash_one(key.as_ref());
-        let index = Self::shard_index(hash);
-        {
-            let mut inner = self.shards[index].inner.write();
-            inner.next_seq += 1;
-            let seq = inner.next_seq;
-            let queued_key = key.clone();
-            let mut fresh = Entry {
-                hash,
-                key,
-                value,
-                expires_at,
-                filled_at: now,
-                epoch,
-                weight,
-                seq,
-                visited: AtomicBool::new(false),
-                replies: None,
-            };
-            match inner.table.find_mut(hash, |e| e.key == fresh.key) {
-                Some(existing) => {
-                    // The key's other replies stay: an invalidation since
-                    // they were filled would have removed the whole entry.
-                    fresh.replies = existing.replies.take();
-                    fresh.weight += fresh.replies.as_ref().map_or(0, |r| r.weight);
-                    self.total_bytes.fetch_sub(existing.weight, Ordering::Relaxed);
-                    self.total_bytes.fetch_add(fresh.weight, Ordering::Relaxed);
-                    *existing = fresh;
-                    self.changes.bump(index);
-                }
-                None => {
-                    inner.table.insert_unique(hash, fresh, |e| e.hash);
-                    self.total_bytes.fetch_add(weight, Ordering::Relaxed);
-                    self.entries.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            inner.queue.push_back((queued_key, hash, seq));
-            Self::compact_queue(&mut inner);
-        }
-        if self.total_bytes.load(Ordering::Relaxed) > self.max_bytes {
-            self.evict_to_bound(index, now);
-        }
-        true
-    }
-
-    fn get_stale(&self, key: &[u8], now: u64, max_age: u64) -> Option<Option<Bytes>> {
-        let hash = self.hasher.hash_one(key);
-        let inner = self.shards[Self::shard_index(hash)].inner.read();
-        let entry = inner.table.find(hash, |e| e.key.as_ref() == key)?;
-        (entry.has_value() && now < entry.filled_at.saturating_add(max_age)).then(|| entry.value.clone())
-    }
-
-    fn get_reply(&self, key: &[u8], slot: &[u8], now: u64, min_epoch: u64) -> Option<Arc<Reply>> {
-        let hash = self.hasher.hash_one(key);
-        let shard = &self.shards[Self::shard_index(hash)];
-        let found = {
-            let inner = shard.inner.read();
-            inner.table.find(hash, |e| e.key.as_ref() == key).and_then(|e| {
-                let stored = e.replies.as_ref()?.map.get(slot)?;
-                if stored.expires_at <= now || stored.epoch < min_epoch {
-                    return None;
-                }
-                if !e.visited.load(Ordering::Relaxed) {
-                    e.visited.store(true, Ordering::Relaxed);
-                }
-                Some((Arc::clone(&stored.reply), stored.absent))
-            })
-        };
-        match found {
-            Some((reply, absent)) => {
-                let counter = if absent { &shard.read_negative_hits } else { &shard.read_hits };
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                if n & HOT_KEY_SAMPLE_MASK == 0 {
-                    if let Some(hot) = &self.hot_keys {
-                        hot.record(key);
-                    }
-                }
-                Some(reply)
-            }
-            None => {
-                shard.read_misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    fn insert_reply(&self, new: NewReply, now: u64) -> bool {
-        let NewReply { key, slot, reply, absent, expires_at, epoch } = new;
-        let weight = reply_weight(&slot, &reply);
-        if key.len() as u64 + ENTRY_OVERHEAD + weight > self.max_bytes {
-            self.rejected_too_big.fetch_add(1, Ordering::Relaxed);
-            return false;
-        }
-        let hash = self.hasher.hash_one(key.as_ref());
-        let index = Self::shard_index(hash);
-        let stored = StoredReply { reply, absent, expires_at, epoch, weight };
-        {
-            let mut inner = self.shards[index].inner.write();
-            match inner.table.find_mut(hash, |e| e.key == key) {
-                Some(existing) => {
-                    // The `GET` slot and the entry's version stay as they
-                    // are: a binding's kept copy of the value is still right.
-                    let hasher = self.hasher.clone();
-                    let replies = existing.replies.get_or_insert_with(|| Box::new(Replies::new(hasher)));
-                    let released = replies.add(slot, stored, now);
-                    existing.weight = existing.weight + weight - released;
-                    self.total_bytes.fetch_add(weight, Ordering::Relaxed);
-                    self.total_bytes.fetch_sub(released, Ordering::Relaxed);
-                }
-                None => {
-                    inner.next_seq += 1;
-                    let seq = inner.next_seq;
-                    let mut replies = Box::new(Replies::new(self.hasher.clone()));
-                    replies.add(slot, stored, now);
-                    let entry_weight = key.len() as u64 + ENTRY_OVERHEAD + weight;
-                    let queued_key = key.clone();
-                    let fresh = Entry {
-                        hash,
-                        key,
-                        value: None,
-                        expires_at: NO_VALUE,
-                        filled_at: now,
-                        epoch: 0,
-                        weight: entry_weight,
-                        seq,
-                        visited: AtomicBool::new(false),
-                        replies: Some(replies),
-                    };
-                    inner.table.insert_unique(hash, fresh, |e| e.hash);
-                    self.total_bytes.fetch_add(entry_weight, Ordering::Relaxed);
-                    self.entries.fetch_add(1, Ordering::Relaxed);
-                    inner.queue.push_back((queued_key, hash, seq));
-                    Self::compact_queue(&mut inner);
-                }
-            }
-        }
-        if self.total_bytes.load(Ordering::Relaxed) > self.max_bytes {
-            self.evict_to_bound(index, now);
-        }
-        true
-    }
-
-    fn remove(&self, key: &[u8]) -> bool {
-        let hash = self.hasher.hash_one(key);
-        let index = Self::shard_index(hash);
-        let mut inner = self.shards[index].inner.write();
-        match inner.table.find_entry(hash, |e| e.key.as_ref() == key) {
-            Ok(slot) => {
-                let (removed, _) = slot.remove();
-                self.unlink(&removed);
-                self.changes.bump(index);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn remove_prefix(&self, prefix: &[u8]) -> u64 {
-        let mut removed = 0;
-        for (index, shard) in self.shards.iter().enumerate() {
-            let mut inner = shard.inner.write();
-            let before = removed;
-            inner.table.retain(|e| {
-                let keep = !e.key.starts_with(prefix);
-                if !keep {
-                    self.unlink(e);
-                    removed += 1;
-                }
-                keep
-            });
-            if removed != before {
-                self.changes.bump(index);
-            }
-        }
-        removed
-    }
-
-    fn clear(&self) -> u64 {
-        let mut removed = 0;
-        for (index, shard) in self.shards.iter().enumerate() {
-            let mut inner = shard.inner.write();
-            for e in inner.table.drain() {
-                self.unlink(&e);
-                removed += 1;
-            }
-            inner.queue.clear();
-            self.changes.bump(index);
-        }
-        removed
-    }
-
-    fn weighted_size(&self) -> u64 {
-        self.total_bytes.load(Ordering::Relaxed)
-    }
-
-    fn entry_count(&self) -> u64 {
-        self.entries.load(Ordering::Relaxed)
-    }
-
-    fn counters(&self) -> StoreCounters {
-        let mut c = StoreCounters {
-            evictions: self.evictions.load(Ordering::Relaxed),
-            rejected_too_big: self.rejected_too_big.load(Ordering::Relaxed),
-            ..StoreCounters::default()
-        };
-        for shard in self.shards.iter() {
-            c.hits += shard.hits.load(Ordering::Relaxed);
-            c.negative_hits += shard.negative_hits.load(Ordering::Relaxed);
-            c.misses += shard.misses.load(Ordering::Relaxed);
-            c.read_hits += shard.read_hits.load(Ordering::Relaxed);
-            c.read_negative_hits += shard.read_negative_hits.load(Ordering::Relaxed);
-            c.read_misses += shard.read_misses.load(Ordering::Relaxed);
-        }
-        c
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -893,9 +422,7 @@ mod tests {
         }
         assert!(store.counters().evictions > 0);
         // The charge is exactly what the remaining entries hold.
-        let counted: u64 =
-            store.shards.iter().map(|s| s.inner.read().table.iter().map(|e| e.weight).sum::<u64>()).sum();
-        assert_eq!(counted, store.weighted_size());
+        assert_eq!(store.charged().0, store.weighted_size());
         store.clear();
         assert_eq!(store.weighted_size(), 0);
     }
@@ -995,7 +522,7 @@ mod tests {
             store.insert(entry("k", Some("v"), LATER, 1), NOW);
             store.remove(b"k");
         }
-        let queued: usize = store.shards.iter().map(|s| s.inner.read().queue.len()).sum();
+        let queued = store.queued();
         assert!(queued < 200, "queue grew to {queued}");
     }
 
@@ -1021,7 +548,147 @@ mod tests {
             t.join().unwrap();
         }
         assert!(store.weighted_size() <= 64 * 1024);
-        let counted: usize = store.shards.iter().map(|s| s.inner.read().table.len()).sum();
+        let (charged, counted) = store.charged();
         assert_eq!(counted as u64, store.entry_count());
+        assert_eq!(charged, store.weighted_size());
+    }
+
+    /// A value whose every byte names its key and generation, so a torn or
+    /// freed read shows.
+    fn patterned(key: u64, generation: u64) -> Bytes {
+        let len = 16 + ((key * 31 + generation * 7) % 1000) as usize;
+        Bytes::from(vec![(key as u8) ^ (generation as u8); len])
+    }
+
+    #[test]
+    fn borrowed_reads_stay_intact_while_writers_replace_remove_and_clear() {
+        let store = Arc::new(ShardedStore::new(256 * 1024, None));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut hits = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for k in 0..200u64 {
+                            let key = format!("k{k}");
+                            store.with_value(key.as_bytes(), NOW, 0, &read(), |found| {
+                                if let LocalRef::Hit(bytes) = found {
+                                    let first = bytes[0];
+                                    assert!(bytes.len() >= 16 && bytes.len() < 1016, "torn length {}", bytes.len());
+                                    assert!(bytes.iter().all(|b| *b == first), "torn value for {key}");
+                                    hits += 1;
+                                }
+                            });
+                        }
+                    }
+                    hits
+                })
+            })
+            .collect();
+        for generation in 0..300u64 {
+            for k in 0..200u64 {
+                let key = Bytes::from(format!("k{k}"));
+                match (k + generation) % 7 {
+                    0 => {
+                        store.remove(&key);
+                    }
+                    _ => {
+                        store.insert(
+                            NewEntry { key, value: Some(patterned(k, generation)), expires_at: LATER, epoch: 1 },
+                            NOW,
+                        );
+                    }
+                }
+            }
+            if generation % 50 == 49 {
+                store.clear();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert!(hits > 0, "the readers never hit");
+        let (charged, count) = store.charged();
+        assert_eq!((charged, count as u64), (store.weighted_size(), store.entry_count()));
+    }
+
+    #[test]
+    fn a_reader_inside_with_local_keeps_what_it_sees_until_it_leaves() {
+        let store = Arc::new(ShardedStore::new(1 << 20, None));
+        store.insert(
+            NewEntry { key: Bytes::from_static(b"held"), value: Some(patterned(1, 1)), expires_at: LATER, epoch: 1 },
+            NOW,
+        );
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let reader = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store.with_value(b"held", NOW, 0, &read(), |found| {
+                    let LocalRef::Hit(bytes) = found else { panic!("expected a hit, got {found:?}") };
+                    entered_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    // The entry was removed and many batches retired meanwhile.
+                    bytes == patterned(1, 1).as_ref()
+                })
+            })
+        };
+        entered_rx.recv().unwrap();
+        assert!(store.remove(b"held"));
+        for i in 0..1_000 {
+            let key = Bytes::from(format!("churn{i}"));
+            store.insert(NewEntry { key: key.clone(), value: Some(patterned(i, 2)), expires_at: LATER, epoch: 1 }, NOW);
+            store.remove(&key);
+        }
+        assert!(store.waiting_to_free() >= 1_000, "freed while a reader could hold it: {}", store.waiting_to_free());
+        release_tx.send(()).unwrap();
+        assert!(reader.join().unwrap(), "the held value changed under the reader");
+        // Each clear cuts a batch and frees those whose readers left; other
+        // tests' threads read too (the reader slots are process-wide), so
+        // allow them a moment to leave.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.waiting_to_free() > 0 && std::time::Instant::now() < deadline {
+            store.clear();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(store.waiting_to_free(), 0);
+    }
+
+    #[test]
+    fn reads_nest_inside_a_callback() {
+        let store = ShardedStore::new(1 << 20, None);
+        store.insert(entry("a", Some("1"), LATER, 1), NOW);
+        store.insert(entry("b", Some("2"), LATER, 1), NOW);
+        let both = store.with_value(b"a", NOW, 0, &read(), |a| {
+            let b = store.with_value(b"b", NOW, 0, &read(), |b| format!("{b:?}"));
+            store.remove(b"b");
+            format!("{a:?} {b}")
+        });
+        assert_eq!(both, format!("{:?} {:?}", LocalRef::Hit(b"1"), LocalRef::Hit(b"2")));
+        assert_eq!(store.get(b"b", NOW, 0), Lookup::Miss);
+    }
+
+    #[test]
+    fn lookups_are_counted_exactly_across_threads_that_come_and_go() {
+        let store = Arc::new(ShardedStore::new(1 << 20, None));
+        store.insert(entry("k", Some("v"), LATER, 1), NOW);
+        for _round in 0..3 {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let store = Arc::clone(&store);
+                    std::thread::spawn(move || {
+                        for _ in 0..1_000 {
+                            let _ = store.get(b"k", NOW, 0);
+                            let _ = store.get(b"missing", NOW, 0);
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+        let c = store.counters();
+        assert_eq!((c.hits, c.misses), (24_000, 24_000));
     }
 }
