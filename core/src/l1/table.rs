@@ -9,6 +9,7 @@
 //! reader can hold it. Growing or shrinking builds a new table, publishes it,
 //! and retires the old slot array the same way (the entries move over).
 
+use std::alloc::{self, Layout};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -23,48 +24,43 @@ pub(super) fn tombstone() -> *mut Entry {
 
 const MIN_CAPACITY: usize = 16;
 
-/// The shard's table pointer keeps log2 of the capacity above this bit.
-const SIZE_SHIFT: u32 = 58;
+/// Tables are allocated on this alignment, so the low bits of the shard's
+/// table pointer can carry log2 of the capacity (at most 63: six bits).
+const TABLE_ALIGN: usize = 64;
+const SIZE_BITS: usize = TABLE_ALIGN - 1;
 
-/// Slot words carry the top 16 bits of the entry's hash above the address
-/// (user-space addresses fit in 48 bits on x86-64 and aarch64), so a probe
-/// passes other keys' slots without loading their entries: the dependent
-/// cache miss per probe is what a lookup in a table of pointers costs.
-/// Bit 0 (entries are 8-byte aligned) says the word is tagged; an address
-/// that does not fit is stored plain and always compared in full.
-const TAGGED: usize = 1;
-const TAG_SHIFT: u32 = 48;
+/// Slot words carry four bits of the entry's hash in the low bits of its
+/// address (entries are 16-byte aligned), so a probe passes most other
+/// keys' slots without loading their entries: the dependent cache miss per
+/// probe is what a lookup in a table of pointers costs.
+///
+/// Both tags live in low bits, never in the high ones: a tagged word still
+/// points inside its allocation, which is what leak checkers
+/// (LeakSanitizer, Valgrind) follow. With high-bit tags a cache still alive
+/// at exit showed every entry and table as leaked.
+const TAG_BITS: usize = std::mem::align_of::<Entry>() - 1;
 
+/// The tag of `hash` (its top bits; the low ones pick the slot).
 #[inline]
 fn tag_of(hash: u64) -> usize {
-    (hash >> TAG_SHIFT) as usize
+    (hash >> (u64::BITS - TAG_BITS.count_ones())) as usize
 }
 
 #[inline]
 fn tagged(p: *mut Entry, hash: u64) -> *mut Entry {
-    if cfg!(target_pointer_width = "64") && p.addr() >> TAG_SHIFT == 0 {
-        p.map_addr(|a| a | (tag_of(hash) << TAG_SHIFT) | TAGGED)
-    } else {
-        p
-    }
+    debug_assert_eq!(p.addr() & TAG_BITS, 0, "entries are aligned to {}", TAG_BITS + 1);
+    p.map_addr(|a| a | tag_of(hash))
 }
 
 /// The entry address of a slot word; `None` if the tag rules `hash` out.
 #[inline]
 fn entry_of(word: *mut Entry, hash: u64) -> Option<*mut Entry> {
-    if word.addr() & TAGGED == 0 {
-        return Some(word);
-    }
-    (word.addr() >> TAG_SHIFT == tag_of(hash)).then(|| untagged(word))
+    (word.addr() & TAG_BITS == tag_of(hash)).then(|| untagged(word))
 }
 
 #[inline]
 fn untagged(word: *mut Entry) -> *mut Entry {
-    if word.addr() & TAGGED == 0 {
-        word
-    } else {
-        word.map_addr(|a| a & ((1 << TAG_SHIFT) - 1) & !TAGGED)
-    }
+    word.map_addr(|a| a & !TAG_BITS)
 }
 
 /// A table is one allocation of pointer-sized words: word 0 holds the
@@ -77,21 +73,30 @@ pub(super) struct Table {
 }
 
 impl Table {
+    /// The layout of a table of `len` words.
+    fn layout(len: usize) -> Layout {
+        // Cannot fail: `len` words of a table that was (or is being)
+        // allocated fit in `isize`, and the alignment is a power of two.
+        Layout::array::<AtomicPtr<Entry>>(len)
+            .and_then(|l| l.align_to(TABLE_ALIGN))
+            .unwrap_or_else(|_| unreachable!("a table of {len} words"))
+    }
+
     /// A new, empty table of at least `capacity` slots; returns the pointer
-    /// the shard keeps (freed with [`Table::free`]). The pointer carries
-    /// log2 of the capacity in its top bits when the address leaves them
-    /// free, so a reader knows the size without loading word 0.
+    /// the shard keeps (freed with [`Table::free`]). Its low bits carry log2
+    /// of the capacity, so a reader knows the size without loading word 0.
     pub(super) fn allocate(capacity: usize) -> *mut AtomicPtr<Entry> {
         let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
-        let words: Box<[AtomicPtr<Entry>]> = std::iter::once(AtomicPtr::new(ptr::without_provenance_mut(capacity - 1)))
-            .chain((0..capacity).map(|_| AtomicPtr::new(ptr::null_mut())))
-            .collect();
-        let base = Box::into_raw(words).cast::<AtomicPtr<Entry>>();
-        if cfg!(target_pointer_width = "64") && base.addr() >> SIZE_SHIFT == 0 {
-            base.map_addr(|a| a | ((capacity.trailing_zeros() as usize) << SIZE_SHIFT))
-        } else {
-            base
+        let layout = Self::layout(capacity + 1);
+        // SAFETY: the layout has a non-zero size (at least 17 words).
+        let base = unsafe { alloc::alloc_zeroed(layout) }.cast::<AtomicPtr<Entry>>();
+        if base.is_null() {
+            alloc::handle_alloc_error(layout);
         }
+        // SAFETY: just allocated with room for `capacity + 1` words; all-zero
+        // bytes are null pointers, so every slot starts empty.
+        unsafe { (*base).store(ptr::without_provenance_mut(capacity - 1), Ordering::Relaxed) };
+        base.map_addr(|a| a | capacity.trailing_zeros() as usize)
     }
 
     /// The table behind a pointer from [`Table::allocate`].
@@ -105,18 +110,10 @@ impl Table {
         unsafe { &*(ptr::slice_from_raw_parts(base, len) as *const Table) }
     }
 
-    /// The allocation and its length in words (the capacity from the
-    /// pointer's top bits, or from word 0 when it carries none).
+    /// The allocation and its length in words, from the pointer's low bits.
     #[inline]
     fn split(word: *mut AtomicPtr<Entry>) -> (*mut AtomicPtr<Entry>, usize) {
-        let log2 = word.addr() >> SIZE_SHIFT;
-        if log2 != 0 {
-            (word.map_addr(|a| a & ((1 << SIZE_SHIFT) - 1)), (1 << log2) + 1)
-        } else {
-            // SAFETY: callers pass pointers from `allocate`, whose word 0
-            // holds the mask.
-            (word, unsafe { (*word).load(Ordering::Relaxed).addr() } + 2)
-        }
+        (word.map_addr(|a| a & !SIZE_BITS), (1 << (word.addr() & SIZE_BITS)) + 1)
     }
 
     /// Frees a table (not the entries it points to).
@@ -125,8 +122,8 @@ impl Table {
     /// `word` came from `allocate`, is unlinked, and no reader can hold it.
     pub(super) unsafe fn free(word: *mut AtomicPtr<Entry>) {
         let (base, len) = Self::split(word);
-        // SAFETY: by the caller; the length is the one `allocate` used.
-        unsafe { drop(Box::from_raw(ptr::slice_from_raw_parts_mut(base, len))) }
+        // SAFETY: by the caller; `allocate` used this layout.
+        unsafe { alloc::dealloc(base.cast(), Self::layout(len)) }
     }
 
     /// The capacity mask, from the slice length (no memory load).
